@@ -1,0 +1,153 @@
+/**
+ * The words of ratchet as types, and the interfaces the loop talks to. Nothing here imports an
+ * adapter (git, execa, BullMQ, the Anthropic SDK): those implement these interfaces elsewhere.
+ */
+import type { Spec } from '../spec/schema.js';
+
+export type Verdict = 'keep' | 'discard' | 'checks_failed' | 'crash' | 'timeout' | 'rejected' | 'conflict';
+export const VERDICTS: readonly Verdict[] = ['keep', 'discard', 'checks_failed', 'crash', 'timeout', 'rejected', 'conflict'];
+
+/** `e0000` is the baseline; then `e0001`, `e0002`, … */
+export type ExperimentId = string;
+export function experimentId(n: number): ExperimentId {
+  return `e${String(n).padStart(4, '0')}`;
+}
+export function experimentNumber(id: ExperimentId): number {
+  return Number(id.slice(1));
+}
+
+/** Token usage and cost of one proposal (model-driven agents). */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  costUsd: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents
+
+/** One row of the history a proposer sees. */
+export interface HistoryRow {
+  experiment: ExperimentId;
+  verdict: Verdict;
+  metric: number | undefined;
+  description: string;
+  reason: string;
+}
+
+export interface ProposalContext {
+  runId: string;
+  experiment: ExperimentId;
+  /** Absolute path of the experiment's worktree, checked out at `parentCommit`. */
+  worktree: string;
+  parentCommit: string;
+  spec: Spec;
+  /** The objective as prose (a file objective already read). */
+  objective: string;
+  /** Every finished experiment of the run, oldest first, the baseline included. */
+  history: readonly HistoryRow[];
+  best: { experiment: ExperimentId; metric: number; commit: string };
+  /** Tail of the output of the most recent failed experiment, if any. */
+  lastFailure: { experiment: ExperimentId; verdict: Verdict; reason: string; outputTail: string } | undefined;
+  /** Where the agent may write its transcript and scratch files (the experiment's run folder). */
+  experimentDir: string;
+}
+
+export type ProposalOutcome =
+  /** The agent changed the worktree; the orchestrator validates and commits the change. */
+  | { kind: 'change'; description: string; hypothesis?: string; usage?: Usage }
+  /** The agent could not produce a change (a patch that does not apply, an API failure). */
+  | { kind: 'failed'; verdict: 'rejected' | 'crash' | 'timeout'; reason: string; usage?: Usage; outputTail?: string }
+  /** Nothing left to propose (replay ran out of patches): the run ends normally. */
+  | { kind: 'exhausted'; reason: string };
+
+export interface Proposer {
+  readonly kind: string;
+  propose(context: ProposalContext, signal: AbortSignal): Promise<ProposalOutcome>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+
+export type StageKind = 'setup' | 'checks' | 'bench';
+export type StageStatus = 'ok' | 'failed' | 'timeout' | 'crash' | 'skipped';
+
+export interface StageOutcome {
+  stage: StageKind;
+  /** The check's name; `setup` or `bench` for those stages. */
+  name: string;
+  status: StageStatus;
+  exitCode: number | undefined;
+  durationS: number;
+  reason: string;
+}
+
+/** One recorded run of the bench. */
+export interface BenchSample {
+  /** `candidate` is the experiment; `parent` its parent, measured alternately (A B A B …). */
+  side: 'candidate' | 'parent';
+  metric: number;
+  /** Secondary metrics read from the same output (constraints, memory). */
+  secondary: Record<string, number>;
+}
+
+export interface Measurement {
+  /** The candidate's value as the decision uses it (the median of its samples). */
+  metric: number;
+  samples: BenchSample[];
+  /** Medians of the candidate's secondary metrics. */
+  secondary: Record<string, number>;
+}
+
+export type EvaluationStatus = 'ok' | 'checks_failed' | 'crash' | 'timeout';
+
+export interface Evaluation {
+  status: EvaluationStatus;
+  /** One line: why it is not ok, or a summary when it is. */
+  reason: string;
+  stages: StageOutcome[];
+  measurement: Measurement | undefined;
+  durationS: number;
+  /** Tail of the output of the stage that failed. */
+  failureTail: string | undefined;
+}
+
+/** What the evaluation of one commit needs; plain data, so it can travel as a job. */
+export interface EvaluationRequest {
+  runId: string;
+  experiment: ExperimentId;
+  /** Worktree of the candidate, at `commit`. */
+  worktree: string;
+  commit: string;
+  /** Worktree of the parent for A/B benches (repeat > 1); absent for the baseline. */
+  parentWorktree: string | undefined;
+  parentCommit: string | undefined;
+  /** Folder that receives `setup.log`, `checks.log`, `bench.log`. */
+  logDir: string;
+  /** The run's resolved spec: never the candidate's copy of ratchet.yaml. */
+  spec: Spec;
+  /** The run's base commit, from which protected files are restored before evaluation. */
+  baseCommit: string;
+}
+
+/** Evaluates candidates: in-process, or through a queue to workers. */
+export interface EvaluationQueue {
+  evaluate(request: EvaluationRequest, signal: AbortSignal): Promise<Evaluation>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decision
+
+export interface Decision {
+  verdict: Verdict;
+  reason: string;
+  /** Candidate minus best, in metric units. */
+  delta: number | undefined;
+  /** delta / |best|, signed so that positive is always an improvement. */
+  gain: number | undefined;
+  /** Statistics of a noise-aware decision, for result.json and the log. */
+  stats?: Record<string, number | string | boolean>;
+}

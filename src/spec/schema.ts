@@ -1,0 +1,193 @@
+/**
+ * The spec, `ratchet.yaml`, as one zod schema: the same schema validates files and flags and
+ * is exported as JSON Schema (`ratchet schema`). Parsed values are normalised (durations in
+ * milliseconds, `min_effect` as a tagged value), so the rest of ratchet reads one shape.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = z
+  .union([z.string(), z.number()])
+  .meta({ description: 'A duration: seconds as a number, or a string like 500ms, 30s, 2m, 8h, 1h30m.' })
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 2m or 1h, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const nonEmpty = z.string().trim().min(1, 'must not be empty');
+
+export type MinEffect = { kind: 'relative'; value: number } | { kind: 'absolute'; value: number };
+
+const minEffect = z
+  .union([z.number(), z.string()])
+  .meta({ description: 'Smallest change worth keeping: a number in metric units, or a percentage such as "1%".' })
+  .transform((value, ctx): MinEffect => {
+    if (typeof value === 'number') {
+      if (Number.isFinite(value) && value >= 0) return { kind: 'absolute', value };
+    } else {
+      const pct = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value);
+      if (pct) return { kind: 'relative', value: Number(pct[1]) / 100 };
+      const abs = /^\s*(\d+(?:\.\d+)?(?:e-?\d+)?)\s*$/i.exec(value);
+      if (abs) return { kind: 'absolute', value: Number(abs[1]) };
+    }
+    ctx.addIssue({ code: 'custom', message: `expected a non-negative number or a percentage like "1%", got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  });
+
+const regex = z.string().superRefine((value, ctx) => {
+  let compiled: RegExp;
+  try {
+    compiled = new RegExp(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(error as Error).message}` });
+    return;
+  }
+  const groups = new RegExp(`${compiled.source}|`).exec('')!.length - 1;
+  if (groups !== 1) ctx.addIssue({ code: 'custom', message: `needs exactly one capture group for the value, found ${groups}` });
+});
+
+export const checkSchema = z.strictObject({
+  name: nonEmpty.describe('A short name shown in logs and verdict reasons.'),
+  run: nonEmpty.describe('Shell command; it passes when it exits 0.'),
+  timeout: duration.prefault(600),
+});
+
+export const metricSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z_][\w.-]*$/, 'a metric name is letters, digits, _, . or -, starting with a letter or _'),
+  goal: z.enum(['minimize', 'maximize']),
+  pattern: regex.optional().describe('A regex with one capture group; the last match in the bench output wins.'),
+});
+
+export const constraintSchema = z
+  .strictObject({
+    metric: z.string().min(1),
+    max: z.number().optional(),
+    min: z.number().optional(),
+    pattern: regex.optional(),
+  })
+  .refine((c) => c.max !== undefined || c.min !== undefined, { message: 'a constraint needs max, min or both' });
+
+export const benchSchema = z.strictObject({
+  run: nonEmpty.describe('Shell command that prints the metric.'),
+  timeout: duration.prefault(600),
+  metric: metricSchema,
+  constraints: z.array(constraintSchema).default([]),
+  repeat: z.int().min(1).default(1).describe('Measurements per candidate (A/B pairs with its parent when > 1).'),
+  max_repeat: z.int().min(1).optional().describe('Upper bound for adaptive repeats of a borderline candidate.'),
+  warmup: z.int().min(0).default(0).describe('Unrecorded runs before measuring.'),
+  confidence: z.number().gt(0.5).lt(1).default(0.95),
+  min_effect: minEffect.prefault(0),
+});
+
+export const budgetSchema = z.strictObject({
+  experiments: z.int().min(0).optional().describe('Experiments after the baseline.'),
+  duration: duration.optional(),
+  usd: z.number().min(0).optional(),
+  consecutive_failures: z.int().min(1).default(10),
+});
+
+const price = z.strictObject({
+  input: z.number().min(0),
+  output: z.number().min(0),
+  cache_read: z.number().min(0).optional(),
+  cache_write: z.number().min(0).optional(),
+});
+
+export const replayAgentSchema = z.strictObject({
+  kind: z.literal('replay'),
+  patches: z.string().min(1).optional().describe('Directory of patch files, applied in name order.'),
+  parallel: z.int().min(1).default(1),
+});
+
+export const commandAgentSchema = z.strictObject({
+  kind: z.literal('command'),
+  run: nonEmpty.describe('Command line; {prompt} and {prompt_file} are replaced.'),
+  timeout: duration.prefault(1800),
+  parallel: z.int().min(1).default(1),
+});
+
+export const claudeAgentSchema = z.strictObject({
+  kind: z.literal('claude'),
+  model: z.string().min(1).default('claude-sonnet-4-5'),
+  max_tokens: z.int().min(256).default(8192),
+  max_turns: z.int().min(1).default(40),
+  temperature: z.number().min(0).max(1).optional(),
+  base_url: z.url().optional(),
+  command_timeout: duration.prefault(300),
+  max_retries: z.int().min(0).default(6),
+  prices: z.record(z.string(), price).optional().describe('USD per million tokens, by model id.'),
+  parallel: z.int().min(1).default(1),
+});
+
+export const tuneParamSchema = z
+  .strictObject({
+    file: z.string().min(1),
+    name: z.string().min(1).optional(),
+    pattern: regex.optional(),
+    min: z.number(),
+    max: z.number(),
+    type: z.enum(['int', 'float']).default('float'),
+    scale: z.enum(['linear', 'log']).default('linear'),
+  })
+  .refine((p) => (p.name === undefined) !== (p.pattern === undefined), { message: 'give exactly one of name or pattern' })
+  .refine((p) => p.min < p.max, { message: 'min must be below max' })
+  .refine((p) => p.scale !== 'log' || p.min > 0, { message: 'a log scale needs min > 0' });
+
+export const tuneAgentSchema = z.strictObject({
+  kind: z.literal('tune'),
+  params: z.array(tuneParamSchema).min(1, 'tune needs at least one parameter'),
+  seed: z.int().optional(),
+  parallel: z.int().min(1).default(1),
+});
+
+export const agentSchema = z.discriminatedUnion('kind', [
+  replayAgentSchema,
+  commandAgentSchema,
+  claudeAgentSchema,
+  tuneAgentSchema,
+]);
+
+export const limitsSchema = z.strictObject({
+  max_changed_files: z.int().min(1).default(50),
+  max_diff_lines: z.int().min(1).default(5000),
+});
+
+export const specSchema = z
+  .strictObject({
+    version: z.literal(1).default(1),
+    objective: nonEmpty.describe('What to improve: prose, or the path of a markdown file in the target.'),
+    editable: z.array(z.string().min(1)).default([]).describe('Globs the agent may change; empty means everything not protected.'),
+    protected: z.array(z.string().min(1)).default([]).describe('Globs the agent must never change.'),
+    setup: z.string().optional().describe('Shell command run once per worktree before the checks.'),
+    setup_timeout: duration.prefault(900),
+    checks: z.array(checkSchema).default([]),
+    bench: benchSchema,
+    budget: budgetSchema.default({ consecutive_failures: 10 }),
+    agent: agentSchema.default({ kind: 'replay', parallel: 1 }),
+    limits: limitsSchema.default({ max_changed_files: 50, max_diff_lines: 5000 }),
+    env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'an environment variable name, optionally ending in *')).default([]).describe('Extra environment variables passed to commands (an allowlist; PATH, HOME and the like always pass).'),
+  })
+  .superRefine((spec, ctx) => {
+    const names = new Set<string>();
+    spec.checks.forEach((check, i) => {
+      if (names.has(check.name)) ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: `duplicate check name "${check.name}"` });
+      names.add(check.name);
+    });
+    if (spec.bench.max_repeat !== undefined && spec.bench.max_repeat < spec.bench.repeat) {
+      ctx.addIssue({ code: 'custom', path: ['bench', 'max_repeat'], message: 'must be at least bench.repeat' });
+    }
+  });
+
+/** A spec as written (before defaults and normalisation). */
+export type SpecInput = z.input<typeof specSchema>;
+/** A spec as ratchet uses it. */
+export type Spec = z.output<typeof specSchema>;
+export type AgentSpec = Spec['agent'];
+export type BenchSpec = Spec['bench'];
+export type CheckSpec = Spec['checks'][number];
+export type TuneParam = z.output<typeof tuneParamSchema>;
+export type Goal = Spec['bench']['metric']['goal'];
