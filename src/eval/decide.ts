@@ -1,0 +1,84 @@
+/**
+ * The verdict of an evaluated candidate: a pure function of the spec, the best and the
+ * measurement. With `bench.repeat: 1` the metric is taken as deterministic and the rule is
+ * "beats the best by at least min_effect in the goal's direction; a tie is a discard".
+ */
+import type { Decision, Evaluation, Verdict } from '../core/types.js';
+import type { BenchSpec, Goal, MinEffect } from '../spec/schema.js';
+
+export interface DecisionInput {
+  bench: BenchSpec;
+  /** The best's metric (the parent the candidate was measured against). */
+  best: number;
+  evaluation: Evaluation;
+}
+
+/** Positive when `candidate` is better than `reference` in the goal's direction. */
+export function improvement(goal: Goal, candidate: number, reference: number): number {
+  return goal === 'minimize' ? reference - candidate : candidate - reference;
+}
+
+/** The smallest improvement worth keeping, in metric units, relative to `reference`. */
+export function threshold(minEffect: MinEffect, reference: number): number {
+  return minEffect.kind === 'relative' ? minEffect.value * Math.abs(reference) : minEffect.value;
+}
+
+export function formatMetric(value: number): string {
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
+}
+
+function failure(verdict: Verdict, reason: string): Decision {
+  return { verdict, reason, delta: undefined, gain: undefined };
+}
+
+/** Constraint violations of the candidate's secondary metrics, as one reason, if any. */
+export function constraintViolation(bench: BenchSpec, secondary: Record<string, number>): string | undefined {
+  for (const c of bench.constraints) {
+    const value = secondary[c.metric];
+    if (value === undefined) return `constraint metric "${c.metric}" not found in the bench output`;
+    if (c.max !== undefined && value > c.max) return `${c.metric} ${formatMetric(value)} exceeds max ${formatMetric(c.max)}`;
+    if (c.min !== undefined && value < c.min) return `${c.metric} ${formatMetric(value)} is below min ${formatMetric(c.min)}`;
+  }
+  return undefined;
+}
+
+export function decide(input: DecisionInput): Decision {
+  const { bench, best, evaluation } = input;
+  switch (evaluation.status) {
+    case 'checks_failed':
+      return failure('checks_failed', evaluation.reason);
+    case 'timeout':
+      return failure('timeout', evaluation.reason);
+    case 'crash':
+      return failure('crash', evaluation.reason);
+    case 'ok':
+      break;
+  }
+  const m = evaluation.measurement;
+  if (m === undefined) return failure('crash', 'the bench produced no measurement');
+  const goal = bench.metric.goal;
+  const delta = m.metric - best;
+  const gainAbs = improvement(goal, m.metric, best);
+  const gain = best === 0 ? undefined : gainAbs / Math.abs(best);
+  const violated = constraintViolation(bench, m.secondary);
+  if (violated !== undefined) return { verdict: 'discard', reason: violated, delta, gain };
+  const need = threshold(bench.min_effect, best);
+  const name = bench.metric.name;
+  const change = `${name} ${formatMetric(best)} → ${formatMetric(m.metric)}`;
+  if (gainAbs > 0 && gainAbs >= need) {
+    return { verdict: 'keep', reason: `${change} (${formatGain(gain)})`, delta, gain };
+  }
+  if (gainAbs === 0) return { verdict: 'discard', reason: `${change}: a tie is not an improvement`, delta, gain };
+  if (gainAbs < 0) return { verdict: 'discard', reason: `${change}: worse (${formatGain(gain)})`, delta, gain };
+  return { verdict: 'discard', reason: `${change}: gain below min_effect ${formatMinEffect(bench.min_effect)}`, delta, gain };
+}
+
+export function formatGain(gain: number | undefined): string {
+  if (gain === undefined) return 'n/a';
+  const pct = gain * 100;
+  return `${pct >= 0 ? '+' : ''}${pct.toFixed(Math.abs(pct) < 1 ? 2 : 1)}%`;
+}
+
+export function formatMinEffect(minEffect: MinEffect): string {
+  return minEffect.kind === 'relative' ? `${formatMetric(minEffect.value * 100)}%` : formatMetric(minEffect.value);
+}

@@ -1,0 +1,189 @@
+/**
+ * The run directory, `experiments/<run>/`: where every try is kept. Layout:
+ *   run.json          the resolved spec, target, base commit, agent, versions
+ *   events.jsonl      append-only events, the source of truth
+ *   results.tsv       one row per experiment, rewritten atomically from the state
+ *   eNNNN/            patch.diff, agent.jsonl, setup.log, checks.log, bench.log, result.json
+ */
+import { appendFile, mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { UserError } from '../core/errors.js';
+import type { ExperimentId } from '../core/types.js';
+import type { Spec } from '../spec/schema.js';
+import { writeFileAtomic } from './atomic.js';
+import { EVENT_VERSION, parseEvents, type NewEvent, type RunEvent } from './events.js';
+import { applyEvent, emptyState, foldEvents, type RunState } from './state.js';
+import { renderResultsTsv } from './results-tsv.js';
+
+export const RUN_JSON_VERSION = 1;
+
+export interface RunInfo {
+  /** Schema version of run.json. v1: the first format. */
+  schema: number;
+  runId: string;
+  target: string;
+  base: string;
+  baseRef: string;
+  createdAt: string;
+  spec: Spec;
+  objective: string;
+  specSource: string;
+  versions: { ratchet: string; node: string; git?: string };
+}
+
+export function runDir(root: string, runId: string): string {
+  return join(resolve(root), runId);
+}
+
+export class RunStore {
+  readonly dir: string;
+  private state: RunState;
+  private writing: Promise<void> = Promise.resolve();
+  private readonly listeners = new Set<(event: RunEvent, state: RunState) => void>();
+
+  private constructor(dir: string, state: RunState) {
+    this.dir = dir;
+    this.state = state;
+  }
+
+  /** A new run folder; fails when one with that id exists. */
+  static async create(root: string, info: RunInfo): Promise<RunStore> {
+    const dir = runDir(root, info.runId);
+    await mkdir(resolve(root), { recursive: true });
+    try {
+      await mkdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new UserError(`run ${info.runId} already exists in ${resolve(root)}`, {
+          hint: `choose another --run-id, or continue it with: ratchet resume ${info.runId}`,
+        });
+      }
+      throw error;
+    }
+    await writeFileAtomic(join(dir, 'run.json'), `${JSON.stringify(info, null, 2)}\n`);
+    await writeFileAtomic(join(dir, 'events.jsonl'), '');
+    return new RunStore(dir, emptyState(info.runId));
+  }
+
+  /** An existing run folder, its state rebuilt from events.jsonl. */
+  static async open(root: string, runId: string): Promise<RunStore> {
+    const dir = runDir(root, runId);
+    const events = await readRunEvents(dir);
+    return new RunStore(dir, foldEvents(runId, events));
+  }
+
+  get runId(): string {
+    return this.state.runId;
+  }
+
+  getState(): RunState {
+    return this.state;
+  }
+
+  async readInfo(): Promise<RunInfo> {
+    return readRunInfo(this.dir);
+  }
+
+  onEvent(listener: (event: RunEvent, state: RunState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Append one event (a whole line per write, so a crash tears at most the last line). */
+  append(event: NewEvent): Promise<RunEvent> {
+    const full = { v: EVENT_VERSION, t: new Date().toISOString(), run: this.state.runId, ...event } as RunEvent;
+    const done = this.writing.then(async () => {
+      await appendFile(join(this.dir, 'events.jsonl'), `${JSON.stringify(full)}\n`);
+      this.state = applyEvent(this.state, full);
+      if (full.type === 'experiment_finished' || full.type === 'best_advanced') await this.writeResultsTsv();
+      for (const listener of this.listeners) listener(full, this.state);
+    });
+    this.writing = done.catch(() => undefined);
+    return done.then(() => full);
+  }
+
+  async writeResultsTsv(): Promise<void> {
+    await writeFileAtomic(join(this.dir, 'results.tsv'), renderResultsTsv(this.state));
+  }
+
+  experimentDir(exp: ExperimentId): string {
+    return join(this.dir, exp);
+  }
+
+  async ensureExperimentDir(exp: ExperimentId): Promise<string> {
+    const dir = this.experimentDir(exp);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  async writeExperimentFile(exp: ExperimentId, name: string, content: string): Promise<void> {
+    await writeFileAtomic(join(await this.ensureExperimentDir(exp), name), content);
+  }
+}
+
+export async function readRunInfo(dir: string): Promise<RunInfo> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, 'run.json'), 'utf8');
+  } catch {
+    throw new UserError(`no run at ${dir} (run.json is missing)`, { hint: 'list runs with: ratchet ls' });
+  }
+  const info = JSON.parse(text) as RunInfo;
+  if (info.schema !== RUN_JSON_VERSION) {
+    throw new UserError(`${join(dir, 'run.json')} has schema ${String(info.schema)}; this ratchet reads ${RUN_JSON_VERSION}`);
+  }
+  return info;
+}
+
+export async function readRunEvents(dir: string): Promise<RunEvent[]> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, 'events.jsonl'), 'utf8');
+  } catch {
+    throw new UserError(`no run at ${dir} (events.jsonl is missing)`, { hint: 'list runs with: ratchet ls' });
+  }
+  const { events, problems } = parseEvents(text);
+  if (problems.length > 0) {
+    throw new UserError(`${join(dir, 'events.jsonl')} cannot be read:\n  ${problems.join('\n  ')}`);
+  }
+  return events;
+}
+
+/** Run ids under the experiments root, newest first (by run.json time). */
+export async function listRunIds(root: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(resolve(root));
+  } catch {
+    return [];
+  }
+  const runs: { id: string; mtime: number }[] = [];
+  for (const name of names) {
+    try {
+      const s = await stat(join(resolve(root), name, 'run.json'));
+      runs.push({ id: name, mtime: s.mtimeMs });
+    } catch {
+      // not a run folder (README.md, stray files)
+    }
+  }
+  return runs.sort((a, b) => b.mtime - a.mtime || b.id.localeCompare(a.id)).map((r) => r.id);
+}
+
+/** The last `bytes` of a file as text, or '' when it does not exist. */
+export async function readTail(path: string, bytes = 4096): Promise<string> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - bytes);
+    const buffer = Buffer.alloc(size - start);
+    await handle.read(buffer, 0, buffer.length, start);
+    return buffer.toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
