@@ -132,9 +132,17 @@ export interface EvaluationRequest {
   baseCommit: string;
 }
 
+/** Stage progress reported while an evaluation runs (for events and the views). */
+export interface StageProgress {
+  stage: StageKind;
+  state: 'started' | 'finished';
+  /** The stage's outcomes (one per check) when finished. */
+  outcomes?: StageOutcome[];
+}
+
 /** Evaluates candidates: in-process, or through a queue to workers. */
 export interface EvaluationQueue {
-  evaluate(request: EvaluationRequest, signal: AbortSignal): Promise<Evaluation>;
+  evaluate(request: EvaluationRequest, signal: AbortSignal, onProgress?: (progress: StageProgress) => void): Promise<Evaluation>;
   close(): Promise<void>;
 }
 

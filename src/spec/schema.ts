@@ -5,9 +5,10 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { describeValue, type PathSegment } from './issues.js';
 
 const duration = z
-  .union([z.string(), z.number()])
+  .union([z.string(), z.number()], { error: (issue) => `expected a duration like 30s, 2m or 1h, got ${describeValue(issue.input)}` })
   .meta({ description: 'A duration: seconds as a number, or a string like 500ms, 30s, 2m, 8h, 1h30m.' })
   .transform((value, ctx) => {
     const ms = parseDuration(value);
@@ -23,7 +24,7 @@ const nonEmpty = z.string().trim().min(1, 'must not be empty');
 export type MinEffect = { kind: 'relative'; value: number } | { kind: 'absolute'; value: number };
 
 const minEffect = z
-  .union([z.number(), z.string()])
+  .union([z.number(), z.string()], { error: (issue) => `expected a non-negative number or a percentage like "1%", got ${describeValue(issue.input)}` })
   .meta({ description: 'Smallest change worth keeping: a number in metric units, or a percentage such as "1%".' })
   .transform((value, ctx): MinEffect => {
     if (typeof value === 'number') {
@@ -120,6 +121,7 @@ export const claudeAgentSchema = z.strictObject({
   command_timeout: duration.prefault(300),
   max_retries: z.int().min(0).default(6),
   prices: z.record(z.string(), price).optional().describe('USD per million tokens, by model id.'),
+  stream: z.boolean().optional().describe('Stream responses (default true); false for servers without streaming.'),
   parallel: z.int().min(1).default(1),
 });
 
@@ -169,18 +171,50 @@ export const specSchema = z
     budget: budgetSchema.default({ consecutive_failures: 10 }),
     agent: agentSchema.default({ kind: 'replay', parallel: 1 }),
     limits: limitsSchema.default({ max_changed_files: 50, max_diff_lines: 5000 }),
-    env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'an environment variable name, optionally ending in *')).default([]).describe('Extra environment variables passed to commands (an allowlist; PATH, HOME and the like always pass).'),
+    env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'must be an environment variable name (letters, digits, _), optionally ending in *')).default([]).describe('Extra environment variables passed to commands (an allowlist; PATH, HOME and the like always pass).'),
   })
-  .superRefine((spec, ctx) => {
-    const names = new Set<string>();
-    spec.checks.forEach((check, i) => {
-      if (names.has(check.name)) ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: `duplicate check name "${check.name}"` });
-      names.add(check.name);
-    });
-    if (spec.bench.max_repeat !== undefined && spec.bench.max_repeat < spec.bench.repeat) {
-      ctx.addIssue({ code: 'custom', path: ['bench', 'max_repeat'], message: 'must be at least bench.repeat' });
-    }
-  });
+  // Cross-field rules run even when other parts of the spec are wrong, so one report holds every
+  // problem; each runs only once the fields it reads parsed cleanly.
+  .superRefine(
+    (spec, ctx) => {
+      const names = new Set<string>();
+      spec.checks.forEach((check, i) => {
+        if (names.has(check.name)) ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: `duplicate check name "${check.name}"` });
+        names.add(check.name);
+      });
+    },
+    {
+      // A check with a bad timeout still has a name worth comparing.
+      when: (payload) =>
+        isObject(payload.value) &&
+        Array.isArray(payload.value.checks) &&
+        payload.value.checks.every((check, i) => isObject(check) && !hasIssueUnder(payload.issues, ['checks', i, 'name'])) &&
+        !payload.issues.some((issue) => issue.path?.length === 1 && issue.path[0] === 'checks'),
+    },
+  )
+  .superRefine(
+    (spec, ctx) => {
+      const { repeat, max_repeat: maxRepeat } = spec.bench;
+      if (maxRepeat !== undefined && maxRepeat < repeat) {
+        ctx.addIssue({ code: 'custom', path: ['bench', 'max_repeat'], message: `must be at least bench.repeat (${repeat}), got ${maxRepeat}` });
+      }
+    },
+    {
+      when: (payload) =>
+        isObject(payload.value) &&
+        isObject(payload.value.bench) &&
+        !hasIssueUnder(payload.issues, ['bench', 'repeat']) &&
+        !hasIssueUnder(payload.issues, ['bench', 'max_repeat']),
+    },
+  );
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function hasIssueUnder(issues: readonly { path?: readonly PropertyKey[] | undefined }[], prefix: readonly PathSegment[]): boolean {
+  return issues.some((issue) => prefix.every((segment, i) => issue.path?.[i] === segment));
+}
 
 /** A spec as written (before defaults and normalisation). */
 export type SpecInput = z.input<typeof specSchema>;

@@ -79,6 +79,8 @@ export const eventSchema = z.discriminatedUnion('type', [
     durationS: z.number(),
   }),
   z.object({ ...base, type: z.literal('best_advanced'), exp, commit: z.string(), metric: z.number() }),
+  /** An experiment that ends without a verdict: interrupted, or the agent had nothing left. */
+  z.object({ ...base, type: z.literal('experiment_cancelled'), exp, reason: z.string() }),
   z.object({
     ...base,
     type: z.literal('run_stopped'),

@@ -29,10 +29,13 @@ export interface RunState {
   baseline: { commit: string; metric: number } | undefined;
   stopped: EventOf<'run_stopped'> | undefined;
   lastEventAt: string | undefined;
+  /** Experiment numbers are never reused, so a cancelled one still counts here. */
+  lastExperimentNumber: number;
+  cancelled: number;
 }
 
 export function emptyState(runId: string): RunState {
-  return { runId, started: undefined, experiments: new Map(), best: undefined, baseline: undefined, stopped: undefined, lastEventAt: undefined };
+  return { runId, started: undefined, experiments: new Map(), best: undefined, baseline: undefined, stopped: undefined, lastEventAt: undefined, lastExperimentNumber: -1, cancelled: 0 };
 }
 
 export function applyEvent(state: RunState, event: RunEvent): RunState {
@@ -44,6 +47,7 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       state.stopped = undefined;
       break;
     case 'experiment_started':
+      state.lastExperimentNumber = Math.max(state.lastExperimentNumber, Number(event.exp.slice(1)));
       state.experiments.set(event.exp, {
         id: event.exp,
         parent: event.parent,
@@ -99,6 +103,10 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       }
       break;
     }
+    case 'experiment_cancelled':
+      state.experiments.delete(event.exp);
+      state.cancelled += 1;
+      break;
     case 'best_advanced':
       state.best = { exp: event.exp, commit: event.commit, metric: event.metric };
       break;

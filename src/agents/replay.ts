@@ -1,0 +1,74 @@
+/**
+ * The `replay` agent: applies the patch files of a folder in name order, one per experiment.
+ * For tests, for re-running a run, and for trying a hand-made series of changes. A patch that
+ * does not apply is a `rejected` experiment, not an error.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { UserError } from '../core/errors.js';
+import type { ProposalContext, ProposalOutcome, Proposer } from '../core/types.js';
+
+const PATCH_FILE = /\.(patch|diff)$/i;
+
+export async function listPatches(dir: string): Promise<string[]> {
+  const folder = resolve(dir);
+  let names: string[];
+  try {
+    if (!(await stat(folder)).isDirectory()) throw new Error('not a directory');
+    names = await readdir(folder);
+  } catch {
+    throw new UserError(`the replay agent's patch folder ${folder} does not exist or is not a folder`, {
+      hint: 'pass a folder of .patch or .diff files with --patches DIR (or agent.patches in ratchet.yaml)',
+    });
+  }
+  const patches = names.filter((n) => PATCH_FILE.test(n)).sort((a, b) => a.localeCompare(b, 'en'));
+  if (patches.length === 0) {
+    throw new UserError(`no .patch or .diff files in ${folder}`, { hint: 'make them with: git format-patch -o DIR BASE..BRANCH' });
+  }
+  return patches.map((n) => join(folder, n));
+}
+
+/**
+ * The description of a patch: the Subject of a `git format-patch` mail, else a leading
+ * `# ...` comment line, else the file name without its number and extension.
+ */
+export function describePatch(path: string, text: string): string {
+  const subject = /^Subject:\s*(?:\[PATCH[^\]]*\]\s*)?(.+)$/m.exec(text);
+  if (subject?.[1]) return subject[1].trim();
+  const comment = /^#\s*(.+)$/m.exec(text.split(/^diff --git/m)[0] ?? '');
+  if (comment?.[1]) return comment[1].trim();
+  return basename(path).replace(PATCH_FILE, '').replace(/^\d+[-_ ]*/, '').replace(/[-_]+/g, ' ') || basename(path);
+}
+
+export class ReplayProposer implements Proposer {
+  readonly kind = 'replay';
+
+  private constructor(private readonly patches: readonly string[]) {}
+
+  static async fromFolder(dir: string): Promise<ReplayProposer> {
+    return new ReplayProposer(await listPatches(dir));
+  }
+
+  async propose(context: ProposalContext, signal: AbortSignal): Promise<ProposalOutcome> {
+    // The n-th proposal of the run takes the n-th patch; history holds every finished
+    // experiment, so a resumed run re-applies the patch it was interrupted on.
+    const index = context.history.filter((row) => row.experiment !== 'e0000').length;
+    const path = this.patches[index];
+    if (path === undefined) return { kind: 'exhausted', reason: `all ${this.patches.length} patches replayed` };
+    const text = await readFile(path, 'utf8');
+    const description = describePatch(path, text);
+    const result = await execa('git', ['apply', '--whitespace=nowarn', path], {
+      cwd: context.worktree,
+      reject: false,
+      cancelSignal: signal,
+      env: { GIT_TERMINAL_PROMPT: '0' },
+    });
+    if (signal.aborted) return { kind: 'failed', verdict: 'crash', reason: 'interrupted' };
+    if (result.exitCode !== 0) {
+      const firstLine = (result.stderr || result.stdout).split('\n').find((l) => l.trim() !== '') ?? `exit ${result.exitCode}`;
+      return { kind: 'failed', verdict: 'rejected', reason: `patch ${basename(path)} does not apply: ${firstLine.trim()}` };
+    }
+    return { kind: 'change', description };
+  }
+}

@@ -1,0 +1,104 @@
+/** `ratchet ls` and `ratchet show`: read-only views of run folders, returned as data. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UserError } from '../core/errors.js';
+import type { ExperimentId } from '../core/types.js';
+import { listRunIds, readRunEvents, readRunInfo, readTail, runDir } from '../store/run-dir.js';
+import { finishedExperiments, foldEvents, unfinishedExperiments, type RunState } from '../store/state.js';
+import { summarize, type RunSummary } from '../view/summary.js';
+
+export interface RunListing extends RunSummary {
+  createdAt: string;
+  status: 'running or crashed' | 'stopped';
+}
+
+export async function loadRunState(root: string, runId: string): Promise<{ state: RunState; dir: string }> {
+  const dir = runDir(root, runId);
+  const events = await readRunEvents(dir);
+  return { state: foldEvents(runId, events), dir };
+}
+
+export async function listRuns(root: string): Promise<RunListing[]> {
+  const ids = await listRunIds(root);
+  const runs: RunListing[] = [];
+  for (const id of ids) {
+    const { state, dir } = await loadRunState(root, id);
+    const info = await readRunInfo(dir);
+    runs.push({ ...summarize(state, dir), createdAt: info.createdAt, status: state.stopped ? 'stopped' : 'running or crashed' });
+  }
+  return runs;
+}
+
+/** The latest run id, or a UserError saying there is none. */
+export async function latestRunId(root: string): Promise<string> {
+  const [latest] = await listRunIds(root);
+  if (latest === undefined) throw new UserError(`no runs in ${root}`, { hint: 'start one with: ratchet run <repo>' });
+  return latest;
+}
+
+export interface ResultRow {
+  experiment: ExperimentId;
+  verdict: string;
+  metric: number | undefined;
+  gain: number | undefined;
+  commit: string | undefined;
+  durationS: number | undefined;
+  description: string;
+  reason: string;
+}
+
+export interface RunTable {
+  summary: RunSummary;
+  rows: ResultRow[];
+  inFlight: { experiment: ExperimentId; phase: string; description: string }[];
+}
+
+export async function showRun(root: string, runId: string): Promise<RunTable> {
+  const { state, dir } = await loadRunState(root, runId);
+  const rows = finishedExperiments(state).map((e) => ({
+    experiment: e.id,
+    verdict: e.finished!.verdict,
+    metric: e.finished!.metric,
+    gain: e.finished!.gain,
+    commit: e.finished!.commit,
+    durationS: e.finished!.durationS,
+    description: e.finished!.description,
+    reason: e.finished!.reason,
+  }));
+  const inFlight = unfinishedExperiments(state).map((e) => ({ experiment: e.id, phase: e.phase, description: e.description }));
+  return { summary: summarize(state, dir), rows, inFlight };
+}
+
+export interface ExperimentDetail {
+  experiment: ExperimentId;
+  dir: string;
+  result: Record<string, unknown> | undefined;
+  patch: string;
+  logs: Record<'setup' | 'checks' | 'bench' | 'agent', string>;
+}
+
+export async function showExperiment(root: string, runId: string, exp: string, tailBytes = 2000): Promise<ExperimentDetail> {
+  if (!/^e\d{4,}$/.test(exp)) throw new UserError(`"${exp}" is not an experiment id`, { hint: 'experiment ids look like e0003; see them with: ratchet show <run>' });
+  const { state, dir } = await loadRunState(root, runId);
+  if (!state.experiments.has(exp)) throw new UserError(`run ${runId} has no experiment ${exp}`, { hint: `see its experiments with: ratchet show ${runId}` });
+  const edir = join(dir, exp);
+  let result: Record<string, unknown> | undefined;
+  try {
+    result = JSON.parse(await readFile(join(edir, 'result.json'), 'utf8')) as Record<string, unknown>;
+  } catch {
+    result = undefined;
+  }
+  const patch = await readFile(join(edir, 'patch.diff'), 'utf8').catch(() => '');
+  return {
+    experiment: exp,
+    dir: edir,
+    result,
+    patch,
+    logs: {
+      setup: await readTail(join(edir, 'setup.log'), tailBytes),
+      checks: await readTail(join(edir, 'checks.log'), tailBytes),
+      bench: await readTail(join(edir, 'bench.log'), tailBytes),
+      agent: await readTail(join(edir, 'agent.log'), tailBytes),
+    },
+  };
+}

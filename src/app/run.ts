@@ -1,0 +1,161 @@
+/**
+ * `ratchet run` and `ratchet resume` as plain async functions: resolve the spec, open the
+ * target, start Redis, the queue and an in-process worker, run the loop, tidy up. The CLI
+ * parses flags and prints; everything here returns data.
+ */
+import { randomBytes } from 'node:crypto';
+import { basename, resolve } from 'node:path';
+import { checkAgentReady, createProposer } from '../agents/factory.js';
+import { checkBudget, type Stop } from '../core/budget.js';
+import { isAbortError } from '../core/errors.js';
+import { runLoop } from '../core/loop.js';
+import type { RunContext } from '../core/run-context.js';
+import { combineStages } from '../eval/combine.js';
+import { GitWorkspace } from '../git/workspace.js';
+import { BullEvaluationQueue } from '../queue/bullmq-queue.js';
+import { startWorker, type RunningWorker } from '../queue/worker.js';
+import type { SpecFlags } from '../spec/flags.js';
+import { resolveSpec } from '../spec/flags.js';
+import { readSpecFile } from '../spec/load.js';
+import { resolveObjective } from '../spec/objective.js';
+import type { Spec } from '../spec/schema.js';
+import type { RunEvent } from '../store/events.js';
+import { RUN_JSON_VERSION, RunStore, readRunInfo, runDir, type RunInfo } from '../store/run-dir.js';
+import type { RunState } from '../store/state.js';
+import { summarize, type RunSummary } from '../view/summary.js';
+import { createWorkerExecutor } from './executor.js';
+import { openRunRedis } from './redis.js';
+import { RATCHET_VERSION } from './version.js';
+
+export interface SessionOptions {
+  experimentsRoot: string;
+  /** `--redis` / `REDIS_URL`; absent: a private redis-server for the run. */
+  redis?: string;
+  /** Run an in-process worker (default). Without it, `ratchet worker` processes serve the run. */
+  inProcessWorker?: boolean;
+  keepWorktrees?: boolean;
+  signal: AbortSignal;
+  onEvent?: (event: RunEvent, state: RunState) => void;
+  onWarning?: (message: string) => void;
+  /** Called once the run folder exists (the CLI prints where it is). */
+  onStart?: (info: { runId: string; dir: string; redisUrl: string }) => void;
+}
+
+export interface RunOptions extends SessionOptions {
+  repo: string;
+  flags: SpecFlags;
+  specFile?: string;
+  runId?: string;
+  base?: string;
+}
+
+export interface RunOutcome {
+  summary: RunSummary;
+  stop: Stop;
+}
+
+export function generateRunId(repo: string, now = new Date()): string {
+  const slug = basename(resolve(repo)).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 24) || 'run';
+  return `${now.toISOString().slice(0, 10)}-${slug}-${randomBytes(2).toString('hex')}`;
+}
+
+/** The spec of a target: its ratchet.yaml (if any) with the flags over it, validated once. */
+export async function resolveRunSpec(repo: string, flags: SpecFlags, specFile?: string): Promise<{ spec: Spec; source: string }> {
+  const doc = await readSpecFile(repo, specFile === undefined ? {} : { file: specFile });
+  const source = doc?.source ?? 'the command line (no ratchet.yaml)';
+  const spec = resolveSpec({ fileSpecInput: doc?.input, flags, source, ...(doc ? { lineOf: doc.lineOf } : {}) });
+  // A run must be resumable from anywhere: paths given relative to the caller become absolute.
+  if (spec.agent.kind === 'replay' && spec.agent.patches !== undefined) spec.agent.patches = resolve(spec.agent.patches);
+  return { spec, source };
+}
+
+export async function startRun(options: RunOptions): Promise<RunOutcome> {
+  const { spec, source } = await resolveRunSpec(options.repo, options.flags, options.specFile);
+  const runId = options.runId ?? generateRunId(options.repo);
+  const workspace = await GitWorkspace.open(options.repo, { runId });
+  const objective = await resolveObjective(spec, workspace.repo, source);
+  for (const warning of await checkAgentReady(spec, workspace.repo)) options.onWarning?.(warning);
+  const base = await workspace.resolve(options.base ?? 'HEAD');
+  const info: RunInfo = {
+    schema: RUN_JSON_VERSION,
+    runId,
+    target: workspace.repo,
+    base,
+    baseRef: options.base ?? 'HEAD',
+    createdAt: new Date().toISOString(),
+    spec,
+    objective,
+    specSource: source,
+    versions: { ratchet: RATCHET_VERSION, node: process.version },
+  };
+  const store = await RunStore.create(options.experimentsRoot, info);
+  return session(options, info, store, workspace, false);
+}
+
+export interface ResumeOptions extends SessionOptions {
+  runId: string;
+}
+
+/** Continue a run from its events and git refs: what was in flight is proposed again. */
+export async function resumeRun(options: ResumeOptions): Promise<RunOutcome> {
+  const info = await readRunInfo(runDir(options.experimentsRoot, options.runId));
+  const store = await RunStore.open(options.experimentsRoot, options.runId);
+  const workspace = await GitWorkspace.open(info.target, { runId: info.runId });
+  await checkAgentReady(info.spec, workspace.repo);
+  return session(options, info, store, workspace, true);
+}
+
+async function session(options: SessionOptions, info: RunInfo, store: RunStore, workspace: GitWorkspace, resumed: boolean): Promise<RunOutcome> {
+  const { signal } = options;
+  const detach = options.onEvent ? store.onEvent(options.onEvent) : undefined;
+  const startedAt = Date.now();
+  // Worktrees of a crashed session of this run would block its experiment names.
+  await workspace.reconcile(workspace.worktreeRoot);
+  const redis = await openRunRedis({ ...(options.redis === undefined ? {} : { flag: options.redis }), runDir: store.dir, signal });
+  for (const warning of redis.warnings) options.onWarning?.(warning);
+  options.onStart?.({ runId: info.runId, dir: store.dir, redisUrl: redis.url });
+  const onError = (error: Error): void => options.onWarning?.(`redis: ${error.message}`);
+  const queue = new BullEvaluationQueue({ connection: redis.connection, combine: combineStages, onError });
+  let worker: RunningWorker | undefined;
+  let stop: Stop;
+  try {
+    if (options.inProcessWorker !== false) {
+      worker = await startWorker({ connection: redis.connection, executor: createWorkerExecutor(), runs: [info.runId], onError });
+    }
+    await store.append({
+      type: 'run_started',
+      target: info.target,
+      base: info.base,
+      metric: info.spec.bench.metric.name,
+      goal: info.spec.bench.metric.goal,
+      agent: info.spec.agent.kind,
+      resumed,
+    });
+    const run: RunContext = {
+      runId: info.runId,
+      spec: info.spec,
+      objective: info.objective,
+      baseCommit: info.base,
+      store,
+      workspace,
+      queue,
+      proposer: await createProposer(info.spec),
+      ...(options.keepWorktrees ? { keepWorktrees: true } : {}),
+    };
+    // A resumed run whose budget is already spent stops at once, without a new experiment.
+    stop = checkBudget(store.getState(), info.spec, 0) ?? (await runLoop(run, signal, { startedAt }));
+  } catch (error) {
+    if (!isAbortError(error) && !signal.aborted) {
+      await store.append({ type: 'run_stopped', reason: 'error', detail: error instanceof Error ? error.message : String(error) }).catch(() => undefined);
+      throw error;
+    }
+    stop = { reason: 'signal', detail: 'interrupted' };
+  } finally {
+    await worker?.close().catch(() => undefined);
+    await queue.close().catch(() => undefined);
+    await redis.stop().catch(() => undefined);
+    detach?.();
+  }
+  await store.append({ type: 'run_stopped', reason: stop.reason, detail: stop.detail });
+  return { summary: summarize(store.getState(), store.dir), stop };
+}

@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import { latestRunId, listRuns, showExperiment, showRun, type ExperimentDetail, type RunTable } from '../../app/inspect.js';
+import { formatGain, formatMetric } from '../../eval/decide.js';
+import { formatSummary } from '../../view/summary.js';
+import { out, printJson } from '../output.js';
+import { experimentsOption } from './common.js';
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? text : text + ' '.repeat(width - text.length);
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+function clip(text: string, width: number): string {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length > width ? `${one.slice(0, width - 1)}…` : one;
+}
+
+export function formatRunTable(t: RunTable): string {
+  const rows = [
+    ['exp', 'verdict', t.summary.metric ?? 'metric', 'gain', 'commit', 'secs', 'description / reason'],
+    ...t.rows.map((r) => [
+      r.experiment,
+      r.verdict,
+      r.metric === undefined ? '-' : formatMetric(r.metric),
+      r.experiment === 'e0000' || r.gain === undefined ? '' : formatGain(r.gain),
+      r.commit?.slice(0, 7) ?? '',
+      r.durationS === undefined ? '' : r.durationS.toFixed(0),
+      clip(r.verdict === 'keep' || r.verdict === 'discard' ? r.description : `${r.description} — ${r.reason}`, 80),
+    ]),
+    ...t.inFlight.map((f) => [f.experiment, `(${f.phase})`, '', '', '', '', clip(f.description, 80)]),
+  ];
+  return `${formatSummary(t.summary)}\n\n${table(rows)}`;
+}
+
+function section(title: string, body: string): string {
+  return body.trim() === '' ? '' : `\n--- ${title} ---\n${body.trimEnd()}\n`;
+}
+
+export function formatExperiment(d: ExperimentDetail): string {
+  const r = d.result ?? {};
+  const field = (k: string): string => (r[k] === undefined ? '-' : typeof r[k] === 'object' ? JSON.stringify(r[k]) : String(r[k] as string | number));
+  const head = [
+    `${d.experiment}  ${field('verdict')}  ${field('reason')}`,
+    `  description ${field('description')}`,
+    ...(r.hypothesis === undefined ? [] : [`  hypothesis  ${field('hypothesis')}`]),
+    `  commit      ${field('commit')}   parent ${field('parent')}`,
+    `  metric      ${field('metric')}   delta ${field('delta')}   gain ${typeof r.gain === 'number' ? formatGain(r.gain) : '-'}`,
+    ...(r.stats === undefined ? [] : [`  stats       ${field('stats')}`]),
+    ...(r.usage === undefined ? [] : [`  usage       ${field('usage')}`]),
+    `  folder      ${d.dir}`,
+  ];
+  return [head.join('\n'), section('patch.diff', d.patch), section('setup.log (tail)', d.logs.setup), section('checks.log (tail)', d.logs.checks), section('bench.log (tail)', d.logs.bench), section('agent.log (tail)', d.logs.agent)].join('');
+}
+
+export function registerInspect(program: Command): void {
+  program
+    .command('ls')
+    .description('list runs, newest first')
+    .addOption(experimentsOption())
+    .option('--json', 'print JSON')
+    .action(async (o: { experiments: string; json?: boolean }) => {
+      const runs = await listRuns(o.experiments);
+      if (o.json) return printJson(runs);
+      if (runs.length === 0) return out(`no runs in ${o.experiments}`);
+      out(
+        table([
+          ['run', 'status', 'experiments', 'baseline', 'best', 'gain', 'kept'],
+          ...runs.map((r) => [
+            r.runId,
+            r.stopped ? `stopped (${r.stopped.reason})` : r.status,
+            String(r.experiments),
+            r.baseline === undefined ? '-' : formatMetric(r.baseline),
+            r.best === undefined ? '-' : formatMetric(r.best.metric),
+            formatGain(r.gain),
+            String(r.counts.keep),
+          ]),
+        ]),
+      );
+    });
+
+  program
+    .command('show')
+    .description('a run as a table, or one experiment with its diff and log tails')
+    .argument('[run]', 'the run id (default: the latest)')
+    .argument('[experiment]', 'an experiment id, e.g. e0003')
+    .addOption(experimentsOption())
+    .option('--json', 'print JSON')
+    .action(async (runArg: string | undefined, exp: string | undefined, o: { experiments: string; json?: boolean }) => {
+      const runId = runArg ?? (await latestRunId(o.experiments));
+      if (exp === undefined) {
+        const t = await showRun(o.experiments, runId);
+        return o.json ? printJson(t) : out(formatRunTable(t));
+      }
+      const d = await showExperiment(o.experiments, runId, exp);
+      return o.json ? printJson(d) : out(formatExperiment(d));
+    });
+}

@@ -1,0 +1,139 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { resumeRun, startRun, type RunOutcome } from '../../app/run.js';
+import type { SpecFlags } from '../../spec/flags.js';
+import { formatEventLine } from '../../view/plain.js';
+import { formatSummary } from '../../view/summary.js';
+import { err, out, printJson } from '../output.js';
+import { interruptOnSignals } from '../signals.js';
+import { collect, experimentsOption, exitCodeFor, intArg, numberArg } from './common.js';
+
+interface RunCliOptions {
+  experiments: string;
+  runId?: string;
+  base?: string;
+  spec?: string;
+  redis?: string;
+  worker: boolean;
+  keepWorktrees?: boolean;
+  json?: boolean;
+  agent?: string;
+  patches?: string;
+  maxExperiments?: number;
+  objective?: string;
+  bench?: string;
+  metric?: string;
+  goal?: string;
+  check?: string[];
+  editable?: string[];
+  protected?: string[];
+  setup?: string;
+  repeat?: number;
+  minEffect?: string;
+  timeout?: string;
+  duration?: string;
+  usd?: number;
+  model?: string;
+}
+
+function specFlags(o: RunCliOptions): SpecFlags {
+  const flags: SpecFlags = {};
+  const keys = ['agent', 'patches', 'maxExperiments', 'objective', 'bench', 'metric', 'goal', 'check', 'editable', 'protected', 'setup', 'repeat', 'minEffect', 'timeout', 'duration', 'usd', 'model'] as const;
+  for (const key of keys) if (o[key] !== undefined) Object.assign(flags, { [key]: o[key] });
+  return flags;
+}
+
+/** Options shared by run and resume: where runs live, which Redis, whether to work in-process. */
+function sessionOptions(command: Command): Command {
+  return command
+    .addOption(experimentsOption())
+    .option('--redis <url>', 'Redis to use (default: REDIS_URL, else a private redis-server for the run)')
+    .option('--no-worker', 'do not run an in-process worker; `ratchet worker` processes serve the run')
+    .option('--keep-worktrees', 'leave experiment worktrees on disk (for debugging)')
+    .option('--json', 'print the summary as JSON');
+}
+
+async function runSession(o: RunCliOptions, start: (signal: AbortSignal) => Promise<RunOutcome>): Promise<number> {
+  const interrupt = interruptOnSignals();
+  try {
+    const outcome = await start(interrupt.signal);
+    if (o.json) printJson(outcome.summary);
+    else out(`\n${formatSummary(outcome.summary)}`);
+    return exitCodeFor(outcome.stop.reason);
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+function liveOptions(o: RunCliOptions): { onEvent: Parameters<typeof startRun>[0]['onEvent']; onWarning: (m: string) => void; onStart: (i: { runId: string; dir: string }) => void } {
+  return {
+    // With --json, stdout is the summary alone; the progress lines go to stderr.
+    onEvent: (event, state) => {
+      const line = formatEventLine(event, state);
+      if (line !== undefined) (o.json ? err : out)(line);
+    },
+    onWarning: (message) => err(`ratchet: warning: ${message}`),
+    onStart: ({ runId, dir }) => (o.json ? err : out)(`run ${runId}: ${dir}`),
+  };
+}
+
+export function registerRun(program: Command): void {
+  sessionOptions(
+    program
+      .command('run')
+      .description('run the improvement loop on a git repository')
+      .argument('[repo]', 'the target repository', '.')
+      .option('--run-id <id>', 'the run id (default: date-repo-random)')
+      .option('--base <rev>', 'start from this revision instead of HEAD')
+      .option('--spec <file>', 'the spec file (default: ratchet.yaml in the repository)')
+      .option('--agent <kind>', 'the agent: replay, tune, claude, command')
+      .option('--patches <dir>', 'replay: a folder of patch files, applied in name order')
+      .option('--max-experiments <n>', 'stop after this many experiments', intArg)
+      .option('--objective <text>', 'what to improve (prose, or a file in the repository)')
+      .option('--bench <command>', 'the command that prints the metric')
+      .option('--metric <name>', 'the metric name')
+      .addOption(new Option('--goal <goal>', 'minimize or maximize the metric').choices(['minimize', 'maximize']))
+      .option('--check <command>', 'a check that must pass (repeatable)', collect)
+      .option('--editable <glob>', 'a path the agent may change (repeatable)', collect)
+      .option('--protected <glob>', 'a path the agent must not change (repeatable)', collect)
+      .option('--setup <command>', 'run once per worktree before the checks')
+      .option('--repeat <n>', 'bench runs per candidate (A/B pairs when > 1)', intArg)
+      .option('--min-effect <value>', 'smallest gain worth keeping, e.g. 1% or 0.01')
+      .option('--timeout <duration>', 'the bench timeout, e.g. 5m')
+      .option('--duration <duration>', 'the time budget, e.g. 8h')
+      .option('--usd <amount>', 'the spending budget in US dollars', numberArg)
+      .option('--model <id>', 'claude: the model'),
+  ).action(async (repo: string, o: RunCliOptions) => {
+    process.exitCode = await runSession(o, (signal) =>
+      startRun({
+        repo,
+        flags: specFlags(o),
+        experimentsRoot: o.experiments,
+        ...(o.spec === undefined ? {} : { specFile: o.spec }),
+        ...(o.runId === undefined ? {} : { runId: o.runId }),
+        ...(o.base === undefined ? {} : { base: o.base }),
+        ...(o.redis === undefined ? {} : { redis: o.redis }),
+        inProcessWorker: o.worker,
+        keepWorktrees: o.keepWorktrees === true,
+        signal,
+        ...liveOptions(o),
+      }),
+    );
+  });
+
+  sessionOptions(program.command('resume').description('continue a stopped or crashed run from its events and git refs').argument('<run>', 'the run id')).action(
+    async (runId: string, o: RunCliOptions) => {
+      process.exitCode = await runSession(o, (signal) =>
+        resumeRun({
+          runId,
+          experimentsRoot: o.experiments,
+          ...(o.redis === undefined ? {} : { redis: o.redis }),
+          inProcessWorker: o.worker,
+          keepWorktrees: o.keepWorktrees === true,
+          signal,
+          ...liveOptions(o),
+        }),
+      );
+    },
+  );
+}

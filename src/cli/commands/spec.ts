@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { initSpec } from '../../spec/init.js';
+import { specJsonSchema } from '../../spec/json-schema.js';
+import { out, printJson } from '../output.js';
+import { collect } from './common.js';
+
+export function registerSpecCommands(program: Command): void {
+  program
+    .command('schema')
+    .description('print the JSON Schema of ratchet.yaml (for editors)')
+    .action(() => printJson(specJsonSchema()));
+
+  program
+    .command('init')
+    .description('write a ratchet.yaml for a repository, guessing its checks')
+    .argument('[repo]', 'the repository', '.')
+    .option('--force', 'overwrite an existing ratchet.yaml')
+    .option('--objective <text>', 'what to improve')
+    .option('--bench <command>', 'the command that prints the metric')
+    .option('--metric <name>', 'the metric name')
+    .option('--goal <goal>', 'minimize or maximize')
+    .option('--check <command>', 'a check (repeatable; default: guessed)', collect)
+    .option('--editable <glob>', 'a path the agent may change (repeatable)', collect)
+    .option('--agent <kind>', 'the agent')
+    .option('--json', 'print JSON')
+    .action(async (repo: string, o: { force?: boolean; json?: boolean; objective?: string; bench?: string; metric?: string; goal?: string; check?: string[]; editable?: string[]; agent?: string }) => {
+      const { force, json, ...rest } = o;
+      const flags = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+      const result = await initSpec(repo, { flags, force: force === true });
+      if (json) return printJson(result);
+      out(`wrote ${result.path}`);
+      for (const line of result.guessed) out(`  guessed: ${line}`);
+      if (result.missing.length > 0) out(`  still to fill in: ${result.missing.join(', ')} (edit the file, or pass them as flags to ratchet run)`);
+    });
+}

@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { createWorkerExecutor } from '../../app/executor.js';
+import { UserError } from '../../core/errors.js';
+import { parseRedisUrl, redisUrlFrom } from '../../queue/connection.js';
+import { startWorker } from '../../queue/worker.js';
+import { err } from '../output.js';
+import { interruptOnSignals } from '../signals.js';
+import { intArg } from './common.js';
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('serve the evaluation jobs of every run on a shared Redis (one bench at a time on this machine)')
+    .option('--redis <url>', 'the Redis the runs use (default: REDIS_URL)')
+    .option('--run <id>', 'serve only this run (default: every active run, as runs come and go)')
+    .option('--concurrency <n>', 'parallel setup and check jobs per run', intArg, 2)
+    .action(async (o: { redis?: string; run?: string; concurrency: number }) => {
+      const url = redisUrlFrom(o.redis);
+      if (url === undefined) {
+        throw new UserError('ratchet worker needs the Redis the runs use', { hint: 'pass --redis URL or set REDIS_URL (the URL `ratchet run` prints when it starts)' });
+      }
+      const interrupt = interruptOnSignals();
+      const worker = await startWorker({
+        connection: parseRedisUrl(url),
+        executor: createWorkerExecutor(),
+        runs: o.run === undefined ? 'registered' : [o.run],
+        concurrency: o.concurrency,
+        signal: interrupt.signal,
+        onError: (e) => err(`ratchet worker: ${e.message}`),
+      });
+      err(`ratchet worker: serving ${o.run ?? 'every registered run'} on ${url}; Ctrl-C to stop`);
+      await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
+      await worker.close();
+      interrupt.dispose();
+    });
+}

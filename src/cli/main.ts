@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+/** The CLI entry: wires the commands; errors become exit codes here and only here. */
+import { Command, CommanderError } from 'commander';
+import { RATCHET_VERSION } from '../app/version.js';
+import { registerInspect } from './commands/inspect.js';
+import { registerRun } from './commands/run.js';
+import { registerSpecCommands } from './commands/spec.js';
+import { registerWorker } from './commands/worker.js';
+import { reportError } from './output.js';
+
+export function buildProgram(): Command {
+  const program = new Command('ratchet')
+    .description('keep only the changes that really make your code better')
+    .version(RATCHET_VERSION)
+    .showHelpAfterError('(ratchet --help lists the commands)')
+    .exitOverride();
+  registerRun(program);
+  registerWorker(program);
+  registerInspect(program);
+  registerSpecCommands(program);
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    return reportError(error);
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,26 @@
+/**
+ * Ctrl-C and SIGTERM: the first stops the run cleanly (processes killed, worktrees removed,
+ * the run marked stopped); a second exits at once.
+ */
+import { err } from './output.js';
+
+export function interruptOnSignals(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const handler = (name: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      err(`ratchet: ${name} again, exiting now`);
+      process.exit(130);
+    }
+    err(`ratchet: ${name}: stopping (killing running commands, removing worktrees); press Ctrl-C again to exit at once`);
+    controller.abort();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * The loop: measure the baseline, then propose → gate → evaluate → decide → record until a
+ * budget, the agent or a signal stops it. It talks only to interfaces (RunContext); it writes
+ * nothing but events and experiment files through the store.
+ */
+import { checkBudget, type Stop } from './budget.js';
+import { isAbortError } from './errors.js';
+import { evaluateAndDecide, recordFinished, runExperiment } from './experiment.js';
+import { refs, type RunContext } from './run-context.js';
+import { experimentId, type ExperimentId } from './types.js';
+import { unfinishedExperiments } from '../store/state.js';
+
+export interface LoopOptions {
+  /** When this session of the run started (the duration budget counts from it). */
+  startedAt?: number;
+  now?: () => number;
+}
+
+/** The baseline, `e0000`: the base commit measured like any candidate. */
+async function measureBaseline(run: RunContext, signal: AbortSignal): Promise<Stop | undefined> {
+  const exp: ExperimentId = 'e0000';
+  const r = refs(run.runId);
+  const started = Date.now();
+  await run.store.append({ type: 'experiment_started', exp, parent: run.baseCommit, parentExp: exp });
+  await run.workspace.updateRef(r.experiment(exp), run.baseCommit);
+  if ((await run.workspace.readRef(r.best)) === undefined) await run.workspace.updateRef(r.best, run.baseCommit);
+  await run.store.append({ type: 'proposed', exp, description: 'baseline' });
+  const worktree = await run.workspace.createWorktree({ ref: r.experiment(exp), commit: run.baseCommit, name: exp });
+  try {
+    const { evaluation } = await evaluateAndDecide(run, exp, worktree, run.baseCommit, { commit: run.baseCommit, metric: Number.NaN, worktree: undefined }, signal);
+    const m = evaluation.measurement;
+    const ok = evaluation.status === 'ok' && m !== undefined;
+    await recordFinished(run, {
+      experiment: exp,
+      verdict: ok ? 'keep' : evaluation.status === 'ok' ? 'crash' : evaluation.status,
+      reason: ok ? 'baseline' : evaluation.reason,
+      description: 'baseline',
+      commit: run.baseCommit,
+      parent: run.baseCommit,
+      secondary: m?.secondary ?? {},
+      ...(m ? { metric: m.metric, samples: m.samples } : {}),
+      stages: evaluation.stages,
+      ...(evaluation.failureTail ? { failureTail: evaluation.failureTail } : {}),
+      durationS: Math.round((Date.now() - started) / 100) / 10,
+    });
+    if (!ok) return { reason: 'error', detail: `the baseline failed: ${evaluation.reason}; fix the target or its spec so the base commit passes` };
+    await run.store.append({ type: 'best_advanced', exp, commit: run.baseCommit, metric: m.metric });
+    return undefined;
+  } catch (error) {
+    if (isAbortError(error) || signal.aborted) {
+      await run.store.append({ type: 'experiment_cancelled', exp, reason: 'interrupted' });
+      return { reason: 'signal', detail: 'interrupted while measuring the baseline' };
+    }
+    throw error;
+  } finally {
+    if (run.keepWorktrees !== true) await run.workspace.removeWorktree(worktree.path).catch(() => undefined);
+  }
+}
+
+/**
+ * The parent's worktree for A/B benches (repeat > 1): one per best commit, replaced when the
+ * best moves, so the parent is measured on the same machine as the candidate.
+ */
+class ParentWorktree {
+  private current: { commit: string; path: string } | undefined;
+  constructor(private readonly run: RunContext) {}
+
+  async forCommit(commit: string): Promise<string | undefined> {
+    if (this.run.spec.bench.repeat <= 1) return undefined;
+    if (this.current?.commit === commit) return this.current.path;
+    await this.dispose();
+    const wt = await this.run.workspace.createWorktree({ ref: `refs/ratchet/${this.run.runId}/parent`, commit, name: `parent-${commit.slice(0, 10)}` });
+    this.current = { commit, path: wt.path };
+    return wt.path;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.current) await this.run.workspace.removeWorktree(this.current.path).catch(() => undefined);
+    this.current = undefined;
+  }
+}
+
+/** Experiments cut off by a crash or a signal get no verdict; their patch is re-proposed. */
+async function cancelUnfinished(run: RunContext): Promise<void> {
+  for (const e of unfinishedExperiments(run.store.getState())) {
+    await run.store.append({ type: 'experiment_cancelled', exp: e.id, reason: 'interrupted in an earlier session' });
+  }
+}
+
+export async function runLoop(run: RunContext, signal: AbortSignal, options: LoopOptions = {}): Promise<Stop> {
+  const now = options.now ?? Date.now;
+  const startedAt = options.startedAt ?? now();
+  const parents = new ParentWorktree(run);
+  try {
+    await cancelUnfinished(run);
+    if (run.store.getState().best === undefined) {
+      const stop = await measureBaseline(run, signal);
+      if (stop) return stop;
+    }
+    for (;;) {
+      if (signal.aborted) return { reason: 'signal', detail: 'interrupted' };
+      const state = run.store.getState();
+      const budgetStop = checkBudget(state, run.spec, now() - startedAt);
+      if (budgetStop) return budgetStop;
+      const best = state.best!;
+      const exp = experimentId(state.lastExperimentNumber + 1);
+      const parentPath = await parents.forCommit(best.commit);
+      const outcome = await runExperiment(run, exp, best, parentPath, signal);
+      if (outcome.kind === 'exhausted') return { reason: 'exhausted', detail: outcome.reason };
+      if (outcome.kind === 'interrupted') return { reason: 'signal', detail: `interrupted during ${exp}` };
+    }
+  } finally {
+    await parents.dispose();
+  }
+}

@@ -1,0 +1,23 @@
+/** What every step of a run needs: the adapters behind their interfaces, the spec, the store. */
+import type { Spec } from '../spec/schema.js';
+import type { RunStore } from '../store/run-dir.js';
+import type { Workspace } from './ports.js';
+import type { EvaluationQueue, Proposer } from './types.js';
+
+export interface RunContext {
+  runId: string;
+  spec: Spec;
+  objective: string;
+  baseCommit: string;
+  store: RunStore;
+  workspace: Workspace;
+  queue: EvaluationQueue;
+  proposer: Proposer;
+  /** Keep experiment worktrees on disk after they finish (for debugging). */
+  keepWorktrees?: boolean;
+}
+
+export function refs(runId: string): { best: string; experiment: (exp: string) => string; prefix: string } {
+  const prefix = `refs/heads/ratchet/${runId}/`;
+  return { prefix, best: `${prefix}best`, experiment: (exp) => `${prefix}${exp}` };
+}

@@ -1,0 +1,118 @@
+/**
+ * What `ratchet init` can tell from a repository's files: how its tests run, how to install its
+ * dependencies, and which folders judge a candidate (tests, benchmarks) and so must be protected.
+ * Only reads files; it never runs anything.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface RepoGuess {
+  checks: { name: string; run: string }[];
+  setup: string | undefined;
+  protected: string[];
+  /** One line per guess, saying what was found: `checks: npm test (package.json has a test script)`. */
+  guessed: string[];
+}
+
+interface Found {
+  tool: string;
+  run: string;
+  why: string;
+  setup?: { run: string; why: string };
+}
+
+/** npm writes this test script into every new package.json; it is not a test suite. */
+const NPM_PLACEHOLDER_TEST = /no test specified/;
+
+const JUDGE_FOLDERS = ['test', 'tests', '__tests__', 'bench', 'benches', 'benchmark', 'benchmarks'];
+
+export async function guessFromRepo(repoDir: string): Promise<RepoGuess> {
+  const found = (await Promise.all([node(repoDir), python(repoDir), rust(repoDir), golang(repoDir)])).filter((f) => f !== undefined);
+  const guessed: string[] = [];
+  // One check reads best as `test`; several are named by their tool so they stay apart.
+  const checks = found.map((f) => ({ name: found.length === 1 ? 'test' : f.tool, run: f.run }));
+  for (const f of found) guessed.push(`checks: ${f.run} (${f.why})`);
+  const setup = found.find((f) => f.setup !== undefined)?.setup;
+  if (setup !== undefined) guessed.push(`setup: ${setup.run} (${setup.why})`);
+
+  const protectedGlobs: string[] = [];
+  for (const folder of JUDGE_FOLDERS) {
+    if (await isDir(join(repoDir, folder))) {
+      protectedGlobs.push(`${folder}/**`);
+      guessed.push(`protected: ${folder}/** (${folder.startsWith('bench') ? 'benchmark' : 'test'} folder)`);
+    }
+  }
+  if (await isFile(join(repoDir, 'conftest.py'))) {
+    protectedGlobs.push('conftest.py');
+    guessed.push('protected: conftest.py (pytest fixtures)');
+  }
+  if (found.some((f) => f.tool === 'go-test')) {
+    protectedGlobs.push('**/*_test.go');
+    guessed.push('protected: **/*_test.go (Go tests)');
+  }
+  return { checks, setup: setup?.run, protected: protectedGlobs, guessed };
+}
+
+async function node(repoDir: string): Promise<Found | undefined> {
+  const text = await readText(join(repoDir, 'package.json'));
+  if (text === undefined) return undefined;
+  let test: unknown;
+  try {
+    test = (JSON.parse(text) as { scripts?: { test?: unknown } }).scripts?.test;
+  } catch {
+    return undefined;
+  }
+  if (typeof test !== 'string' || test.trim() === '' || NPM_PLACEHOLDER_TEST.test(test)) return undefined;
+  const why = 'package.json has a test script';
+  if (await isFile(join(repoDir, 'pnpm-lock.yaml'))) {
+    return { tool: 'pnpm-test', run: 'pnpm test', why, setup: { run: 'pnpm install --frozen-lockfile', why: 'pnpm-lock.yaml' } };
+  }
+  if (await isFile(join(repoDir, 'yarn.lock'))) {
+    return { tool: 'yarn-test', run: 'yarn test', why, setup: { run: 'yarn install --frozen-lockfile', why: 'yarn.lock' } };
+  }
+  for (const lock of ['package-lock.json', 'npm-shrinkwrap.json']) {
+    if (await isFile(join(repoDir, lock))) return { tool: 'npm-test', run: 'npm test', why, setup: { run: 'npm ci', why: lock } };
+  }
+  // Without --no-package-lock, npm would leave a new package-lock.json in every worktree,
+  // where it would count as part of the candidate's change.
+  return { tool: 'npm-test', run: 'npm test', why, setup: { run: 'npm install --no-package-lock', why: 'no lockfile' } };
+}
+
+async function python(repoDir: string): Promise<Found | undefined> {
+  const found = (why: string): Found => ({ tool: 'pytest', run: 'pytest -q', why });
+  if (await isFile(join(repoDir, 'pytest.ini'))) return found('pytest.ini');
+  const configs: [string, RegExp][] = [
+    ['pyproject.toml', /pytest/],
+    ['setup.cfg', /\[tool:pytest\]/],
+    ['tox.ini', /\[pytest\]/],
+  ];
+  for (const [file, pattern] of configs) {
+    if (pattern.test((await readText(join(repoDir, file))) ?? '')) return found(`${file} configures pytest`);
+  }
+  if (await isFile(join(repoDir, 'conftest.py'))) return found('conftest.py');
+  for (const folder of ['tests', 'test']) {
+    const names = await readdir(join(repoDir, folder)).catch(() => [] as string[]);
+    if (names.some((name) => name.endsWith('.py'))) return found(`${folder}/ has Python files`);
+  }
+  return undefined;
+}
+
+async function rust(repoDir: string): Promise<Found | undefined> {
+  return (await isFile(join(repoDir, 'Cargo.toml'))) ? { tool: 'cargo-test', run: 'cargo test', why: 'Cargo.toml' } : undefined;
+}
+
+async function golang(repoDir: string): Promise<Found | undefined> {
+  return (await isFile(join(repoDir, 'go.mod'))) ? { tool: 'go-test', run: 'go test ./...', why: 'go.mod' } : undefined;
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').catch(() => undefined);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isDirectory(), () => false);
+}

@@ -1,0 +1,48 @@
+/** One line per event, for `ratchet run` when its output is not a terminal, and `watch --plain`. */
+import { formatGain, formatMetric } from '../eval/decide.js';
+import type { RunEvent } from '../store/events.js';
+import type { RunState } from '../store/state.js';
+
+function clip(text: string, width = 72): string {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length > width ? `${one.slice(0, width - 1)}…` : one;
+}
+
+function time(t: string): string {
+  return t.slice(11, 19);
+}
+
+/** The line for an event, or undefined for events too fine-grained for the plain view. */
+export function formatEventLine(event: RunEvent, state: RunState): string | undefined {
+  const at = time(event.t);
+  switch (event.type) {
+    case 'run_started':
+      return `${at} run ${event.run} ${event.resumed ? 'resumed' : 'started'} on ${event.target} at ${event.base.slice(0, 7)} (${event.goal} ${event.metric}, agent ${event.agent})`;
+    case 'experiment_started':
+      return `${at} ${event.exp} started from ${event.parentExp === event.exp ? 'the base commit' : `${event.parentExp} (${event.parent.slice(0, 7)})`}`;
+    case 'proposed':
+      return event.exp === 'e0000' ? undefined : `${at} ${event.exp} proposed: ${clip(event.description)}`;
+    case 'committed':
+      return `${at} ${event.exp} committed ${event.commit.slice(0, 7)}: ${event.files.length} file${event.files.length === 1 ? '' : 's'}, +${event.insertions} -${event.deletions}`;
+    case 'stage_started':
+      return `${at} ${event.exp} ${event.stage}…`;
+    case 'stage_finished':
+      return `${at} ${event.exp} ${event.stage} ${event.status} in ${event.durationS.toFixed(1)}s${event.reason ? `: ${clip(event.reason)}` : ''}`;
+    case 'experiment_finished': {
+      const name = state.started?.metric ?? 'metric';
+      if (event.exp === 'e0000') {
+        return `${at} e0000 baseline ${event.metric === undefined ? `FAILED (${event.verdict}): ${clip(event.reason)}` : `${name}=${formatMetric(event.metric)}`}`;
+      }
+      // Decisions name the metric change in their reason; failures have no metric to show.
+      const metric = event.metric !== undefined && !event.reason.includes('→') ? ` ${name}=${formatMetric(event.metric)}` : '';
+      const gain = event.gain !== undefined && !event.reason.includes('%') ? ` (${formatGain(event.gain)})` : '';
+      return `${at} ${event.exp} ${event.verdict.toUpperCase()}${metric}${gain} ${clip(event.reason, 100)}`;
+    }
+    case 'best_advanced':
+      return `${at} best is now ${event.exp} (${event.commit.slice(0, 7)}) at ${formatMetric(event.metric)}`;
+    case 'experiment_cancelled':
+      return `${at} ${event.exp} cancelled: ${event.reason}`;
+    case 'run_stopped':
+      return `${at} run stopped (${event.reason}): ${event.detail}`;
+  }
+}

@@ -1,0 +1,54 @@
+/** The end-of-run summary: data first (for --json), then text. */
+import { formatGain, formatMetric } from '../eval/decide.js';
+import { VERDICTS, type Verdict } from '../core/types.js';
+import { bestGain, finishedExperiments, totalCostUsd, verdictCounts, type RunState } from '../store/state.js';
+
+export interface RunSummary {
+  runId: string;
+  runDir: string;
+  target: string | undefined;
+  metric: string | undefined;
+  goal: string | undefined;
+  baseline: number | undefined;
+  best: { experiment: string; commit: string; metric: number } | undefined;
+  gain: number | undefined;
+  experiments: number;
+  counts: Record<Verdict, number>;
+  costUsd: number;
+  stopped: { reason: string; detail: string } | undefined;
+  bestRef: string;
+}
+
+export function summarize(state: RunState, runDir: string): RunSummary {
+  return {
+    runId: state.runId,
+    runDir,
+    target: state.started?.target,
+    metric: state.started?.metric,
+    goal: state.started?.goal,
+    baseline: state.baseline?.metric,
+    best: state.best ? { experiment: state.best.exp, commit: state.best.commit, metric: state.best.metric } : undefined,
+    gain: bestGain(state),
+    experiments: finishedExperiments(state).filter((e) => e.id !== 'e0000').length,
+    counts: verdictCounts(state),
+    costUsd: totalCostUsd(state),
+    stopped: state.stopped ? { reason: state.stopped.reason, detail: state.stopped.detail } : undefined,
+    bestRef: `ratchet/${state.runId}/best`,
+  };
+}
+
+export function formatSummary(s: RunSummary): string {
+  const counts = VERDICTS.filter((v) => s.counts[v] > 0).map((v) => `${v} ${s.counts[v]}`).join(', ') || 'none';
+  const lines = [
+    `run ${s.runId}${s.stopped ? ` stopped (${s.stopped.reason}): ${s.stopped.detail}` : ''}`,
+    `  ${s.goal ?? ''} ${s.metric ?? ''}`.trimEnd(),
+    `  baseline   ${s.baseline === undefined ? '-' : formatMetric(s.baseline)}`,
+    `  best       ${s.best ? `${formatMetric(s.best.metric)} (${s.best.experiment}, ${s.best.commit.slice(0, 7)}, branch ${s.bestRef})` : '-'}`,
+    `  gain       ${formatGain(s.gain)}`,
+    `  experiments ${s.experiments}: ${counts}`,
+  ];
+  if (s.costUsd > 0) lines.push(`  cost       $${s.costUsd.toFixed(2)}`);
+  lines.push(`  run folder ${s.runDir}`);
+  lines.push(`  look:      ratchet show ${s.runId}    pick the winners: git log ${s.bestRef}`);
+  return lines.join('\n');
+}
