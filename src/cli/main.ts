@@ -5,6 +5,7 @@ import { RATCHET_VERSION } from '../app/version.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerRun } from './commands/run.js';
 import { registerSpecCommands } from './commands/spec.js';
+import { registerViews } from './commands/views.js';
 import { registerWorker } from './commands/worker.js';
 import { reportError } from './output.js';
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerWorker(program);
   registerInspect(program);
   registerSpecCommands(program);
+  registerViews(program);
   return program;
 }
 

@@ -137,7 +137,7 @@ export async function startMessagesServer(script: readonly Step[]): Promise<Mess
         try {
           if (step.expect(request) === false) verdict = 'expectation returned false';
         } catch (error) {
-          verdict = error instanceof Error ? error.message : String(error);
+          verdict = describeFailure(error);
         }
         if (verdict !== undefined) {
           problems.push(`request ${index} (step ${served - 1}): ${verdict}`);
@@ -253,4 +253,12 @@ function sendError(res: ServerResponse, status: number, type: string, message: s
 function halves(value: string): string[] {
   const cut = Math.floor(value.length / 2);
   return [value.slice(0, cut), value.slice(cut)];
+}
+
+/** An assertion's message, with what it compared when it says (vitest elides long values). */
+function describeFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const { actual, expected } = error as Error & { actual?: unknown; expected?: unknown };
+  if (actual === undefined && expected === undefined) return error.message;
+  return `${error.message}\n    actual:   ${JSON.stringify(actual)}\n    expected: ${JSON.stringify(expected)}`;
 }

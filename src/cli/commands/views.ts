@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { latestRunId } from '../../app/inspect.js';
+import { runDir } from '../../store/run-dir.js';
+import { report } from '../../view/report/report.js';
+import { serve } from '../../view/web/server.js';
+import { out, printJson } from '../output.js';
+import { interruptOnSignals } from '../signals.js';
+import { experimentsOption, intArg } from './common.js';
+
+export function registerViews(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the dashboard of every run in the experiments folder (chart, table, diffs, live)')
+    .addOption(experimentsOption())
+    .option('--port <n>', 'the port (0 for any free one)', intArg, 8740)
+    .option('--host <host>', 'the address to bind; keep it local unless you mean to share', '127.0.0.1')
+    .action(async (o: { experiments: string; port: number; host: string }) => {
+      const interrupt = interruptOnSignals();
+      const server = await serve({ experimentsRoot: o.experiments, port: o.port, host: o.host, signal: interrupt.signal });
+      out(`ratchet dashboard: ${server.url}  (Ctrl-C to stop)`);
+      await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
+      await server.close();
+      interrupt.dispose();
+    });
+
+  program
+    .command('report')
+    .description('the progress chart as a file and a markdown summary of a run')
+    .argument('[run]', 'the run id (default: the latest)')
+    .addOption(experimentsOption())
+    .option('--out <file>', 'write the chart: progress.svg or progress.png')
+    .option('--md <file>', 'write the markdown summary to a file instead of printing it')
+    .option('--json', 'print JSON')
+    .action(async (runArg: string | undefined, o: { experiments: string; out?: string; md?: string; json?: boolean }) => {
+      const runId = runArg ?? (await latestRunId(o.experiments));
+      const result = await report({ runDir: runDir(o.experiments, runId), ...(o.out ? { out: o.out } : {}), ...(o.md ? { md: o.md } : {}) });
+      if (o.json) return printJson(result);
+      if (o.md === undefined) out(result.markdown);
+      if (result.chartPath) out(`chart: ${result.chartPath}`);
+      if (result.mdPath) out(`summary: ${result.mdPath}`);
+      return undefined;
+    });
+}

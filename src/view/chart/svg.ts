@@ -1,0 +1,205 @@
+/**
+ * The progress chart as a standalone SVG document: pure, no I/O. Plain presentation attributes
+ * (no CSS) so rasterisers render it as browsers do. Every experiment is one `circle.point` with
+ * `data-exp`; the dashboard relies on those and on the `data-*` geometry of the root element.
+ */
+import { formatGain, formatMetric } from '../../eval/decide.js';
+import type { Goal } from '../../spec/schema.js';
+import type { RunInfo } from '../../store/run-dir.js';
+import type { RunState } from '../../store/state.js';
+import { progressData, type ProgressData, type ProgressPoint } from './progress-data.js';
+import { integerTicks, linearScale, metricDomain, niceTicks, type Scale } from './scale.js';
+
+export interface ChartOptions {
+  width?: number;
+  height?: number;
+  /** Experiment numbers to show (a zoom); points outside are left out. */
+  from?: number;
+  to?: number;
+}
+
+const COLORS = {
+  keep: '#2a9d4b',
+  baseline: '#2f6db5',
+  discard: '#b9bec4',
+  failed: '#d9837f',
+  best: '#1e7a3a',
+  grid: '#e6e8eb',
+  axis: '#5b636b',
+  text: '#24292f',
+  muted: '#6e7781',
+} as const;
+
+const FONT = 'DejaVu Sans, Liberation Sans, Helvetica, Arial, sans-serif';
+const LABEL_CHARS = 42;
+const LABEL_ANGLE = 28;
+
+export function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function truncate(text: string, max: number): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
+}
+
+function num(value: number): string {
+  return String(Math.round(value * 10) / 10);
+}
+
+export function pointTitle(p: ProgressPoint): string {
+  const value = p.metric === undefined ? 'no metric' : formatMetric(p.metric);
+  const gain = p.gain === undefined || p.exp === 'e0000' ? '' : ` (${formatGain(p.gain)})`;
+  return `${p.exp} · ${p.verdict} · ${value}${gain} — ${p.description || p.reason}`;
+}
+
+export function renderProgressSvg(state: RunState, info?: RunInfo, options: ChartOptions = {}): string {
+  return renderProgressData(progressData(state, info), options);
+}
+
+interface Frame {
+  width: number;
+  height: number;
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+  /** Bottom strip of the plot where experiments without a metric sit. */
+  failY: number;
+}
+
+export function renderProgressData(data: ProgressData, options: ChartOptions = {}): string {
+  const width = Math.max(320, Math.round(options.width ?? 1200));
+  const height = Math.max(240, Math.round(options.height ?? 600));
+  const all = data.points.map((p) => p.n);
+  const lastN = all.length > 0 ? Math.max(...all) : 0;
+  const from = options.from ?? (all.length > 0 ? Math.min(...all) : 0) - 0.5;
+  const to = Math.max(options.to ?? lastN + 0.5, from + 1);
+  const visible = data.points.filter((p) => p.n >= from && p.n <= to);
+  const hasFailures = visible.some((p) => p.kind === 'failed');
+
+  const f: Frame = { width, height, left: 78, right: width - 24, top: 58, bottom: height - 52, failY: 0 };
+  f.failY = f.bottom - 11;
+  const x = linearScale([from, to], [f.left, f.right]);
+  const measured = visible.filter((p) => p.metric !== undefined);
+  const core = measured.filter((p) => p.kind === 'baseline' || p.kind === 'keep').map((p) => p.metric!);
+  const yDomain = metricDomain(core, measured.map((p) => p.metric!));
+  const yBottom = hasFailures ? f.bottom - 24 : f.bottom - 4;
+  const y = linearScale(yDomain, [yBottom, f.top + 6]);
+  const clampY = (v: number): number => Math.min(yBottom, Math.max(f.top + 6, y(v)));
+
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"` +
+      ` class="ratchet-progress" font-family="${FONT}" data-x-from="${from}" data-x-to="${to}"` +
+      ` data-plot-left="${f.left}" data-plot-right="${f.right}">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<clipPath id="ratchet-plot-clip"><rect x="${f.left}" y="${f.top}" width="${f.right - f.left}" height="${f.bottom - f.top}"/></clipPath>`,
+    ...header(data, f),
+    ...axes(data, f, x, y, [from, to], yDomain, hasFailures),
+    `<g clip-path="url(#ratchet-plot-clip)">`,
+    bestLine(data, x, y, lastN),
+    ...visible.filter((p) => p.kind === 'discard' || p.kind === 'failed').map((p) => mark(p, x(p.n), p.metric === undefined ? f.failY : clampY(p.metric), yDomain)),
+    ...visible.filter((p) => p.kind === 'keep' || p.kind === 'baseline').map((p) => mark(p, x(p.n), clampY(p.metric!), yDomain)),
+    ...visible.filter((p) => p.kind === 'keep' || p.kind === 'baseline').map((p) => label(p, x(p.n), clampY(p.metric!), data.goal, f)),
+    `</g>`,
+    ...(width >= 660 ? legend(f) : []),
+    `</svg>`,
+  ];
+  return `${parts.filter((s) => s !== '').join('\n')}\n`;
+}
+
+function header(data: ProgressData, f: Frame): string[] {
+  const title = `${data.runId}: ${data.experiments} experiment${data.experiments === 1 ? '' : 's'}, ${data.kept} kept`;
+  const direction = data.goal === 'minimize' ? 'lower is better' : 'higher is better';
+  return [
+    `<text x="${f.left}" y="26" font-size="17" font-weight="bold" fill="${COLORS.text}">${escapeXml(title)}</text>`,
+    `<text x="${f.left}" y="45" font-size="12" fill="${COLORS.muted}">${escapeXml(`${data.metric} (${direction})`)}</text>`,
+  ];
+}
+
+function axes(data: ProgressData, f: Frame, x: Scale, y: Scale, xDomain: [number, number], yDomain: [number, number], hasFailures: boolean): string[] {
+  const out: string[] = [`<rect x="${f.left}" y="${f.top}" width="${f.right - f.left}" height="${f.bottom - f.top}" fill="none" stroke="${COLORS.grid}"/>`];
+  for (const t of niceTicks(yDomain[0], yDomain[1], 6)) {
+    const ty = num(y(t));
+    out.push(`<line x1="${f.left}" x2="${f.right}" y1="${ty}" y2="${ty}" stroke="${COLORS.grid}"/>`);
+    out.push(`<text x="${f.left - 8}" y="${ty}" dy="4" font-size="11" text-anchor="end" fill="${COLORS.axis}">${formatMetric(t)}</text>`);
+  }
+  const count = Math.max(2, Math.floor((f.right - f.left) / 70));
+  for (const t of integerTicks(Math.ceil(xDomain[0]), Math.floor(xDomain[1]), count)) {
+    const tx = num(x(t));
+    out.push(`<line x1="${tx}" x2="${tx}" y1="${f.bottom}" y2="${f.bottom + 5}" stroke="${COLORS.axis}"/>`);
+    out.push(`<text x="${tx}" y="${f.bottom + 18}" font-size="11" text-anchor="middle" fill="${COLORS.axis}">${t}</text>`);
+  }
+  out.push(`<text x="${(f.left + f.right) / 2}" y="${f.bottom + 40}" font-size="12" text-anchor="middle" fill="${COLORS.muted}">experiment</text>`);
+  const midY = num((f.top + f.bottom) / 2);
+  out.push(`<text x="18" y="${midY}" font-size="12" text-anchor="middle" fill="${COLORS.muted}" transform="rotate(-90 18 ${midY})">${escapeXml(data.metric)}</text>`);
+  if (hasFailures) {
+    const band = f.bottom - 20;
+    out.push(`<line x1="${f.left}" x2="${f.right}" y1="${band}" y2="${band}" stroke="${COLORS.grid}" stroke-dasharray="3 3"/>`);
+    out.push(`<text x="${f.left - 8}" y="${f.failY}" dy="4" font-size="10" text-anchor="end" fill="${COLORS.failed}">no metric</text>`);
+  }
+  return out;
+}
+
+function bestLine(data: ProgressData, x: Scale, y: Scale, lastN: number): string {
+  const [first, ...rest] = data.best;
+  if (first === undefined) return '';
+  let d = `M${num(x(first.n))},${num(y(first.metric))}`;
+  for (const step of rest) d += ` H${num(x(step.n))} V${num(y(step.metric))}`;
+  d += ` H${num(x(lastN))}`;
+  return `<path class="best" d="${d}" fill="none" stroke="${COLORS.best}" stroke-width="2" stroke-opacity="0.85"/>`;
+}
+
+function mark(p: ProgressPoint, cx: number, cy: number, yDomain: [number, number]): string {
+  const clipped = p.metric !== undefined && (p.metric < yDomain[0] || p.metric > yDomain[1]);
+  const cls = `point ${p.kind} ${p.verdict}${clipped ? ' clipped' : ''}`;
+  const title = `<title>${escapeXml(pointTitle(p))}</title>`;
+  const at = `cx="${num(cx)}" cy="${num(cy)}"`;
+  const data = `class="${cls}" data-exp="${p.exp}"`;
+  switch (p.kind) {
+    case 'keep':
+    case 'baseline':
+      return `<circle ${data} ${at} r="5.5" fill="${COLORS[p.kind]}" stroke="#ffffff" stroke-width="1.5">${title}</circle>`;
+    case 'discard':
+      return `<circle ${data} ${at} r="3.5" fill="${COLORS.discard}"${clipped ? ` stroke="${COLORS.axis}" stroke-dasharray="2 1"` : ''}>${title}</circle>`;
+    case 'failed':
+      return `<circle ${data} ${at} r="3.5" fill="#ffffff" stroke="${COLORS.failed}" stroke-width="1.5">${title}</circle>`;
+  }
+}
+
+/**
+ * Kept points are labelled with their description, slanted to the right into the region of worse
+ * values (down for maximize, up for minimize), where only discards lie. Near the right edge the
+ * label runs left instead, level with the point on its better side: the region above (maximize)
+ * or below (minimize) the earlier running best, which is empty.
+ */
+function label(p: ProgressPoint, cx: number, cy: number, goal: Goal, f: Frame): string {
+  const text = p.kind === 'baseline' ? 'baseline' : truncate(p.description, LABEL_CHARS);
+  const width = text.length * 6.2;
+  const down = goal === 'maximize';
+  const color = p.kind === 'baseline' ? COLORS.baseline : COLORS.best;
+  const head = `<text class="label" data-exp="${p.exp}" font-size="11" fill="${color}"`;
+  if (cx + 7 + width * Math.cos((LABEL_ANGLE * Math.PI) / 180) > f.right) {
+    return `${head} x="${num(cx - 9)}" y="${num(cy + (down ? -6 : 13))}" text-anchor="end">${escapeXml(text)}</text>`;
+  }
+  const lx = num(cx + 7);
+  const ly = num(cy + (down ? 13 : -7));
+  return `${head} x="${lx}" y="${ly}" transform="rotate(${down ? LABEL_ANGLE : -LABEL_ANGLE} ${lx} ${ly})">${escapeXml(text)}</text>`;
+}
+
+function legend(f: Frame): string[] {
+  const items: [string, string][] = [
+    ['kept', `<circle cx="0" cy="0" r="5" fill="${COLORS.keep}"/>`],
+    ['discarded', `<circle cx="0" cy="0" r="3.5" fill="${COLORS.discard}"/>`],
+    ['no metric', `<circle cx="0" cy="0" r="3.5" fill="#ffffff" stroke="${COLORS.failed}" stroke-width="1.5"/>`],
+    ['running best', `<line x1="-7" x2="7" y1="0" y2="0" stroke="${COLORS.best}" stroke-width="2"/>`],
+  ];
+  let x = f.right - 370;
+  const out: string[] = [`<g class="legend" font-size="11" fill="${COLORS.axis}">`];
+  for (const [name, swatch] of items) {
+    out.push(`<g transform="translate(${x} 40)">${swatch}<text x="11" y="4">${name}</text></g>`);
+    x += 24 + name.length * 6.5;
+  }
+  out.push('</g>');
+  return out;
+}

@@ -1,0 +1,241 @@
+/**
+ * The dashboard's data, read from the run folders on every request: events.jsonl is the source
+ * of truth and folding it is cheap, so there is no cache to go stale.
+ */
+import { open, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UserError } from '../../core/errors.js';
+import { experimentNumber, type ExperimentId, type Verdict } from '../../core/types.js';
+import { listRunIds, readRunEvents, readRunInfo, runDir, type RunInfo } from '../../store/run-dir.js';
+import { bestGain, foldEvents, totalCostUsd, type ExperimentState, type RunState } from '../../store/state.js';
+import { chartMetric, progressData, type ProgressData } from '../chart/progress-data.js';
+
+const RUN_ID = /^[A-Za-z0-9][\w.-]*$/;
+const EXP_ID = /^e\d{4,}$/;
+const LOG_TAIL_BYTES = 16 * 1024;
+const DIFF_MAX_BYTES = 512 * 1024;
+
+/** Not found, or a name that could leave the experiments folder. */
+export class NotFoundError extends Error {}
+
+export interface RunSummary {
+  runId: string;
+  target: string;
+  metric: string;
+  goal: 'minimize' | 'maximize';
+  status: 'running' | 'stopped';
+  stopped: { reason: string; detail: string } | undefined;
+  experiments: number;
+  kept: number;
+  inFlight: number;
+  baseline: number | undefined;
+  best: { exp: ExperimentId; metric: number } | undefined;
+  gain: number | undefined;
+  costUsd: number;
+  startedAt: string | undefined;
+  lastEventAt: string | undefined;
+}
+
+export interface ExperimentRow {
+  id: ExperimentId;
+  n: number;
+  phase: ExperimentState['phase'];
+  verdict: Verdict | undefined;
+  metric: number | undefined;
+  delta: number | undefined;
+  gain: number | undefined;
+  description: string;
+  hypothesis: string | undefined;
+  reason: string | undefined;
+  durationS: number | undefined;
+  costUsd: number | undefined;
+  commit: string | undefined;
+  parentExp: string;
+  files: string[];
+  startedAt: string;
+}
+
+export interface RunDetail {
+  summary: RunSummary;
+  info: { objective: string; base: string; baseRef: string; createdAt: string; agent: string; repeat: number };
+  experiments: ExperimentRow[];
+  progress: ProgressData;
+}
+
+export interface FileTail {
+  text: string;
+  /** True when only the end of the file is shown. */
+  truncated: boolean;
+}
+
+export interface ExperimentDetail {
+  row: ExperimentRow;
+  /** result.json as written by the loop, or null while the experiment runs. */
+  result: unknown;
+  diff: FileTail;
+  logs: { setup: FileTail; checks: FileTail; bench: FileTail; agent: FileTail };
+}
+
+export interface LoadedRun {
+  dir: string;
+  info: RunInfo;
+  state: RunState;
+}
+
+export function runFolder(root: string, runId: string): string {
+  if (!RUN_ID.test(runId) || runId.includes('..')) throw new NotFoundError(`no run named ${JSON.stringify(runId)}`);
+  return runDir(root, runId);
+}
+
+export async function loadRun(root: string, runId: string): Promise<LoadedRun> {
+  const dir = runFolder(root, runId);
+  try {
+    const info = await readRunInfo(dir);
+    return { dir, info, state: foldEvents(info.runId, await readRunEvents(dir)) };
+  } catch (error) {
+    if (error instanceof UserError && error.message.startsWith('no run at')) throw new NotFoundError(`no run named ${runId}`);
+    throw error;
+  }
+}
+
+export function summarise({ info, state }: LoadedRun): RunSummary {
+  const { metric, goal } = chartMetric(state, info);
+  const all = [...state.experiments.values()].filter((e) => e.id !== 'e0000');
+  const finished = all.filter((e) => e.finished !== undefined);
+  return {
+    runId: info.runId,
+    target: info.target,
+    metric,
+    goal,
+    status: state.stopped ? 'stopped' : 'running',
+    stopped: state.stopped ? { reason: state.stopped.reason, detail: state.stopped.detail } : undefined,
+    experiments: finished.length,
+    kept: finished.filter((e) => e.finished?.verdict === 'keep').length,
+    inFlight: all.length - finished.length,
+    baseline: state.baseline?.metric,
+    best: state.best ? { exp: state.best.exp, metric: state.best.metric } : undefined,
+    gain: bestGain(state),
+    costUsd: totalCostUsd(state),
+    startedAt: state.started?.t,
+    lastEventAt: state.lastEventAt,
+  };
+}
+
+function row(e: ExperimentState): ExperimentRow {
+  const f = e.finished;
+  return {
+    id: e.id,
+    n: experimentNumber(e.id),
+    phase: e.phase,
+    verdict: f?.verdict,
+    metric: f?.metric,
+    delta: f?.delta,
+    gain: f?.gain,
+    description: e.description,
+    hypothesis: e.hypothesis,
+    reason: f?.reason,
+    durationS: f?.durationS,
+    costUsd: e.usage?.costUsd,
+    commit: e.commit,
+    parentExp: e.parentExp,
+    files: e.files,
+    startedAt: e.startedAt,
+  };
+}
+
+export async function listRuns(root: string): Promise<RunSummary[]> {
+  const summaries: RunSummary[] = [];
+  for (const id of await listRunIds(root)) {
+    try {
+      summaries.push(summarise(await loadRun(root, id)));
+    } catch {
+      // A run folder being created, or one this version cannot read: left out of the list.
+    }
+  }
+  return summaries;
+}
+
+export async function runDetail(root: string, runId: string): Promise<RunDetail> {
+  const run = await loadRun(root, runId);
+  const { info, state } = run;
+  const agent = info.spec.agent;
+  return {
+    summary: summarise(run),
+    info: {
+      objective: info.objective,
+      base: info.base,
+      baseRef: info.baseRef,
+      createdAt: info.createdAt,
+      agent: 'model' in agent ? `${agent.kind} (${agent.model})` : agent.kind,
+      repeat: info.spec.bench.repeat,
+    },
+    experiments: [...state.experiments.values()].sort((a, b) => a.id.localeCompare(b.id)).map(row),
+    progress: progressData(state, info),
+  };
+}
+
+/** The end of a file; a cut first line is dropped so the tail starts on a whole line. */
+export async function fileTail(path: string, bytes: number): Promise<FileTail> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch {
+    return { text: '', truncated: false };
+  }
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - bytes);
+    const buffer = Buffer.alloc(size - start);
+    await handle.read(buffer, 0, buffer.length, start);
+    const text = buffer.toString('utf8');
+    if (start === 0) return { text, truncated: false };
+    const newline = text.indexOf('\n');
+    return { text: newline >= 0 ? text.slice(newline + 1) : text, truncated: true };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readDiff(path: string): Promise<FileTail> {
+  try {
+    const { size } = await stat(path);
+    // A diff cut at the end still renders; one cut at the start does not.
+    if (size <= DIFF_MAX_BYTES) return { text: await readFile(path, 'utf8'), truncated: false };
+    const handle = await open(path, 'r');
+    try {
+      const buffer = Buffer.alloc(DIFF_MAX_BYTES);
+      await handle.read(buffer, 0, DIFF_MAX_BYTES, 0);
+      const text = buffer.toString('utf8');
+      return { text: text.slice(0, text.lastIndexOf('\n') + 1), truncated: true };
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return { text: '', truncated: false };
+  }
+}
+
+async function readResult(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+export async function experimentDetail(root: string, runId: string, exp: string): Promise<ExperimentDetail> {
+  if (!EXP_ID.test(exp)) throw new NotFoundError(`no experiment named ${JSON.stringify(exp)}`);
+  const { dir, state } = await loadRun(root, runId);
+  const e = state.experiments.get(exp);
+  if (e === undefined) throw new NotFoundError(`run ${runId} has no experiment ${exp}`);
+  const folder = join(dir, exp);
+  const [result, diff, setup, checks, bench, agent] = await Promise.all([
+    readResult(join(folder, 'result.json')),
+    readDiff(join(folder, 'patch.diff')),
+    fileTail(join(folder, 'setup.log'), LOG_TAIL_BYTES),
+    fileTail(join(folder, 'checks.log'), LOG_TAIL_BYTES),
+    fileTail(join(folder, 'bench.log'), LOG_TAIL_BYTES),
+    fileTail(join(folder, 'agent.jsonl'), LOG_TAIL_BYTES),
+  ]);
+  return { row: row(e), result, diff, logs: { setup, checks, bench, agent } };
+}
