@@ -1,0 +1,129 @@
+/**
+ * Runs git for the workspace: one place that fixes the environment and turns a failed command
+ * into an error that carries git's own message.
+ */
+import { stat } from 'node:fs/promises';
+import { execa } from 'execa';
+import { InternalError, UserError } from '../core/errors.js';
+
+/**
+ * Variables that would point git at another repository, index or object store than the one
+ * `cwd` names (set, for example, when ratchet runs from inside a git hook).
+ */
+const REDIRECTING_ENV = new Set([
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_INDEX_FILE',
+  'GIT_OBJECT_DIRECTORY',
+  'GIT_ALTERNATE_OBJECT_DIRECTORIES',
+  'GIT_COMMON_DIR',
+  'GIT_NAMESPACE',
+  'GIT_PREFIX',
+  'GIT_LITERAL_PATHSPECS',
+  'GIT_GLOB_PATHSPECS',
+  'GIT_NOGLOB_PATHSPECS',
+  'GIT_ICASE_PATHSPECS',
+]);
+
+/**
+ * Never prompt, never take optional locks (a status must not rewrite an index), and never run
+ * the repository's hooks: a `reference-transaction` or `post-checkout` hook is the user's, not
+ * ours to trigger hundreds of times.
+ */
+const FIXED_ENV = { GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0' };
+const FIXED_ARGS = ['-c', 'core.hooksPath=/dev/null'];
+
+/** Pathspecs taken literally: a file named `a*.js` must not match `ab.js`. */
+export const LITERAL_PATHSPECS = { GIT_LITERAL_PATHSPECS: '1' };
+
+/** Who ratchet's commits are by, so committing works without any user git config. */
+export const RATCHET_IDENTITY = {
+  GIT_AUTHOR_NAME: 'ratchet',
+  GIT_AUTHOR_EMAIL: 'ratchet@localhost',
+  GIT_COMMITTER_NAME: 'ratchet',
+  GIT_COMMITTER_EMAIL: 'ratchet@localhost',
+};
+
+export interface GitOptions {
+  cwd: string;
+  input?: string;
+  env?: Record<string, string>;
+  /** Return a non-zero exit as data instead of throwing. */
+  allowFailure?: boolean;
+}
+
+export interface GitResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+function gitEnv(extra: Record<string, string> | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !REDIRECTING_ENV.has(name)) env[name] = value;
+  }
+  return { ...env, ...FIXED_ENV, ...extra };
+}
+
+function spawnOptions(options: GitOptions) {
+  return {
+    cwd: options.cwd,
+    env: gitEnv(options.env),
+    extendEnv: false,
+    reject: false,
+    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
+  };
+}
+
+/** Throws for a git that could not run, or that failed when failure was not allowed. */
+async function check(
+  args: readonly string[],
+  options: GitOptions,
+  result: { exitCode?: number | undefined; cause?: unknown; shortMessage?: string | undefined; stderr: string },
+): Promise<number> {
+  if (result.exitCode === undefined) {
+    // A missing cwd also reports ENOENT; only a missing binary is the user's to fix.
+    if (isEnoent(result.cause) && (await isDirectory(options.cwd))) {
+      throw new UserError('git is not installed or not on PATH', { hint: 'install git 2.36 or newer', cause: result.cause });
+    }
+    throw new InternalError(`git ${args[0] ?? ''} could not run in ${options.cwd}: ${result.shortMessage ?? String(result.cause)}`, { args, cwd: options.cwd });
+  }
+  if (result.exitCode !== 0 && options.allowFailure !== true) {
+    throw new InternalError(`git ${args.join(' ')} failed in ${options.cwd}: ${result.stderr.trim() || `exit ${result.exitCode}`}`, {
+      args,
+      cwd: options.cwd,
+      exitCode: result.exitCode,
+      stderr: result.stderr,
+    });
+  }
+  return result.exitCode;
+}
+
+export async function git(args: readonly string[], options: GitOptions): Promise<GitResult> {
+  const result = await execa('git', [...FIXED_ARGS, ...args], spawnOptions(options));
+  const exitCode = await check(args, options, result);
+  return { exitCode, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Output as bytes, for what need not be UTF-8 (patches). */
+export async function gitBytes(args: readonly string[], options: GitOptions): Promise<Uint8Array> {
+  const result = await execa('git', [...FIXED_ARGS, ...args], { ...spawnOptions(options), encoding: 'buffer', stripFinalNewline: false });
+  await check(args, options, { ...result, stderr: Buffer.from(result.stderr).toString('utf8') });
+  return result.stdout;
+}
+
+function isEnoent(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === 'ENOENT';
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isDirectory(), () => false);
+}
+
+/** Output of a `-z` command as its NUL-separated fields, without the empty last one. */
+export function splitNul(output: string): string[] {
+  const fields = output.split('\0');
+  if (fields.at(-1) === '') fields.pop();
+  return fields;
+}

@@ -1,0 +1,92 @@
+/**
+ * One lock per repository for git metadata operations (worktree add/remove/prune, ref updates).
+ * Concurrent `git worktree add` on one repository fails most of the time, so these are
+ * serialised: in-process by a promise chain keyed by the common git dir, across processes by a
+ * lock directory in that git dir (proper-lockfile: atomic mkdir, mtime refresh, stale takeover).
+ */
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { InternalError, UserError } from '../core/errors.js';
+
+export interface RepoLockOptions {
+  /** A lock whose holder has not refreshed it for this long is taken over (a crashed process). */
+  staleMs?: number;
+  /** How long to wait for another process before giving up. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_STALE_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 180_000;
+// Holders keep the lock for tens of milliseconds, so waiters poll often rather than back off far.
+const MIN_RETRY_MS = 10;
+const MAX_RETRY_MS = 100;
+
+/** The lock directory of a repository, beside ratchet's other files in the common git dir. */
+export function lockPath(gitCommonDir: string): string {
+  return join(gitCommonDir, 'ratchet', 'repo.lock');
+}
+
+// Tail of each repository's queue of in-process holders; it never rejects.
+const tails = new Map<string, Promise<void>>();
+
+/**
+ * Runs `fn` holding the repository's lock. Not re-entrant: `fn` must not take the same lock.
+ * `gitCommonDir` is `git rev-parse --git-common-dir`, so every worktree of a repository shares it.
+ */
+export async function withRepoLock<T>(gitCommonDir: string, fn: () => Promise<T>, options: RepoLockOptions = {}): Promise<T> {
+  // Keyed synchronously so holders queue in call order. Two spellings of one folder make two
+  // queues, which the file lock still keeps apart; GitWorkspace passes the real path.
+  const key = resolve(gitCommonDir);
+  const previous = tails.get(key) ?? Promise.resolve();
+  let done!: () => void;
+  const current = new Promise<void>((resolve) => (done = resolve));
+  const tail = previous.then(() => current);
+  tails.set(key, tail);
+  try {
+    await previous;
+    return await withFileLock(key, fn, options);
+  } finally {
+    done();
+    if (tails.get(key) === tail) tails.delete(key);
+  }
+}
+
+async function withFileLock<T>(gitCommonDir: string, fn: () => Promise<T>, options: RepoLockOptions): Promise<T> {
+  const path = lockPath(gitCommonDir);
+  const staleMs = options.staleMs ?? DEFAULT_STALE_MS;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  await mkdir(join(gitCommonDir, 'ratchet'), { recursive: true });
+  let compromised: Error | undefined;
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(gitCommonDir, {
+      lockfilePath: path,
+      realpath: false,
+      stale: staleMs,
+      update: Math.max(1_000, Math.floor(staleMs / 4)),
+      // Randomised waits up to MAX_RETRY_MS (times up to 2) until about timeoutMs has passed.
+      retries: { retries: Math.ceil(timeoutMs / MAX_RETRY_MS), minTimeout: MIN_RETRY_MS, maxTimeout: MAX_RETRY_MS, factor: 1.5, randomize: true },
+      onCompromised: (error) => {
+        compromised = error;
+      },
+    });
+  } catch (error) {
+    throw new UserError(`could not lock the repository: ${path} is held by another process`, {
+      hint: `if no ratchet process is running on this repository, remove ${path}`,
+      fields: { path },
+      cause: error,
+    });
+  }
+  try {
+    return await fn();
+  } finally {
+    // A compromised lock rejects on release; the error below says what happened.
+    await release().catch(() => undefined);
+    if (compromised !== undefined) {
+      // Thrown from `finally`, this replaces fn's result: work done without the lock is suspect.
+      // eslint-disable-next-line no-unsafe-finally
+      throw new InternalError(`the repository lock ${path} was lost while held: ${compromised.message}`, { path });
+    }
+  }
+}

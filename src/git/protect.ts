@@ -1,0 +1,73 @@
+/**
+ * Keeps the evaluator honest: which files matching the protected globs differ in a worktree
+ * from a commit, and putting them back as they were there.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { git, LITERAL_PATHSPECS, splitNul } from './exec.js';
+import { matchesAny } from './path-policy.js';
+
+/**
+ * Index entries flagged assume-unchanged (lowercase tag) or skip-worktree (`S`) hide their
+ * changes from `git diff`; an agent could set them on purpose. Clearing them makes every
+ * comparison below see the file as it is.
+ */
+async function clearHidingFlags(worktree: string, globs: readonly string[]): Promise<void> {
+  const listed = await git(['ls-files', '-z', '-v'], { cwd: worktree });
+  const flagged = splitNul(listed.stdout)
+    .filter((entry) => /^[a-zS] /.test(entry))
+    .map((entry) => entry.slice(2))
+    .filter((path) => matchesAny(path, globs));
+  if (flagged.length === 0) return;
+  // One flag per call: update-index applies only one of them when given both.
+  for (const flag of ['--no-assume-unchanged', '--no-skip-worktree']) {
+    await git(['update-index', '-z', flag, '--stdin'], { cwd: worktree, input: `${flagged.join('\0')}\0` });
+  }
+}
+
+/**
+ * Paths matching `globs` whose content in the worktree differs from `commit`: modified,
+ * deleted, or added (tracked or untracked; ignored files are setup's and are left out). Sorted.
+ */
+export async function diffPaths(worktree: string, commit: string, globs: readonly string[]): Promise<string[]> {
+  if (globs.length === 0) return [];
+  await clearHidingFlags(worktree, globs);
+  const [tracked, untracked] = await Promise.all([
+    git(['diff', '--name-only', '-z', '--no-renames', '--no-ext-diff', '--ignore-submodules=all', commit, '--'], { cwd: worktree }),
+    git(['ls-files', '-z', '--others', '--exclude-standard'], { cwd: worktree }),
+  ]);
+  const paths = new Set([...splitNul(tracked.stdout), ...splitNul(untracked.stdout)]);
+  return [...paths].filter((path) => matchesAny(path, globs)).sort();
+}
+
+/**
+ * Makes the files matching `globs` in the worktree equal to `commit`'s: restores modified and
+ * deleted ones, deletes added ones. The index is left alone. Returns the paths it changed.
+ */
+export async function restorePaths(worktree: string, commit: string, globs: readonly string[]): Promise<string[]> {
+  const differing = await diffPaths(worktree, commit, globs);
+  if (differing.length === 0) return [];
+  const inCommit = new Set(
+    splitNul(
+      (
+        await git(['ls-tree', '-r', '-z', '--name-only', '--full-tree', commit, '--', ...differing], {
+          cwd: worktree,
+          env: LITERAL_PATHSPECS,
+        })
+      ).stdout,
+    ),
+  );
+  // Deletions first: an added file may sit where a restored folder has to go.
+  for (const path of differing.filter((p) => !inCommit.has(p))) {
+    await rm(join(worktree, path), { force: true, recursive: true });
+  }
+  const restore = differing.filter((p) => inCommit.has(p));
+  if (restore.length > 0) {
+    await git(['restore', `--source=${commit}`, '--worktree', '--pathspec-from-file=-', '--pathspec-file-nul'], {
+      cwd: worktree,
+      input: restore.join('\0'),
+      env: LITERAL_PATHSPECS,
+    });
+  }
+  return differing;
+}

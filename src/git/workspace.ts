@@ -1,0 +1,257 @@
+/**
+ * The git workspace: one worktree per experiment under a root folder ratchet owns, each
+ * experiment's commit kept on its own ref. Metadata operations (worktree add/remove/prune, ref
+ * updates) run under the repository lock; checkouts and deletions of content run outside it.
+ * The user's own checkout (branch, index, files) is never written to.
+ */
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
+import { InternalError, UserError } from '../core/errors.js';
+import type { CandidateCommit, Workspace, Worktree } from '../core/ports.js';
+import { listChangedPaths } from './changes.js';
+import { git, LITERAL_PATHSPECS, RATCHET_IDENTITY } from './exec.js';
+import { withRepoLock, type RepoLockOptions } from './lock.js';
+import { describeCommit } from './patch.js';
+import { diffPaths, restorePaths } from './protect.js';
+import { canonical, exists, isInside, listWorktrees, moveAside, scanRoot } from './worktrees.js';
+
+/** Where a run's worktrees live by default: inside the git dir, out of the user's sight. */
+export function defaultWorktreeRoot(repoGitDir: string, runId: string): string {
+  return join(repoGitDir, 'ratchet', 'worktrees', runId);
+}
+
+export interface OpenOptions {
+  /** Folder that receives the worktrees; default `defaultWorktreeRoot(gitDir, runId)`. */
+  worktreeRoot?: string;
+  runId?: string;
+  lock?: RepoLockOptions;
+}
+
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+export class GitWorkspace implements Workspace {
+  private constructor(
+    readonly repo: string,
+    /** The common git dir (`git rev-parse --git-common-dir`), shared by all worktrees. */
+    readonly gitDir: string,
+    readonly worktreeRoot: string,
+    private readonly lockOptions: RepoLockOptions,
+  ) {}
+
+  /** Opens the repository containing `repoPath`; a UserError when there is none or it has no commits. */
+  static async open(repoPath: string, options: OpenOptions = {}): Promise<GitWorkspace> {
+    const path = resolvePath(repoPath);
+    const isDir = await stat(path).then((s) => s.isDirectory(), () => false);
+    if (!isDir) throw new UserError(`${path} is not a folder`, { fields: { path } });
+    const top = await git(['rev-parse', '--show-toplevel'], { cwd: path, allowFailure: true });
+    if (top.exitCode !== 0) {
+      throw new UserError(`${path} is not a git repository (with a working tree)`, {
+        hint: 'point ratchet at a folder inside a git repository',
+        fields: { path },
+      });
+    }
+    const repo = await canonical(top.stdout);
+    const head = await git(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], { cwd: repo, allowFailure: true });
+    if (head.exitCode !== 0) {
+      throw new UserError(`${repo} has no commits`, { hint: 'commit the code ratchet should improve first', fields: { path: repo } });
+    }
+    const dirs = await git(['rev-parse', '--path-format=absolute', '--git-common-dir', '--git-dir'], { cwd: repo });
+    const [commonDir = '', ownGitDir = ''] = dirs.stdout.split('\n');
+    const gitDir = await canonical(commonDir);
+    const root = await canonical(options.worktreeRoot ?? defaultWorktreeRoot(gitDir, options.runId ?? 'default'));
+    // Worktrees inside the checkout would show up in the user's `git status`.
+    if (isInside(root, repo) && !isInside(root, gitDir) && !isInside(root, await canonical(ownGitDir))) {
+      const ignored = await git(['check-ignore', '-q', '--no-index', root], { cwd: repo, allowFailure: true });
+      if (ignored.exitCode !== 0) {
+        throw new UserError(`the worktree folder ${root} is inside the checkout of ${repo}`, {
+          hint: 'choose a folder outside the repository, or one it ignores',
+          fields: { root, repo },
+        });
+      }
+    }
+    return new GitWorkspace(repo, gitDir, root, options.lock ?? {});
+  }
+
+  async resolve(rev: string): Promise<string> {
+    const result = await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], { cwd: this.repo, allowFailure: true });
+    if (result.exitCode !== 0) throw new UserError(`${rev} is not a commit of ${this.repo}`, { fields: { rev, repo: this.repo } });
+    return result.stdout;
+  }
+
+  async createWorktree(options: { ref: string; commit: string; name: string }): Promise<Worktree> {
+    const { ref, name } = options;
+    checkRefName(ref);
+    if (!NAME.test(name)) throw new InternalError(`bad worktree name ${JSON.stringify(name)}`, { name });
+    const commit = await this.commitOf(options.commit);
+    const path = join(this.worktreeRoot, name);
+    await mkdir(this.worktreeRoot, { recursive: true });
+    await this.locked(async () => {
+      if (await exists(path)) throw new InternalError(`worktree ${path} already exists (reconcile the run first)`, { path });
+      await this.refuseCheckedOut(ref);
+      // Detached, so the experiment's branch is never "checked out" anywhere: the user may check
+      // it out, and the ref can move while the worktree exists.
+      await git(['worktree', 'add', '--quiet', '--no-checkout', '--detach', path, commit], { cwd: this.repo });
+      const moved = await git(['update-ref', '-m', `ratchet: worktree ${name}`, ref, commit], { cwd: this.repo, allowFailure: true });
+      if (moved.exitCode !== 0) {
+        await git(['worktree', 'remove', '--force', '--force', path], { cwd: this.repo, allowFailure: true });
+        throw new InternalError(`could not point ${ref} at ${commit}: ${moved.stderr.trim()}`, { ref, commit });
+      }
+    });
+    // The slow part, outside the lock: fill the index and the files.
+    try {
+      await git(['reset', '--quiet', '--hard', 'HEAD'], { cwd: path });
+    } catch (error) {
+      await this.removeWorktree(path).catch(() => undefined);
+      throw error;
+    }
+    return { path, ref };
+  }
+
+  changedPaths(worktree: string, options: { exclude?: ReadonlySet<string> } = {}): Promise<string[]> {
+    return listChangedPaths(worktree, options.exclude);
+  }
+
+  /**
+   * The parent is the commit the worktree's ref points at. HEAD is put back there first (without
+   * touching files), so commits an agent made by itself become part of the candidate instead of
+   * hiding from the diff.
+   */
+  async commitAll(worktree: Worktree, message: string, options: { exclude?: ReadonlySet<string> } = {}): Promise<CandidateCommit | undefined> {
+    const cwd = worktree.path;
+    const parent = await this.readRef(worktree.ref);
+    if (parent === undefined) throw new InternalError(`${worktree.ref} does not exist`, { ref: worktree.ref, worktree: cwd });
+    await git(['update-ref', '--no-deref', 'HEAD', parent], { cwd });
+    // The index back at HEAD, so only the listed paths (not an agent's staging) get committed.
+    await git(['reset', '--quiet'], { cwd });
+    const files = await listChangedPaths(cwd, options.exclude);
+    if (files.length === 0) return undefined;
+    await git(['add', '--all', '--pathspec-from-file=-', '--pathspec-file-nul'], { cwd, input: files.join('\0'), env: LITERAL_PATHSPECS });
+    const tree = (await git(['write-tree'], { cwd })).stdout;
+    // commit-tree runs no hooks and takes the message verbatim (a leading `#` stays).
+    const commit = (
+      await git(['commit-tree', '--no-gpg-sign', '-p', parent, '-F', '-', tree], {
+        cwd,
+        input: message.endsWith('\n') ? message : `${message}\n`,
+        env: RATCHET_IDENTITY,
+      })
+    ).stdout;
+    await this.locked(() =>
+      git(['update-ref', '--stdin', '-m', 'ratchet: commit'], {
+        cwd,
+        input: `option no-deref\nupdate HEAD ${commit} ${parent}\nupdate ${worktree.ref} ${commit} ${parent}\n`,
+      }),
+    );
+    return describeCommit(cwd, parent, commit);
+  }
+
+  async updateRef(ref: string, commit: string, expected?: string): Promise<void> {
+    checkRefName(ref);
+    await this.locked(async () => {
+      await this.refuseCheckedOut(ref);
+      const args = ['update-ref', '-m', 'ratchet: update', ref, commit, ...(expected === undefined ? [] : [expected])];
+      const result = await git(args, { cwd: this.repo, allowFailure: true });
+      if (result.exitCode === 0) return;
+      const actual = await this.readRef(ref);
+      const why = expected !== undefined && actual !== expected ? `it is at ${actual ?? 'nothing'}, not ${expected}` : result.stderr.trim();
+      throw new InternalError(`could not move ${ref} to ${commit}: ${why}`, { ref, commit, expected, actual });
+    });
+  }
+
+  async readRef(ref: string): Promise<string | undefined> {
+    const result = await git(['rev-parse', '--verify', '--quiet', '--end-of-options', ref], { cwd: this.repo, allowFailure: true });
+    return result.exitCode === 0 ? result.stdout : undefined;
+  }
+
+  async listRefs(prefix: string): Promise<Map<string, string>> {
+    const { stdout } = await git(['for-each-ref', '--format=%(objectname) %(refname)', prefix], { cwd: this.repo });
+    const refs = new Map<string, string>();
+    for (const line of stdout.split('\n')) {
+      const space = line.indexOf(' ');
+      if (space > 0) refs.set(line.slice(space + 1), line.slice(0, space));
+    }
+    return refs;
+  }
+
+  async removeWorktree(path: string): Promise<void> {
+    const target = await canonical(path);
+    let trash: string | undefined;
+    await this.locked(async () => {
+      const listed = await listWorktrees(this.repo);
+      const entry = await findListed(listed, target);
+      if (entry?.main === true || isInside(this.repo, target)) throw new InternalError(`refusing to remove the repository's own checkout ${target}`);
+      // Only what git knows as a worktree, or what lies in ratchet's own folder, may go.
+      if (entry === undefined && !isInside(target, this.worktreeRoot)) {
+        throw new InternalError(`${target} is not a worktree of ${this.repo}`, { path: target });
+      }
+      if (await exists(target)) trash = await moveAside(target);
+      if (entry !== undefined) await git(['worktree', 'prune'], { cwd: this.repo });
+    });
+    if (trash !== undefined) await rm(trash, { recursive: true, force: true });
+  }
+
+  async reconcile(root: string): Promise<string[]> {
+    const base = await canonical(root);
+    if (isInside(this.repo, base) || isInside(this.gitDir, base)) {
+      throw new InternalError(`refusing to reconcile ${base}: it contains the repository`, { root: base });
+    }
+    const removed = new Set<string>();
+    const trash: string[] = [];
+    await this.locked(async () => {
+      const listed = await listWorktrees(this.repo);
+      for (const entry of listed) {
+        const path = await canonical(entry.path);
+        if (!entry.main && isInside(path, base)) removed.add(path);
+      }
+      const scanned = await scanRoot(base);
+      for (const path of scanned.worktrees) removed.add(path);
+      trash.push(...scanned.trash);
+      for (const path of removed) {
+        if (await exists(path)) trash.push(await moveAside(path));
+      }
+      await git(['worktree', 'prune'], { cwd: this.repo });
+    });
+    await Promise.all(trash.map((path) => rm(path, { recursive: true, force: true })));
+    return [...removed].sort();
+  }
+
+  restorePaths(worktree: string, commit: string, globs: readonly string[]): Promise<string[]> {
+    return restorePaths(worktree, commit, globs);
+  }
+
+  diffPaths(worktree: string, commit: string, globs: readonly string[]): Promise<string[]> {
+    return diffPaths(worktree, commit, globs);
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    return withRepoLock(this.gitDir, fn, this.lockOptions);
+  }
+
+  private async commitOf(rev: string): Promise<string> {
+    const result = await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], { cwd: this.repo, allowFailure: true });
+    if (result.exitCode !== 0) throw new InternalError(`${rev} is not a commit of ${this.repo}`, { rev });
+    return result.stdout;
+  }
+
+  /** Moving a branch that a checkout has open would change that checkout under its owner. Call under the lock. */
+  private async refuseCheckedOut(ref: string): Promise<void> {
+    const holder = (await listWorktrees(this.repo)).find((w) => w.branch === ref);
+    if (holder !== undefined) {
+      throw new UserError(`${ref} is checked out at ${holder.path}; ratchet will not move it`, {
+        hint: 'check out another branch there',
+        fields: { ref, path: holder.path },
+      });
+    }
+  }
+}
+
+/** A full ref name: anything else would land as a loose file in the git dir. */
+function checkRefName(ref: string): void {
+  if (!ref.startsWith('refs/')) throw new InternalError(`${ref} is not a full ref name (refs/…)`, { ref });
+}
+
+async function findListed<T extends { path: string }>(listed: readonly T[], target: string): Promise<T | undefined> {
+  for (const entry of listed) {
+    if ((await canonical(entry.path)) === target) return entry;
+  }
+  return undefined;
+}

@@ -1,0 +1,86 @@
+/**
+ * Worktree bookkeeping: what git lists, where paths really are, and moving a worktree folder
+ * aside so that deleting its (possibly huge) content can happen outside the repository lock.
+ */
+import { randomBytes } from 'node:crypto';
+import { lstat, readdir, realpath, rename } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { git, splitNul } from './exec.js';
+
+export interface ListedWorktree {
+  path: string;
+  /** The repository's own checkout, listed first by git. */
+  main: boolean;
+  /** `refs/heads/…` when a branch is checked out there. */
+  branch: string | undefined;
+}
+
+/** Folders moved aside for deletion start with this; they are never reported as worktrees. */
+export const TRASH_PREFIX = '.trash-';
+
+export async function listWorktrees(repo: string): Promise<ListedWorktree[]> {
+  const { stdout } = await git(['worktree', 'list', '--porcelain', '-z'], { cwd: repo });
+  const worktrees: ListedWorktree[] = [];
+  for (const field of splitNul(stdout)) {
+    if (field.startsWith('worktree ')) {
+      worktrees.push({ path: field.slice('worktree '.length), main: worktrees.length === 0, branch: undefined });
+    } else if (field.startsWith('branch ')) {
+      const current = worktrees.at(-1);
+      if (current !== undefined) current.branch = field.slice('branch '.length);
+    }
+  }
+  return worktrees;
+}
+
+/** The real path of `path`, or of its nearest existing ancestor joined with the rest. */
+export async function canonical(path: string): Promise<string> {
+  const absolute = resolve(path);
+  try {
+    return await realpath(absolute);
+  } catch {
+    const parent = dirname(absolute);
+    return parent === absolute ? absolute : join(await canonical(parent), basename(absolute));
+  }
+}
+
+/** Whether `path` is `folder` or lies inside it (both canonical). */
+export function isInside(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+export async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A linked worktree has a `.git` file (the main checkout a `.git` folder). */
+export async function isLinkedWorktreeDir(path: string): Promise<boolean> {
+  return lstat(join(path, '.git')).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+/** Renames `path` to a trash sibling (same file system, so instant) and returns the new name. */
+export async function moveAside(path: string): Promise<string> {
+  const trash = join(dirname(path), `${TRASH_PREFIX}${basename(path)}-${randomBytes(4).toString('hex')}`);
+  await rename(path, trash);
+  return trash;
+}
+
+/** Folders directly in `root` that are linked worktrees, and leftover trash; none if no root. */
+export async function scanRoot(root: string): Promise<{ worktrees: string[]; trash: string[] }> {
+  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  const worktrees: string[] = [];
+  const trash: string[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const path = join(root, entry.name);
+    if (entry.name.startsWith(TRASH_PREFIX)) trash.push(path);
+    else if (await isLinkedWorktreeDir(path)) worktrees.push(path);
+  }
+  return { worktrees, trash };
+}
