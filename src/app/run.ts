@@ -4,14 +4,15 @@
  * parses flags and prints; everything here returns data.
  */
 import { randomBytes } from 'node:crypto';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { checkAgentReady, createProposer } from '../agents/factory.js';
 import { checkBudget, type Stop } from '../core/budget.js';
-import { isAbortError } from '../core/errors.js';
+import { AbortedError, isAbortError } from '../core/errors.js';
 import { runLoop } from '../core/loop.js';
 import type { RunContext } from '../core/run-context.js';
 import { combineStages } from '../eval/combine.js';
 import { GitWorkspace } from '../git/workspace.js';
+import { ExecaCommandRunner } from '../proc/run-command.js';
 import { BullEvaluationQueue } from '../queue/bullmq-queue.js';
 import { startWorker, type RunningWorker } from '../queue/worker.js';
 import type { SpecFlags } from '../spec/flags.js';
@@ -52,6 +53,28 @@ export interface RunOptions extends SessionOptions {
 export interface RunOutcome {
   summary: RunSummary;
   stop: Stop;
+}
+
+/** Model-driven agents run the checks themselves, so their worktree is set up before they start. */
+function needsSetupFirst(spec: Spec): boolean {
+  return (spec.agent.kind === 'claude' || spec.agent.kind === 'command') && spec.setup !== undefined && spec.setup.trim() !== '';
+}
+
+function setupBeforeAgent(spec: Spec): NonNullable<RunContext['prepareWorktree']> {
+  const runner = new ExecaCommandRunner();
+  return async (worktree, logDir, signal) => {
+    const result = await runner.run({
+      command: spec.setup!,
+      cwd: worktree,
+      timeoutMs: spec.setup_timeout,
+      logFile: join(logDir, 'agent-setup.log'),
+      allowEnv: spec.env,
+      signal,
+    });
+    // A failed setup is not fatal here: the agent sees a worktree without it, and the
+    // evaluation's own setup stage reports the failure as the experiment's verdict.
+    if (result.aborted) throw new AbortedError();
+  };
 }
 
 export function generateRunId(repo: string, now = new Date()): string {
@@ -141,6 +164,7 @@ async function session(options: SessionOptions, info: RunInfo, store: RunStore, 
       queue,
       proposer: await createProposer(info.spec),
       ...(options.keepWorktrees ? { keepWorktrees: true } : {}),
+      ...(needsSetupFirst(info.spec) ? { prepareWorktree: setupBeforeAgent(info.spec) } : {}),
     };
     // A resumed run whose budget is already spent stops at once, without a new experiment.
     stop = checkBudget(store.getState(), info.spec, 0) ?? (await runLoop(run, signal, { startedAt }));

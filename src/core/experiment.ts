@@ -165,6 +165,12 @@ export async function runExperiment(
   const base = { experiment: exp, parent: best.commit, secondary: {}, stages: [] };
   try {
     const experimentDir = await run.store.ensureExperimentDir(exp);
+    let setupMade: ReadonlySet<string> | undefined;
+    if (run.prepareWorktree) {
+      await run.prepareWorktree(worktree.path, experimentDir, signal);
+      // Whatever setup left behind (node_modules, build output, links) is not the agent's change.
+      setupMade = new Set(await run.workspace.changedPaths(worktree.path));
+    }
     const outcome = await run.proposer.propose(
       {
         runId: run.runId,
@@ -201,7 +207,7 @@ export async function runExperiment(
     const described = { description: outcome.description, ...(outcome.hypothesis ? { hypothesis: outcome.hypothesis } : {}) };
     await run.store.append({ type: 'proposed', exp, ...described, ...(outcome.usage ? { usage: outcome.usage } : {}) });
     const usage = outcome.usage ? { usage: outcome.usage } : {};
-    const candidate = await run.workspace.commitAll(worktree, outcome.description);
+    const candidate = await run.workspace.commitAll(worktree, outcome.description, setupMade ? { exclude: setupMade } : {});
     if (candidate === undefined) {
       await recordFinished(run, { ...base, ...described, ...usage, verdict: 'rejected', reason: 'empty diff: the agent changed nothing', durationS: seconds() });
       return { kind: 'finished', verdict: 'rejected' };

@@ -13,6 +13,11 @@ export interface RunContext {
   workspace: Workspace;
   queue: EvaluationQueue;
   proposer: Proposer;
+  /**
+   * Run the spec's setup in a fresh worktree before the agent works there (model-driven agents
+   * run the checks themselves). What it creates is excluded from the candidate's change.
+   */
+  prepareWorktree?: (worktree: string, logDir: string, signal: AbortSignal) => Promise<void>;
   /** Keep experiment worktrees on disk after they finish (for debugging). */
   keepWorktrees?: boolean;
 }

@@ -113,7 +113,8 @@ export const commandAgentSchema = z.strictObject({
 
 export const claudeAgentSchema = z.strictObject({
   kind: z.literal('claude'),
-  model: z.string().min(1).default('claude-sonnet-4-5'),
+  // claude-sonnet-4-5 is deprecated (the SDK warns on the console for every request to it).
+  model: z.string().min(1).default('claude-sonnet-4-6'),
   max_tokens: z.int().min(256).default(8192),
   max_turns: z.int().min(1).default(40),
   temperature: z.number().min(0).max(1).optional(),

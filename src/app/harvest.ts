@@ -1,0 +1,268 @@
+/**
+ * Harvesting a run: `ratchet pick` puts its kept commits on a branch of the user's (one by
+ * one, squashed, or split into independent branches) and `ratchet diff` shows what it changed.
+ * The picking happens in a temporary worktree inside the git dir and the branch moves only at
+ * the end, so the user's checkout is never touched; still, pick refuses a dirty working tree
+ * (as the issue asks), which also makes fast-forwarding a checked-out `--onto` branch safe.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UserError } from '../core/errors.js';
+import { refs } from '../core/run-context.js';
+import type { ExperimentId } from '../core/types.js';
+import { formatGain, formatMetric } from '../eval/decide.js';
+import { git } from '../git/exec.js';
+import { readRunInfo, runDir } from '../store/run-dir.js';
+import { bestGain } from '../store/state.js';
+import {
+  addTempWorktree,
+  branchCommit,
+  checkBranchName,
+  checkedOutAt,
+  cherryPick,
+  gitLine,
+  openRepo,
+  refuseDirty,
+  removeTempWorktree,
+  treeOf,
+  type Repo,
+  type TempWorktree,
+} from './harvest-git.js';
+import { chooseKept, loadHarvest, type HarvestRun, type KeptChange } from './harvest-run.js';
+import { splitRun, type SplitResult } from './harvest-split.js';
+
+export interface PickOptions {
+  experimentsRoot: string;
+  runId: string;
+  /** Experiment ids to pick; default every kept one. */
+  experiments?: string[];
+  /** An existing branch to pick onto; default a new branch from the run's base. */
+  onto?: string;
+  /** The new branch's name (default `ratchet/<run>/picked`); not with `onto`. */
+  branch?: string;
+  squash?: boolean;
+  /** Independent branches by the files the changes touch. */
+  split?: boolean;
+}
+
+export interface PickedChange {
+  experiment: ExperimentId;
+  commit: string;
+  description: string;
+  gain: number | undefined;
+}
+
+export interface PickDone {
+  status: 'picked';
+  runId: string;
+  repo: string;
+  branch: string;
+  /** A new branch, or an existing one (`--onto`) moved forward. */
+  created: boolean;
+  from: string;
+  head: string;
+  squashed: boolean;
+  changes: PickedChange[];
+  /** Every kept change picked onto the base: does the result equal the best branch's tree? */
+  matchesBest: boolean | undefined;
+  /** The checkout whose branch was fast-forwarded (an `--onto` branch checked out there). */
+  updatedCheckout: string | undefined;
+}
+
+export interface PickConflict {
+  status: 'conflict';
+  runId: string;
+  repo: string;
+  branch: string;
+  worktree: string;
+  /** The change that did not apply, and its commit. */
+  experiment: ExperimentId | undefined;
+  commit: string | undefined;
+  files: string[];
+  message: string;
+  applied: ExperimentId[];
+  remaining: ExperimentId[];
+  /** Shell lines, run in order: fix the files, then `continue`; or `abort` to leave everything as it was. */
+  commands: { continue: string[]; abort: string[] };
+}
+
+export type PickResult = PickDone | PickConflict | SplitResult;
+
+export function squashMessage(run: HarvestRun, changes: readonly KeptChange[]): string {
+  const { runId, spec } = run.info;
+  const all = changes.length === run.kept.length;
+  const metric = spec.bench.metric.name;
+  const { baseline, best } = run.state;
+  // The run measured the whole chain only: a subset's total gain was never measured.
+  const total = all && baseline && best ? ` (${metric} ${formatMetric(baseline.metric)} → ${formatMetric(best.metric)}, ${formatGain(bestGain(run.state))})` : '';
+  const noun = changes.length === 1 ? 'change' : 'changes';
+  const lines = changes.map((c) => `- ${c.experiment} ${c.description.replace(/\s+/g, ' ').trim()} (${formatGain(c.gain)})`);
+  return `ratchet ${runId}: ${changes.length} kept ${noun}${total}\n\n${lines.join('\n')}\n\nEach gain is over the best it was measured against (${metric}, ${spec.bench.metric.goal}).\n`;
+}
+
+export async function pickRun(options: PickOptions): Promise<PickResult> {
+  const run = await loadHarvest(options.experimentsRoot, options.runId);
+  const changes = chooseKept(run, options.experiments ?? []);
+  if (options.split) {
+    if (options.onto !== undefined || options.squash || options.branch !== undefined) throw new UserError('--split makes its own branches from the base; it takes no --onto, --squash or --branch');
+    await refuseDirty(run.repo.path);
+    return splitRun(run, changes);
+  }
+  if (options.onto !== undefined && options.branch !== undefined) throw new UserError('give either --onto (an existing branch) or --branch (a new one), not both');
+  const repo = run.repo;
+  const branch = options.onto ?? options.branch ?? `ratchet/${run.info.runId}/picked`;
+  await checkBranchName(repo.path, branch);
+  const existing = await branchCommit(repo.path, branch);
+  if (options.onto !== undefined && existing === undefined) throw new UserError(`there is no branch ${branch} to pick onto`, { hint: 'without --onto, pick makes a new branch from the run\'s base' });
+  if (options.onto === undefined && existing !== undefined) {
+    throw new UserError(`branch ${branch} exists already (at ${existing.slice(0, 7)})`, {
+      hint: `name another with --branch NAME, pick onto it with --onto ${branch}, or delete it: git -C ${repo.path} branch -D ${branch}`,
+    });
+  }
+  await refuseDirty(repo.path);
+  const checkout = options.onto === undefined ? undefined : await checkedOutAt(repo.path, branch);
+  if (checkout !== undefined) await refuseDirty(checkout);
+  const from = existing ?? run.info.base;
+
+  const wt = await addTempWorktree(repo, `${run.info.runId}-pick`, from, (path) => unfinished(run, path));
+  const message = options.squash ? squashMessage(run, changes) : undefined;
+  // Beside the worktree's own git files, so removing the worktree removes it too.
+  const messageFile = join(wt.adminDir, 'RATCHET_SQUASH_MSG');
+  let stop;
+  try {
+    if (message !== undefined) await writeFile(messageFile, message);
+    stop = await cherryPick(repo, wt.path, from, changes.map((c) => c.commit), { recordOrigin: options.squash !== true });
+  } catch (error) {
+    await removeTempWorktree(repo, wt).catch(() => undefined);
+    throw error;
+  }
+  const finish = finishing(repo, wt, { branch, from, created: existing === undefined, checkout, squash: message === undefined ? undefined : messageFile });
+  if (stop !== undefined) {
+    const stopped = changes.find((c) => c.commit === stop.commit);
+    return {
+      status: 'conflict',
+      runId: run.info.runId,
+      repo: repo.path,
+      branch,
+      worktree: wt.path,
+      experiment: stopped?.experiment,
+      commit: stop.commit,
+      files: stop.files,
+      message: stop.message,
+      applied: changes.slice(0, stop.applied).map((c) => c.experiment),
+      remaining: changes.slice(stop.applied).map((c) => c.experiment),
+      commands: {
+        continue: [gitLine(['-C', wt.path, 'add', '-A']), gitLine(['-C', wt.path, ...repo.identity, 'cherry-pick', '--continue', '--no-edit']), ...finish.lines],
+        abort: [finish.cleanup],
+      },
+    };
+  }
+  try {
+    await finish.run();
+  } finally {
+    await removeTempWorktree(repo, wt).catch(() => undefined);
+  }
+  const head = (await git(['rev-parse', `refs/heads/${branch}`], { cwd: repo.path })).stdout.trim();
+  const all = changes.length === run.kept.length && from === run.info.base;
+  const bestTree = all ? await treeOf(repo.path, refs(run.info.runId).best) : undefined;
+  return {
+    status: 'picked',
+    runId: run.info.runId,
+    repo: repo.path,
+    branch,
+    created: existing === undefined,
+    from,
+    head,
+    squashed: message !== undefined,
+    changes: changes.map(({ experiment, commit, description, gain }) => ({ experiment, commit, description, gain })),
+    matchesBest: bestTree === undefined ? undefined : bestTree === (await treeOf(repo.path, head)),
+    updatedCheckout: checkout,
+  };
+}
+
+function unfinished(run: HarvestRun, path: string): UserError {
+  return new UserError(`an earlier pick of run ${run.info.runId} is unfinished in ${path}`, {
+    hint: `finish it with the commands it printed, or drop it: git -C ${run.repo.path} worktree remove --force ${path}`,
+  });
+}
+
+/**
+ * The end of a pick, as shell lines (printed after a conflict) and as what pickRun runs itself.
+ * The branch moves only here: created if new, fast-forwarded where it is checked out, else moved
+ * from the commit the pick started on (so a branch that moved meanwhile is not overwritten).
+ */
+function finishing(
+  repo: Repo,
+  wt: TempWorktree,
+  target: { branch: string; from: string; created: boolean; checkout: string | undefined; squash: string | undefined },
+): { lines: string[]; cleanup: string; run: () => Promise<void> } {
+  const inWt = (args: string[]): string[] => ['-C', wt.path, ...args];
+  const squash = target.squash === undefined ? [] : [['reset', '--soft', target.from], [...repo.identity, 'commit', '--quiet', '-F', target.squash]];
+  const head = `worktrees/${wt.name}/HEAD`;
+  const move =
+    target.checkout !== undefined
+      ? ['-C', target.checkout, 'merge', '--ff-only', '--quiet', head]
+      : target.created
+        ? ['-C', repo.path, 'branch', target.branch, head]
+        : ['-C', repo.path, 'update-ref', '-m', 'ratchet pick', `refs/heads/${target.branch}`, head, target.from];
+  const remove = ['-C', repo.path, 'worktree', 'remove', '--force', wt.path];
+  return {
+    lines: [...squash.map((args) => gitLine(inWt(args))), gitLine(move), gitLine(remove)],
+    cleanup: gitLine(remove),
+    run: async () => {
+      for (const args of squash) await git(args, { cwd: wt.path });
+      const [, cwd = repo.path, ...rest] = move;
+      await git(rest, { cwd });
+    },
+  };
+}
+
+export interface DiffOptions {
+  experimentsRoot: string;
+  runId: string;
+  /** One experiment instead of the best. */
+  experiment?: string;
+  /** Only the summary of files, no patch. */
+  stat?: boolean;
+}
+
+export interface DiffResult {
+  runId: string;
+  repo: string;
+  base: string;
+  ref: string;
+  commit: string;
+  files: { path: string; insertions: number | undefined; deletions: number | undefined }[];
+  stat: string;
+  patch: string | undefined;
+}
+
+/** The best (or one experiment) against the run's base. */
+export async function diffRun(options: DiffOptions): Promise<DiffResult> {
+  const info = await readRunInfo(runDir(options.experimentsRoot, options.runId));
+  const repo = await openRepo(info.target);
+  const exp = options.experiment;
+  if (exp !== undefined && !/^e\d{4,}$/.test(exp)) throw new UserError(`"${exp}" is not an experiment id`, { hint: 'experiment ids look like e0003' });
+  const r = refs(info.runId);
+  const ref = exp === undefined ? r.best : r.experiment(exp);
+  const commit = await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: repo.path, allowFailure: true });
+  if (commit.exitCode !== 0) {
+    throw new UserError(`${ref.replace('refs/heads/', '')} is not in ${repo.path}`, { hint: exp === undefined ? 'the run has not measured its baseline yet' : `${exp} made no commit; see it with: ratchet show ${info.runId} ${exp}` });
+  }
+  const range = [info.base, commit.stdout.trim()];
+  const plain = ['--no-color', '--no-ext-diff'];
+  const numstat = await git(['diff', ...plain, '--numstat', '-z', '--no-renames', ...range], { cwd: repo.path });
+  const stat = await git(['diff', ...plain, '--stat', ...range], { cwd: repo.path });
+  const patch = options.stat ? undefined : (await git(['diff', ...plain, ...range], { cwd: repo.path })).stdout;
+  return { runId: info.runId, repo: repo.path, base: info.base, ref: ref.replace('refs/heads/', ''), commit: commit.stdout.trim(), files: parseNumstat(numstat.stdout), stat: stat.stdout, patch };
+}
+
+function parseNumstat(text: string): DiffResult['files'] {
+  return text
+    .split('\0')
+    .filter((field) => field !== '')
+    .map((field) => {
+      const [ins = '-', del = '-', path = ''] = field.split('\t');
+      return { path, insertions: ins === '-' ? undefined : Number(ins), deletions: del === '-' ? undefined : Number(del) };
+    });
+}

@@ -1,0 +1,124 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CommandProposer, expandCommand, lastLine, type CommandAgentSpec } from '../../src/agents/command.js';
+import { AbortedError } from '../../src/core/errors.js';
+import type { ProposalContext, ProposalOutcome } from '../../src/core/types.js';
+import { specSchema } from '../../src/spec/schema.js';
+import { git, gitdir, tempDir } from '../helpers/gitdir.js';
+
+const FILES = {
+  'src/sort.js': 'export const sort = (a) => a.slice().sort((x, y) => x - y);\n',
+  'test/sort.test.js': 'process.exit(0);\n',
+};
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+async function setup(run: string, timeout: string | number = 30) {
+  const repo = await gitdir(FILES);
+  const runDir = await tempDir('ratchet-exp-');
+  cleanups.push(repo.cleanup, runDir.cleanup);
+  const spec = specSchema.parse({
+    objective: "Make sort faster; don't touch the tests.",
+    editable: ['src/**'],
+    protected: ['test/**'],
+    bench: { run: 'true', metric: { name: 'ops', goal: 'maximize' } },
+    agent: { kind: 'command', run, timeout },
+  });
+  const head = git(repo.path, 'rev-parse', 'HEAD');
+  const context: ProposalContext = {
+    runId: 'r1',
+    experiment: 'e0001',
+    worktree: repo.path,
+    parentCommit: head,
+    spec,
+    objective: spec.objective,
+    history: [{ experiment: 'e0000', verdict: 'keep', metric: 10, description: 'baseline', reason: 'baseline' }],
+    best: { experiment: 'e0000', metric: 10, commit: head },
+    lastFailure: undefined,
+    experimentDir: join(runDir.path, 'e0001'),
+  };
+  const proposer = new CommandProposer(spec.agent as CommandAgentSpec);
+  return { repo: repo.path, head, context, propose: (signal = new AbortController().signal): Promise<ProposalOutcome> => proposer.propose(context, signal) };
+}
+
+describe('command agent', () => {
+  it('returns the change it left in the worktree, described by .ratchet/description, which it then removes', async () => {
+    const s = await setup('printf "// faster\\n" >> src/sort.js && mkdir -p .ratchet && printf "\\n  append a faster path  \\n" > .ratchet/description');
+    expect(await s.propose()).toEqual({ kind: 'change', description: 'append a faster path' });
+    expect(git(s.repo, 'status', '--porcelain', '--untracked-files=all')).toBe('M src/sort.js');
+    const prompt = await readFile(join(s.context.experimentDir, 'prompt.md'), 'utf8');
+    expect(prompt).toContain("Make sort faster; don't touch the tests.");
+    expect(prompt).toContain('write a one-line description of it (it becomes the commit message) to `.ratchet/description`');
+    expect(await readFile(join(s.context.experimentDir, 'agent.log'), 'utf8')).toContain('exit 0');
+  });
+
+  it('passes the prompt shell-quoted as {prompt} and as a file {prompt_file} outside the worktree', async () => {
+    const s = await setup('printf "%s" {prompt} > "$RATCHET_PROMPT_FILE.echo" && cp {prompt_file} "$RATCHET_PROMPT_FILE.copy"');
+    await s.propose();
+    const promptFile = join(s.context.experimentDir, 'prompt.md');
+    const original = await readFile(promptFile, 'utf8');
+    expect(await readFile(`${promptFile}.echo`, 'utf8')).toBe(original);
+    expect(await readFile(`${promptFile}.copy`, 'utf8')).toBe(original);
+    expect(git(s.repo, 'status', '--porcelain')).toBe('');
+  });
+
+  it('returns a change with an empty diff when the agent changed nothing, described by its last output line', async () => {
+    const s = await setup('echo "looking around"; printf "\\033[32mnothing worth changing\\033[0m\\n\\n"');
+    expect(await s.propose()).toEqual({ kind: 'change', description: 'nothing worth changing' });
+    expect(git(s.repo, 'status', '--porcelain')).toBe('');
+  });
+
+  it('takes the description from its last commit and puts HEAD back so the work appears uncommitted', async () => {
+    const commit = 'git -c user.name=a -c user.email=a@b -c commit.gpgsign=false commit -qm';
+    const s = await setup(`printf "// one\\n" >> src/sort.js && git add -A && ${commit} "first try" && printf "// two\\n" >> src/sort.js && git add -A && ${commit} "unroll the inner loop" && echo done`);
+    expect(await s.propose()).toEqual({ kind: 'change', description: 'unroll the inner loop' });
+    expect(git(s.repo, 'rev-parse', 'HEAD')).toBe(s.head);
+    expect(git(s.repo, 'diff', 'HEAD', '--stat')).toContain('src/sort.js');
+    expect(await readFile(join(s.repo, 'src/sort.js'), 'utf8')).toMatch(/\/\/ one\n\/\/ two\n$/);
+  });
+
+  it('does not leave a committed description file in the change', async () => {
+    const commit = 'git -c user.name=a -c user.email=a@b -c commit.gpgsign=false commit -qm';
+    const s = await setup(`printf "// x\\n" >> src/sort.js && mkdir -p .ratchet && echo "from the file" > .ratchet/description && git add -A && ${commit} "from the commit"`);
+    expect(await s.propose()).toEqual({ kind: 'change', description: 'from the file' });
+    expect(git(s.repo, 'status', '--porcelain', '--untracked-files=all')).toBe('M  src/sort.js');
+  });
+
+  it('is a timeout when the command outlives agent.timeout, its process group killed', async () => {
+    const s = await setup('echo $$ > .agent.pid; sleep 30', '1s');
+    const started = Date.now();
+    const outcome = await s.propose();
+    expect(outcome).toMatchObject({ kind: 'failed', verdict: 'timeout', reason: 'agent command timed out after 1s' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const pid = Number(await readFile(join(s.repo, '.agent.pid'), 'utf8'));
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('is a crash with the exit code and the tail of the output when the command fails', async () => {
+    const s = await setup('echo "starting"; echo "error: no API key" >&2; exit 3');
+    const outcome = await s.propose();
+    expect(outcome).toMatchObject({ kind: 'failed', verdict: 'crash', reason: 'agent command exited with code 3: error: no API key' });
+    expect(outcome.kind === 'failed' ? outcome.outputTail : '').toContain('starting');
+  });
+
+  it('throws AbortedError promptly when aborted', async () => {
+    const s = await setup('sleep 30');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const started = Date.now();
+    await expect(s.propose(controller.signal)).rejects.toThrow(AbortedError);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await expect(stat(join(s.repo, '.ratchet'))).rejects.toThrow();
+  });
+
+  it('expands placeholders once, so prompt text that looks like a placeholder stays text', () => {
+    expect(expandCommand('agent -m {prompt} -f {prompt_file}', { prompt: "it's {prompt_file}", promptFile: '/x/p.md' })).toBe(
+      "agent -m 'it'\\''s {prompt_file}' -f '/x/p.md'",
+    );
+    expect(lastLine('a\r\nlast one  \n\n')).toBe('last one');
+  });
+});
