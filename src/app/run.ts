@@ -14,6 +14,7 @@ import { combineStages } from '../eval/combine.js';
 import { GitWorkspace } from '../git/workspace.js';
 import { ExecaCommandRunner } from '../proc/run-command.js';
 import { BullEvaluationQueue } from '../queue/bullmq-queue.js';
+import { openEventPublisher } from '../queue/event-stream.js';
 import { startWorker, type RunningWorker } from '../queue/worker.js';
 import type { SpecFlags } from '../spec/flags.js';
 import { resolveSpec } from '../spec/flags.js';
@@ -139,9 +140,14 @@ async function session(options: SessionOptions, info: RunInfo, store: RunStore, 
   options.onStart?.({ runId: info.runId, dir: store.dir, redisUrl: redis.url });
   const onError = (error: Error): void => options.onWarning?.(`redis: ${error.message}`);
   const queue = new BullEvaluationQueue({ connection: redis.connection, combine: combineStages, onError });
+  // For `ratchet watch --redis` elsewhere; best effort, never stops the run. A private redis-server is reachable from no other machine.
+  if (!redis.embedded) store.onEvent((await openEventPublisher(redis.connection, info, { onError })).publish);
   let worker: RunningWorker | undefined;
   let stop: Stop;
   try {
+    // Registers this session of the run first, so jobs a crashed session left queued are
+    // refused instead of being run in worktrees that no longer exist.
+    await queue.open(info.runId);
     if (options.inProcessWorker !== false) {
       worker = await startWorker({ connection: redis.connection, executor: createWorkerExecutor(), runs: [info.runId], onError });
     }

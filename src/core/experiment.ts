@@ -93,7 +93,7 @@ export function progressToEvents(run: RunContext, exp: ExperimentId): (p: StageP
       type: 'stage_finished',
       exp,
       stage: p.stage,
-      status: failed?.status ?? 'ok',
+      status: failed?.status ?? (outcomes.length > 0 && outcomes.every((o) => o.status === 'skipped') ? 'skipped' : 'ok'),
       durationS: outcomes.reduce((s, o) => s + o.durationS, 0),
       reason: failed?.reason ?? '',
     });

@@ -25,8 +25,10 @@ export function formatEventLine(event: RunEvent, state: RunState): string | unde
     case 'committed':
       return `${at} ${event.exp} committed ${event.commit.slice(0, 7)}: ${event.files.length} file${event.files.length === 1 ? '' : 's'}, +${event.insertions} -${event.deletions}`;
     case 'stage_started':
-      return `${at} ${event.exp} ${event.stage}…`;
+      // The finished line says all of it; a start line per stage would double the log.
+      return undefined;
     case 'stage_finished':
+      if (event.status === 'skipped') return undefined;
       return `${at} ${event.exp} ${event.stage} ${event.status} in ${event.durationS.toFixed(1)}s${event.reason ? `: ${clip(event.reason)}` : ''}`;
     case 'experiment_finished': {
       const name = state.started?.metric ?? 'metric';

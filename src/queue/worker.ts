@@ -1,0 +1,260 @@
+/**
+ * The worker: BullMQ Workers on a run's `work` and `bench` queues, calling the stage executor
+ * with a signal that fires when the orchestrator cancels the job, when the worker stops, or
+ * when the job's lock is lost. `ratchet run` serves its own run in-process; `ratchet worker`
+ * serves every run in the registry, following it as runs come and go.
+ */
+import { hostname } from 'node:os';
+import { type Job, WaitingError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { AbortedError } from '../core/errors.js';
+import { type RedisOptions, connectRedis, workerRedisOptions } from './connection.js';
+import { DEFAULT_PREFIX, QUEUE_ROLES, assertPrefix, assertRunId, cancelChannel, cancelMarkerKey, queueName } from './names.js';
+import { CANCELLED, INTERRUPTED, LOCK_LOST, SUPERSEDED, isStageJobData, parseCancelMessage } from './protocol.js';
+import { registeredRuns, runSession } from './registry.js';
+import type { StageExecutor, StageResult } from './stage-types.js';
+
+/**
+ * A bench runs for minutes, but its lock is renewed every lockDuration / 2 while the worker
+ * lives, so the lock length does not bound a stage's length. What it bounds is how soon the job
+ * of a dead worker is run again (lockDuration plus up to one stalledInterval: 60 to 90 s). 60 s
+ * rather than BullMQ's 30 s leaves room for a renewal delayed by a machine saturated by the
+ * bench itself: a false stall would run the same bench twice at once and spoil both timings.
+ * One stall is forgiven (a worker died); a second means the job kills workers, so it fails.
+ */
+export const LOCK_SETTINGS = { lockDuration: 60_000, stalledInterval: 30_000, maxStalledCount: 1 } as const;
+
+export interface StartWorkerOptions {
+  connection: RedisOptions;
+  executor: StageExecutor;
+  /** The runs to serve, or `registered` to serve every run in the registry as it changes. */
+  runs: readonly string[] | 'registered';
+  prefix?: string;
+  /** Parallel setup/check jobs per run; benches always run one at a time per worker process. */
+  concurrency?: number;
+  /** How often the registry is read, in `registered` mode. */
+  pollMs?: number;
+  /** Stops the worker like `close()`. */
+  signal?: AbortSignal;
+  /** Redis and BullMQ errors that do not stop the worker (they retry); no console in src/. */
+  onError?: (error: Error) => void;
+}
+
+export interface RunningWorker {
+  /** Run ids currently served. */
+  runs(): string[];
+  /** Read the registry now instead of at the next poll (`registered` mode). */
+  refresh(): Promise<void>;
+  /** Aborts in-flight stages (their processes are killed, the jobs go back to the queue) and disconnects. */
+  close(): Promise<void>;
+}
+
+interface ServedRun {
+  runId: string;
+  /** Set before the Workers close, so a job fetched in that instant goes straight back. */
+  closing: boolean;
+  workers: Worker<unknown, StageResult>[];
+}
+
+export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
+  if (options.signal?.aborted === true) throw new AbortedError();
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  assertPrefix(prefix);
+  if (options.runs !== 'registered') options.runs.forEach(assertRunId);
+  const client = await connectRedis(options.connection, 'worker');
+  let subscriber: Redis;
+  try {
+    subscriber = await connectRedis(options.connection, 'worker');
+  } catch (error) {
+    client.disconnect();
+    throw error;
+  }
+  const pool = new WorkerPool(options, prefix, client, subscriber);
+  try {
+    await pool.start();
+  } catch (error) {
+    await pool.close();
+    throw error;
+  }
+  options.signal?.addEventListener('abort', () => void pool.close().catch(pool.onError), { once: true });
+  return { runs: () => pool.runIds(), refresh: () => pool.refresh(), close: () => pool.close() };
+}
+
+class WorkerPool {
+  readonly onError: (error: Error) => void;
+  private readonly served = new Map<string, ServedRun>();
+  private readonly byQueue = new Map<string, Worker<unknown, StageResult>>();
+  private readonly benchLock = new Mutex();
+  private readonly badRunIds = new Set<string>();
+  private syncing: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: StartWorkerOptions,
+    private readonly prefix: string,
+    private readonly client: Redis,
+    private readonly subscriber: Redis,
+  ) {
+    this.onError = options.onError ?? (() => undefined);
+    client.on('error', this.onError);
+    subscriber.on('error', this.onError);
+  }
+
+  async start(): Promise<void> {
+    this.subscriber.on('message', (_channel: string, text: string) => {
+      const message = parseCancelMessage(text);
+      if (message !== undefined) this.byQueue.get(message.queue)?.cancelJob(message.jobId, CANCELLED);
+    });
+    await this.subscriber.subscribe(cancelChannel(this.prefix));
+    if (this.options.runs === 'registered') {
+      await this.refresh();
+      this.timer = setInterval(() => void this.refresh().catch(this.onError), this.options.pollMs ?? 3000);
+    } else {
+      for (const runId of this.options.runs) await this.serve(runId);
+    }
+  }
+
+  runIds(): string[] {
+    return [...this.served.keys()].sort();
+  }
+
+  refresh(): Promise<void> {
+    // Serialised, so two reads of the registry never start the same run's Workers twice.
+    this.syncing = this.syncing.catch(() => undefined).then(() => this.sync());
+    return this.syncing;
+  }
+
+  private async sync(): Promise<void> {
+    if (this.closing !== undefined || this.options.runs !== 'registered') return;
+    const wanted = new Set<string>();
+    for (const runId of await registeredRuns(this.client, this.prefix)) {
+      try {
+        assertRunId(runId);
+        wanted.add(runId);
+      } catch (error) {
+        if (!this.badRunIds.has(runId)) this.onError(error as Error);
+        this.badRunIds.add(runId);
+      }
+    }
+    for (const runId of wanted) if (!this.served.has(runId)) await this.serve(runId);
+    for (const [runId, run] of this.served) if (!wanted.has(runId)) await this.stopServing(run);
+  }
+
+  private async serve(runId: string): Promise<void> {
+    const run: ServedRun = { runId, closing: false, workers: [] };
+    this.served.set(runId, run);
+    for (const role of QUEUE_ROLES) {
+      const name = queueName(runId, role);
+      const worker = new Worker<unknown, StageResult>(name, this.processor(run), {
+        connection: workerRedisOptions(this.options.connection),
+        prefix: this.prefix,
+        // Benches one at a time, so their timings do not disturb each other.
+        concurrency: role === 'bench' ? 1 : Math.max(1, this.options.concurrency ?? 2),
+        name: `${hostname()}-${process.pid}`,
+        ...LOCK_SETTINGS,
+      });
+      worker.on('error', this.onError);
+      // Another worker will take the job over: stop ours, or two benches would run at once.
+      worker.on('lockRenewalFailed', (jobIds) => jobIds.forEach((id) => worker.cancelJob(id, LOCK_LOST)));
+      run.workers.push(worker);
+      this.byQueue.set(name, worker);
+    }
+    await Promise.all(run.workers.map((w) => w.waitUntilReady()));
+  }
+
+  private async stopServing(run: ServedRun): Promise<void> {
+    run.closing = true;
+    for (const worker of run.workers) worker.cancelAllJobs(INTERRUPTED);
+    await Promise.all(run.workers.map((w) => w.close()));
+    for (const worker of run.workers) this.byQueue.delete(worker.name);
+    this.served.delete(run.runId);
+  }
+
+  private processor(run: ServedRun) {
+    return async (job: Job<unknown, StageResult>, token: string | undefined, signal: AbortSignal | undefined): Promise<StageResult> => {
+      if (run.closing) return requeue(job, token);
+      const data = job.data;
+      if (!isStageJobData(data)) throw new Error(`job ${String(job.id)} does not carry a ratchet stage of a known version`);
+      const abort = signal ?? new AbortController().signal;
+      const marker = cancelMarkerKey(this.prefix, job.queueName, job.id ?? '');
+      if ((await this.client.exists(marker)) === 1) throw new Error(CANCELLED);
+      // A job of an earlier session would run in a worktree that may be gone or re-created.
+      const owner = await runSession(this.client, run.runId, this.prefix);
+      if (owner !== undefined && owner !== data.session) throw new Error(SUPERSEDED);
+
+      const release = data.stage === 'bench' ? await this.benchLock.acquire(abort) : undefined;
+      let outcome: { ok: true; result: StageResult } | { ok: false; error: unknown } | undefined;
+      try {
+        if (!abort.aborted) outcome = { ok: true, result: await this.options.executor(data.request, data.stage, abort) };
+      } catch (error) {
+        outcome = { ok: false, error };
+      } finally {
+        release?.();
+      }
+      if (abort.aborted || outcome === undefined) {
+        if (abort.reason === INTERRUPTED) return requeue(job, token);
+        throw new Error(typeof abort.reason === 'string' ? abort.reason : CANCELLED);
+      }
+      if (!outcome.ok) throw outcome.error;
+      return outcome.result;
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.timer !== undefined) clearInterval(this.timer);
+      await this.syncing.catch(() => undefined);
+      await Promise.all([...this.served.values()].map((run) => this.stopServing(run)));
+      await Promise.all([quit(this.subscriber), quit(this.client)]);
+    })();
+    return this.closing;
+  }
+}
+
+/** Puts an interrupted job back in the queue, unfinished, for whichever worker comes next. */
+async function requeue(job: Job, token: string | undefined): Promise<never> {
+  await job.moveToWait(token);
+  throw new WaitingError();
+}
+
+async function quit(redis: Redis): Promise<void> {
+  try {
+    await redis.quit();
+  } catch {
+    redis.disconnect();
+  }
+}
+
+/** One holder at a time, first come first served; a waiter whose signal fires leaves the line. */
+class Mutex {
+  private held = false;
+  private readonly waiting: (() => void)[] = [];
+
+  acquire(signal: AbortSignal): Promise<() => void> {
+    return new Promise((resolve) => {
+      const grant = (): void => {
+        signal.removeEventListener('abort', leave);
+        this.held = true;
+        let released = false;
+        resolve(() => {
+          if (released) return;
+          released = true;
+          this.held = false;
+          this.waiting.shift()?.();
+        });
+      };
+      const leave = (): void => {
+        const at = this.waiting.indexOf(grant);
+        if (at >= 0) this.waiting.splice(at, 1);
+        resolve(() => undefined);
+      };
+      if (!this.held) {
+        grant();
+      } else {
+        this.waiting.push(grant);
+        signal.addEventListener('abort', leave, { once: true });
+      }
+    });
+  }
+}
