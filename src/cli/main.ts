@@ -2,9 +2,12 @@
 /** The CLI entry: wires the commands; errors become exit codes here and only here. */
 import { Command, CommanderError } from 'commander';
 import { RATCHET_VERSION } from '../app/version.js';
+import { registerHarvest } from './commands/harvest.js';
+import { registerDemo } from './commands/demo.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerRun } from './commands/run.js';
 import { registerSpecCommands } from './commands/spec.js';
+import { registerWatch } from './commands/watch.js';
 import { registerViews } from './commands/views.js';
 import { registerWorker } from './commands/worker.js';
 import { reportError } from './output.js';
@@ -16,9 +19,12 @@ export function buildProgram(): Command {
     .showHelpAfterError('(ratchet --help lists the commands)')
     .exitOverride();
   registerRun(program);
+  registerDemo(program);
   registerWorker(program);
   registerInspect(program);
   registerSpecCommands(program);
+  registerHarvest(program);
+  registerWatch(program);
   registerViews(program);
   return program;
 }

@@ -89,6 +89,28 @@ describe('tune parameters in files', () => {
     expect(history[0]!.description).toMatch(/^LEARNING_RATE 3e-4 → [\d.]+e-[34] \(WIDTH 64, DROPOUT 0\.5, warmup 100\.0\) \[tune /);
   });
 
+  it('edits each assignment style in place, in its own notation', async () => {
+    const cases: [file: string, text: string, input: Partial<ParamInput>, after: RegExp][] = [
+      ['config.yaml', 'model:\n  lr: 0.5\n  depth: 4\n', { name: 'lr', min: 0.01, max: 0.9 }, /^model:\n {2}lr: 0\.\d+\n {2}depth: 4\n$/],
+      ['run.sh', 'python train.py --lr 0.01 --epochs 3\n', { name: 'lr', min: 1e-4, max: 1, scale: 'log' }, /^python train\.py --lr 0\.\d+ --epochs 3\n$/],
+      ['flags.txt', '--width=64\n', { name: 'width', min: 8, max: 512, type: 'int', scale: 'log' }, /^--width=\d+\n$/],
+      ['cfg.json', '{"width": 64, "depth": 2}', { name: 'width', min: 8, max: 512, type: 'int' }, /^\{"width": \d+, "depth": 2\}$/],
+      ['train.py', 'LR: float = 1.0  # peak\n', { name: 'LR', min: 0.5, max: 8, scale: 'log' }, /^LR: float = \d\.\d+ {2}# peak\n$/],
+      ['train.py', 'SCALE = 2.0\n', { name: 'SCALE', min: 1, max: 3 }, /^SCALE = \d\.\d+\n$/],
+    ];
+    for (const [file, text, input, after] of cases) {
+      const dir = await repo({ [file]: text });
+      const s = spec([{ file, min: 1, max: 1000, ...input }]);
+      const outcome = await new TuneProposer(s.agent as Extract<typeof s.agent, { kind: 'tune' }>).propose(context(dir, s, []), signal);
+      if (outcome.kind !== 'change') throw new Error('expected a change');
+      const written = await readFile(join(dir, file), 'utf8');
+      expect(written, file).toMatch(after);
+      expect(written).not.toBe(text);
+      const [, from, to] = / (\S+) → (\S+)/.exec(outcome.description)!;
+      expect(written).toBe(text.replace(from!, to!));
+    }
+  });
+
   it('continues a resumed run with a new proposer where the old one stopped', async () => {
     const files = { 'train.py': 'lr = 0.0003\nwidth = 16\n' };
     const s = spec([

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { createFromTemplate } from '../../app/targets.js';
 import { initSpec } from '../../spec/init.js';
 import { specJsonSchema } from '../../spec/json-schema.js';
 import { out, printJson } from '../output.js';
@@ -14,6 +15,7 @@ export function registerSpecCommands(program: Command): void {
     .command('init')
     .description('write a ratchet.yaml for a repository, guessing its checks')
     .argument('[repo]', 'the repository', '.')
+    .option('--from <template>', 'copy a target template (a bundled name such as tiny-lm, or a folder) into a new repository')
     .option('--force', 'overwrite an existing ratchet.yaml')
     .option('--objective <text>', 'what to improve')
     .option('--bench <command>', 'the command that prints the metric')
@@ -23,8 +25,15 @@ export function registerSpecCommands(program: Command): void {
     .option('--editable <glob>', 'a path the agent may change (repeatable)', collect)
     .option('--agent <kind>', 'the agent')
     .option('--json', 'print JSON')
-    .action(async (repo: string, o: { force?: boolean; json?: boolean; objective?: string; bench?: string; metric?: string; goal?: string; check?: string[]; editable?: string[]; agent?: string }) => {
-      const { force, json, ...rest } = o;
+    .action(async (repo: string, o: { from?: string; force?: boolean; json?: boolean; objective?: string; bench?: string; metric?: string; goal?: string; check?: string[]; editable?: string[]; agent?: string }) => {
+      const { force, json, from, ...rest } = o;
+      if (from !== undefined) {
+        const created = await createFromTemplate(from, repo);
+        if (json) return printJson(created);
+        out(`created ${created.dir} from ${created.template} (commit ${created.commit.slice(0, 7)})`);
+        out(`  run it: ratchet run ${created.dir}`);
+        return undefined;
+      }
       const flags = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
       const result = await initSpec(repo, { flags, force: force === true });
       if (json) return printJson(result);

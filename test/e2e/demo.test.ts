@@ -1,0 +1,43 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/gitdir.js';
+import { runCli } from '../helpers/cli.js';
+import { git } from '../helpers/gitdir.js';
+
+describe('ratchet demo', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanups) await c();
+  });
+
+  it('tunes the tiny-lm target with its own Redis and shows the results and what to do next', async () => {
+    const work = await tempDir();
+    cleanups.push(work.cleanup);
+    // A short training budget keeps the test quick; the search and the loop are the real ones.
+    const result = await runCli(['demo', '--max-experiments', '3', '--experiments', join(work.path, 'experiments')], {
+      env: { TINY_LM_STEPS: '40', REDIS_URL: '' },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('stopped (budget): 3 of 3 experiments done');
+    expect(result.stdout).toMatch(/e0000\s+keep\s+\d/);
+    expect(result.stdout).toMatch(/e0001\s+(keep|discard)\s+\d.*LEARNING_RATE/);
+    expect(result.stdout).toContain('ratchet pick');
+    const repo = /the kept changes as a branch of (\S+)/.exec(result.stdout)?.[1];
+    expect(repo).toBeDefined();
+    cleanups.push(async () => {
+      const { rm } = await import('node:fs/promises');
+      await rm(join(repo!, '..'), { recursive: true, force: true });
+    });
+    const runId = /run (\S+) stopped/.exec(result.stdout)?.[1];
+    expect(git(repo!, 'rev-parse', '--verify', `ratchet/${runId}/best`)).toMatch(/^[0-9a-f]{40}$/);
+  }, 180_000);
+
+  it('refuses a target that needs a model, saying how to run it', async () => {
+    const work = await tempDir();
+    cleanups.push(work.cleanup);
+    const result = await runCli(['demo', 'circle-packing', '--experiments', join(work.path, 'experiments')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('needs a model-driven agent');
+    expect(result.stderr).toContain('ratchet init --from circle-packing');
+  }, 60_000);
+});
