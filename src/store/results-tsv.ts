@@ -29,7 +29,8 @@ export const RESULTS_COLUMNS_AFTER_METRIC = [
 function cell(value: unknown): string {
   if (value === undefined || value === null) return '';
   if (typeof value === 'number') return Number.isFinite(value) ? String(Number(value.toPrecision(10))) : '';
-  return String(value).replace(/[\t\r\n]+/g, ' ').trim();
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.replace(/[\t\r\n]+/g, ' ').trim();
 }
 
 function memoryGb(secondary: Record<string, number>): number | undefined {

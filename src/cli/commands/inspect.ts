@@ -42,7 +42,10 @@ function section(title: string, body: string): string {
 
 export function formatExperiment(d: ExperimentDetail): string {
   const r = d.result ?? {};
-  const field = (k: string): string => (r[k] === undefined ? '-' : typeof r[k] === 'object' ? JSON.stringify(r[k]) : String(r[k] as string | number));
+  const field = (k: string): string => {
+    const v = r[k];
+    return v === undefined ? '-' : typeof v === 'string' ? v : JSON.stringify(v);
+  };
   const head = [
     `${d.experiment}  ${field('verdict')}  ${field('reason')}`,
     `  description ${field('description')}`,
