@@ -11,7 +11,7 @@ import { UserError } from '../core/errors.js';
 import { refs } from '../core/run-context.js';
 import type { ExperimentId } from '../core/types.js';
 import { formatGain, formatMetric } from '../eval/decide.js';
-import { git } from '../git/exec.js';
+import { git, type GitResult } from '../git/exec.js';
 import { readRunInfo, runDir } from '../store/run-dir.js';
 import { bestGain } from '../store/state.js';
 import {
@@ -24,6 +24,7 @@ import {
   openRepo,
   refuseDirty,
   removeTempWorktree,
+  shellQuote,
   treeOf,
   type Repo,
   type TempWorktree,
@@ -116,7 +117,7 @@ export async function pickRun(options: PickOptions): Promise<PickResult> {
   if (options.onto !== undefined && existing === undefined) throw new UserError(`there is no branch ${branch} to pick onto`, { hint: 'without --onto, pick makes a new branch from the run\'s base' });
   if (options.onto === undefined && existing !== undefined) {
     throw new UserError(`branch ${branch} exists already (at ${existing.slice(0, 7)})`, {
-      hint: `name another with --branch NAME, pick onto it with --onto ${branch}, or delete it: git -C ${repo.path} branch -D ${branch}`,
+      hint: `name another with --branch NAME, pick onto it with --onto ${branch}, or delete it: git -C ${shellQuote(repo.path)} branch -D ${branch}`,
     });
   }
   await refuseDirty(repo.path);
@@ -157,11 +158,18 @@ export async function pickRun(options: PickOptions): Promise<PickResult> {
       },
     };
   }
+  let moved;
   try {
-    await finish.run();
-  } finally {
+    moved = await finish.run();
+  } catch (error) {
     await removeTempWorktree(repo, wt).catch(() => undefined);
+    throw error;
   }
+  if (moved.exitCode !== 0) {
+    // Say, for example, an untracked file in the way of the fast-forward: the pick is kept.
+    throw new UserError(`the pick is done in ${wt.path}, but ${branch} could not move: ${moved.stderr.trim()}`, { hint: `fix that, then run: ${finish.lines.slice(-2).join(' && ')}` });
+  }
+  await removeTempWorktree(repo, wt).catch(() => undefined);
   const head = (await git(['rev-parse', `refs/heads/${branch}`], { cwd: repo.path })).stdout.trim();
   const all = changes.length === run.kept.length && from === run.info.base;
   const bestTree = all ? await treeOf(repo.path, refs(run.info.runId).best) : undefined;
@@ -182,7 +190,7 @@ export async function pickRun(options: PickOptions): Promise<PickResult> {
 
 function unfinished(run: HarvestRun, path: string): UserError {
   return new UserError(`an earlier pick of run ${run.info.runId} is unfinished in ${path}`, {
-    hint: `finish it with the commands it printed, or drop it: git -C ${run.repo.path} worktree remove --force ${path}`,
+    hint: `finish it with the commands it printed, or drop it: git -C ${shellQuote(run.repo.path)} worktree remove --force ${shellQuote(path)}`,
   });
 }
 
@@ -195,7 +203,7 @@ function finishing(
   repo: Repo,
   wt: TempWorktree,
   target: { branch: string; from: string; created: boolean; checkout: string | undefined; squash: string | undefined },
-): { lines: string[]; cleanup: string; run: () => Promise<void> } {
+): { lines: string[]; cleanup: string; run: () => Promise<GitResult> } {
   const inWt = (args: string[]): string[] => ['-C', wt.path, ...args];
   const squash = target.squash === undefined ? [] : [['reset', '--soft', target.from], [...repo.identity, 'commit', '--quiet', '-F', target.squash]];
   const head = `worktrees/${wt.name}/HEAD`;
@@ -212,7 +220,7 @@ function finishing(
     run: async () => {
       for (const args of squash) await git(args, { cwd: wt.path });
       const [, cwd = repo.path, ...rest] = move;
-      await git(rest, { cwd });
+      return git(rest, { cwd, allowFailure: true });
     },
   };
 }

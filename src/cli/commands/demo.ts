@@ -5,7 +5,8 @@ import { formatRunTable } from './inspect.js';
 import { err, out, printJson } from '../output.js';
 import { interruptOnSignals } from '../signals.js';
 import { experimentsOption, exitCodeFor, intArg } from './common.js';
-import { formatEventLine } from '../../view/plain.js';
+import { readRunInfo } from '../../store/run-dir.js';
+import { createLiveView } from '../../view/watch/live.js';
 
 export function registerDemo(program: Command): void {
   program
@@ -20,18 +21,18 @@ export function registerDemo(program: Command): void {
       const say = o.json ? err : out;
       say(`ratchet demo: copying the ${target} target into a temporary git repository and tuning it for ${o.maxExperiments} experiments.`);
       say('Each experiment changes the code in its own worktree, runs the checks and the bench, and is kept only if it beats the best.\n');
+      const view = createLiveView({ out: o.json ? process.stderr : process.stdout });
       try {
         const outcome = await runDemo({
           target,
           maxExperiments: o.maxExperiments,
           experimentsRoot: o.experiments,
           signal: interrupt.signal,
-          onEvent: (event, state) => {
-            const line = formatEventLine(event, state);
-            if (line !== undefined) say(line);
-          },
+          onEvent: (event, state) => view.onEvent(event, state),
+          onStart: ({ dir }) => void readRunInfo(dir).then((info) => view.setInfo(info), () => undefined),
           onWarning: (m) => err(`ratchet: warning: ${m}`),
         });
+        view.close();
         const table = await showRun(o.experiments, outcome.summary.runId);
         if (o.json) printJson({ ...outcome.summary, repo: outcome.repo });
         else {
@@ -46,6 +47,7 @@ export function registerDemo(program: Command): void {
         }
         process.exitCode = exitCodeFor(outcome.stop.reason);
       } finally {
+        view.close();
         interrupt.dispose();
       }
     });

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { resumeRun, startRun, type RunOutcome } from '../../app/run.js';
 import type { SpecFlags } from '../../spec/flags.js';
-import { formatEventLine } from '../../view/plain.js';
+import { readRunInfo } from '../../store/run-dir.js';
+import { createLiveView, type LiveView } from '../../view/watch/live.js';
 import { formatSummary } from '../../view/summary.js';
 import { err, out, printJson } from '../output.js';
 import { interruptOnSignals } from '../signals.js';
@@ -53,27 +54,34 @@ function sessionOptions(command: Command): Command {
     .option('--json', 'print the summary as JSON');
 }
 
-async function runSession(o: RunCliOptions, start: (signal: AbortSignal) => Promise<RunOutcome>): Promise<number> {
+type LiveOptions = Pick<Parameters<typeof startRun>[0], 'onEvent' | 'onWarning' | 'onStart'>;
+
+async function runSession(o: RunCliOptions, start: (signal: AbortSignal, live: LiveOptions) => Promise<RunOutcome>): Promise<number> {
   const interrupt = interruptOnSignals();
+  // With --json, stdout is the summary alone and the view goes to stderr. Redrawn in place on a
+  // terminal, one line per event otherwise.
+  const view = createLiveView({ out: o.json ? process.stderr : process.stdout });
   try {
-    const outcome = await start(interrupt.signal);
+    const outcome = await start(interrupt.signal, liveOptions(o, view));
+    view.close();
     if (o.json) printJson(outcome.summary);
     else out(`\n${formatSummary(outcome.summary)}`);
     return exitCodeFor(outcome.stop.reason);
   } finally {
+    view.close();
     interrupt.dispose();
   }
 }
 
-function liveOptions(o: RunCliOptions): { onEvent: Parameters<typeof startRun>[0]['onEvent']; onWarning: (m: string) => void; onStart: (i: { runId: string; dir: string }) => void } {
+function liveOptions(o: RunCliOptions, view: LiveView): LiveOptions {
   return {
-    // With --json, stdout is the summary alone; the progress lines go to stderr.
-    onEvent: (event, state) => {
-      const line = formatEventLine(event, state);
-      if (line !== undefined) (o.json ? err : out)(line);
-    },
+    onEvent: (event, state) => view.onEvent(event, state),
     onWarning: (message) => err(`ratchet: warning: ${message}`),
-    onStart: ({ runId, dir }) => (o.json ? err : out)(`run ${runId}: ${dir}`),
+    onStart: ({ runId, dir }) => {
+      (o.json ? err : out)(`run ${runId}: ${dir}`);
+      // The view's budget line reads run.json, which exists by now.
+      void readRunInfo(dir).then((info) => view.setInfo(info), () => undefined);
+    },
   };
 }
 
@@ -104,7 +112,7 @@ export function registerRun(program: Command): void {
       .option('--usd <amount>', 'the spending budget in US dollars', numberArg)
       .option('--model <id>', 'claude: the model'),
   ).action(async (repo: string, o: RunCliOptions) => {
-    process.exitCode = await runSession(o, (signal) =>
+    process.exitCode = await runSession(o, (signal, live) =>
       startRun({
         repo,
         flags: specFlags(o),
@@ -116,14 +124,14 @@ export function registerRun(program: Command): void {
         inProcessWorker: o.worker,
         keepWorktrees: o.keepWorktrees === true,
         signal,
-        ...liveOptions(o),
+        ...live,
       }),
     );
   });
 
   sessionOptions(program.command('resume').description('continue a stopped or crashed run from its events and git refs').argument('<run>', 'the run id')).action(
     async (runId: string, o: RunCliOptions) => {
-      process.exitCode = await runSession(o, (signal) =>
+      process.exitCode = await runSession(o, (signal, live) =>
         resumeRun({
           runId,
           experimentsRoot: o.experiments,
@@ -131,7 +139,7 @@ export function registerRun(program: Command): void {
           inProcessWorker: o.worker,
           keepWorktrees: o.keepWorktrees === true,
           signal,
-          ...liveOptions(o),
+          ...live,
         }),
       );
     },
