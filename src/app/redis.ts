@@ -20,6 +20,8 @@ export async function openRunRedis(options: { flag?: string; runDir: string; sig
     return { connection, url, embedded: false, warnings: check.warnings, stop: () => Promise.resolve() };
   }
   // Persistence in the run folder: a resumed run finds the jobs it left.
-  const server = await startEmbeddedRedis({ dir: join(options.runDir, 'redis'), ...(options.signal ? { signal: options.signal } : {}) });
+  // The caller holds the run's session lock, so a server still running on the folder is an
+  // orphan of a crashed session of this run.
+  const server = await startEmbeddedRedis({ dir: join(options.runDir, 'redis'), replaceOrphan: true, ...(options.signal ? { signal: options.signal } : {}) });
   return { connection: server.connection, url: server.url, embedded: true, warnings: [], stop: () => server.stop() };
 }

@@ -27,6 +27,7 @@ import type { RunState } from '../store/state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 import { createWorkerExecutor } from './executor.js';
 import { openRunRedis } from './redis.js';
+import { lockRunSession } from './session-lock.js';
 import { RATCHET_VERSION } from './version.js';
 
 export interface SessionOptions {
@@ -130,9 +131,18 @@ export async function resumeRun(options: ResumeOptions): Promise<RunOutcome> {
 }
 
 async function session(options: SessionOptions, info: RunInfo, store: RunStore, workspace: GitWorkspace, resumed: boolean): Promise<RunOutcome> {
+  const startedAt = Date.now();
+  const unlock = await lockRunSession(store.dir, info.runId);
+  try {
+    return await lockedSession(options, info, store, workspace, resumed, startedAt);
+  } finally {
+    await unlock().catch(() => undefined);
+  }
+}
+
+async function lockedSession(options: SessionOptions, info: RunInfo, store: RunStore, workspace: GitWorkspace, resumed: boolean, startedAt: number): Promise<RunOutcome> {
   const { signal } = options;
   const detach = options.onEvent ? store.onEvent(options.onEvent) : undefined;
-  const startedAt = Date.now();
   // Worktrees of a crashed session of this run would block its experiment names.
   await workspace.reconcile(workspace.worktreeRoot);
   const redis = await openRunRedis({ ...(options.redis === undefined ? {} : { flag: options.redis }), runDir: store.dir, signal });

@@ -87,12 +87,24 @@ async function cancelUnfinished(run: RunContext): Promise<void> {
   }
 }
 
+/**
+ * The events are the truth: a crash between moving the best branch and recording the keep
+ * leaves the branch ahead of the log, and the experiment is proposed again from the recorded best.
+ */
+async function alignBestRef(run: RunContext): Promise<void> {
+  const best = run.store.getState().best;
+  if (best === undefined) return;
+  const ref = refs(run.runId).best;
+  if ((await run.workspace.readRef(ref)) !== best.commit) await run.workspace.updateRef(ref, best.commit);
+}
+
 export async function runLoop(run: RunContext, signal: AbortSignal, options: LoopOptions = {}): Promise<Stop> {
   const now = options.now ?? Date.now;
   const startedAt = options.startedAt ?? now();
   const parents = new ParentWorktree(run);
   try {
     await cancelUnfinished(run);
+    await alignBestRef(run);
     if (run.store.getState().best === undefined) {
       const stop = await measureBaseline(run, signal);
       if (stop) return stop;

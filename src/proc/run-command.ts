@@ -3,6 +3,7 @@
  * timeout, an abort or ratchet's own exit kills everything the command started, with output
  * streamed to a capped log file and the tail kept in memory.
  */
+import { spawn } from 'node:child_process';
 import { mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { execa } from 'execa';
@@ -27,12 +28,36 @@ export function killLiveGroups(): void {
   liveGroups.clear();
 }
 
+/**
+ * If ratchet dies without running its exit hook (SIGKILL, OOM), nothing would stop a bench it
+ * started. A small detached watchdog per group polls ratchet's pid and kills the group once
+ * ratchet is gone; it exits by itself as soon as the group is empty.
+ */
+const WATCHDOG = [
+  'while kill -0 "$1" 2>/dev/null; do',
+  '  kill -0 "-$2" 2>/dev/null || exit 0',
+  '  sleep 1',
+  'done',
+  'kill -TERM "-$2" 2>/dev/null; sleep 2; kill -KILL "-$2" 2>/dev/null',
+].join('\n');
+
+function startWatchdog(pgid: number): void {
+  try {
+    const dog = spawn('sh', ['-c', WATCHDOG, 'ratchet-watchdog', String(process.pid), String(pgid)], { detached: true, stdio: 'ignore' });
+    dog.on('error', () => undefined);
+    dog.unref();
+  } catch {
+    // Without sh there is no command either; the exit hook still covers a normal exit.
+  }
+}
+
 function track(pgid: number): void {
   if (!exitHookInstalled) {
     process.on('exit', killLiveGroups);
     exitHookInstalled = true;
   }
   liveGroups.add(pgid);
+  startWatchdog(pgid);
 }
 
 /** Sends `signal` to the group; false when no process of the group is left. */

@@ -20,6 +20,11 @@ export interface EmbeddedRedisOptions {
   binary?: string;
   /** Environment of the server (and the PATH it is looked up on); ours by default. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Stop a redis-server still running on `dir` instead of refusing to start: for a caller that
+   * knows it is an orphan (it holds the run's session lock, so no live session owns it).
+   */
+  replaceOrphan?: boolean;
   /** How long loading a large append-only file may take before we give up. */
   startTimeoutMs?: number;
 }
@@ -44,7 +49,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
   if (options.signal?.aborted === true) throw new AbortedError();
   const dir = resolve(options.dir);
   await mkdir(dir, { recursive: true });
-  await refuseLiveServer(dir);
+  await refuseLiveServer(dir, options.replaceOrphan === true);
 
   let socketDir: string | undefined;
   let socket = join(dir, 'redis.sock');
@@ -188,11 +193,18 @@ async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise
  * Two servers on one append-only file would corrupt it: a server left running by a crashed
  * ratchet (its pid file is still there and the process lives) must be stopped by the user.
  */
-async function refuseLiveServer(dir: string): Promise<void> {
+async function refuseLiveServer(dir: string, replace: boolean): Promise<void> {
   const pidFile = join(dir, 'redis.pid');
   const text = await readFile(pidFile, 'utf8').catch(() => undefined);
   const pid = Number(text?.trim());
   if (!Number.isInteger(pid) || pid <= 0 || !(await isRedisProcess(pid))) return;
+  if (replace) {
+    // SIGTERM lets it flush its append-only file; SIGKILL if it will not go.
+    process.kill(pid, 'SIGTERM');
+    for (let waited = 0; waited < 10_000 && (await isRedisProcess(pid)); waited += 100) await new Promise((r) => setTimeout(r, 100));
+    if (await isRedisProcess(pid)) process.kill(pid, 'SIGKILL');
+    return;
+  }
   throw new UserError(`a redis-server (pid ${pid}) is still running on ${dir}`, {
     hint: `stop it first (kill ${pid}); it is most likely left over from an interrupted run`,
     fields: { pid, dir },
