@@ -1,0 +1,39 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/gitdir.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
+import { testRedisSocket } from '../helpers/redis.js';
+import { makeTarget, replaceLinePatch, writePatches } from '../helpers/target.js';
+
+describe('ratchet worker in its own process', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanups) await c();
+  });
+
+  it('serves a run started with --no-worker on the same Redis', async () => {
+    const target = await makeTarget();
+    const work = await tempDir();
+    cleanups.push(target.cleanup, work.cleanup);
+    await writePatches(join(work.path, 'patches'), { '01.patch': replaceLinePatch('value.txt', '10', '4', 'lower to 4') });
+    const redis = `redis+unix://${testRedisSocket()}`;
+    // The worker serves every registered run: it finds this one when the run registers.
+    const worker = spawnCli(['worker', '--redis', redis]);
+    try {
+      const run = await runCli(['run', target.path, '--no-worker', '--redis', redis, '--agent', 'replay', '--patches', join(work.path, 'patches'), '--experiments', join(work.path, 'experiments'), '--run-id', 'remote-worker']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/best\s+4 \(e0001/);
+    } finally {
+      worker.child.kill('SIGTERM');
+    }
+    const stopped = await worker.done;
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stderr).toContain('serving every registered run');
+  }, 120_000);
+
+  it('says how to point it at Redis when none is given', async () => {
+    const result = await runCli(['worker'], { env: { REDIS_URL: '' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('pass --redis URL or set REDIS_URL');
+  }, 30_000);
+});
