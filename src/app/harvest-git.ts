@@ -3,6 +3,7 @@
  * checkout is never touched), cherry-picks there, and the commands a user types to finish or
  * abort one that stopped.
  */
+import { simpleGit } from 'simple-git';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
@@ -37,18 +38,16 @@ export function gitLine(args: readonly string[]): string {
   return ['git', ...args].map(shellQuote).join(' ');
 }
 
-/** Tracked files with uncommitted changes (staged or not); untracked files do not count. */
+/**
+ * Tracked files with uncommitted changes (staged or not); untracked files do not count.
+ * simple-git parses porcelain status (renames, quoting) so we do not have to.
+ */
 export async function dirtyFiles(cwd: string): Promise<string[]> {
-  const { stdout } = await git(['status', '--porcelain=v1', '-z', '--untracked-files=no'], { cwd });
-  const fields = splitNul(stdout);
-  const files: string[] = [];
-  for (let i = 0; i < fields.length; i++) {
-    const field = fields[i] ?? '';
-    files.push(field.slice(3));
-    // A rename or copy is followed by its source path.
-    if (/^[RC]/.test(field)) i += 1;
-  }
-  return files;
+  // No optional locks: a status must not rewrite the user's index (its stat cache) as a side effect.
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', GIT_OPTIONAL_LOCKS: '0', GIT_TERMINAL_PROMPT: '0' };
+  const git = simpleGit({ baseDir: cwd, allowEnvironment: ['GIT_OPTIONAL_LOCKS', 'GIT_TERMINAL_PROMPT'] }).env(env);
+  const status = await git.status(['--untracked-files=no']);
+  return status.files.map((f) => f.path);
 }
 
 export async function refuseDirty(cwd: string): Promise<void> {
