@@ -2,9 +2,12 @@
  * The verdict of an evaluated candidate: a pure function of the spec, the best and the
  * measurement. With `bench.repeat: 1` the metric is taken as deterministic and the rule is
  * "beats the best by at least min_effect in the goal's direction; a tie is a discard".
+ * With `bench.repeat > 1` and A/B pairs measured, the noise-aware rule decides
+ * (`noise-decision.ts`).
  */
-import type { Decision, Evaluation, Verdict } from '../core/types.js';
+import type { Decision, Evaluation, Measurement, Verdict } from '../core/types.js';
 import type { BenchSpec, Goal, MinEffect } from '../spec/schema.js';
+import { decideNoiseAware } from './noise-decision.js';
 
 export interface DecisionInput {
   bench: BenchSpec;
@@ -56,6 +59,7 @@ export function decide(input: DecisionInput): Decision {
   }
   const m = evaluation.measurement;
   if (m === undefined) return failure('crash', 'the bench produced no measurement');
+  if (bench.repeat > 1 && hasPairs(m)) return decideNoiseAware({ bench, measurement: m });
   const goal = bench.metric.goal;
   const delta = m.metric - best;
   const gainAbs = improvement(goal, m.metric, best);
@@ -71,6 +75,11 @@ export function decide(input: DecisionInput): Decision {
   if (gainAbs === 0) return { verdict: 'discard', reason: `${change}: a tie is not an improvement`, delta, gain };
   if (gainAbs < 0) return { verdict: 'discard', reason: `${change}: worse (${formatGain(gain)})`, delta, gain };
   return { verdict: 'discard', reason: `${change}: gain below min_effect ${formatMinEffect(bench.min_effect)}`, delta, gain };
+}
+
+/** A/B samples with both sides: without a parent run (the baseline) there is nothing to pair. */
+function hasPairs(m: Measurement): boolean {
+  return m.samples.some((s) => s.side === 'candidate') && m.samples.some((s) => s.side === 'parent');
 }
 
 export function formatGain(gain: number | undefined): string {

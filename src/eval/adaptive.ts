@@ -1,0 +1,61 @@
+/**
+ * Adaptive repeats: the bench consults the policy after each A/B pair. A clearly losing candidate
+ * stops early (a rejection can never add a false keep), a clear winner stops at `repeat` pairs,
+ * and a borderline one is extended pair by pair up to `maxPairs(bench)`. The looks use the same
+ * evidence and the same confidence as the final decision, so the policy stops with a keep exactly
+ * when `decideNoiseAware` would keep on those samples.
+ */
+import type { BenchSample } from '../core/types.js';
+import type { BenchSpec } from '../spec/schema.js';
+import { clearsBar, lookConfidence, maxPairs, pairSamples, weighEvidence } from './noise-decision.js';
+
+export type RepeatAction = 'continue' | 'stop';
+export type RepeatPolicy = (samples: readonly BenchSample[]) => RepeatAction;
+
+/** Fewer pairs than this say too little even to give up on a candidate (a bootstrap of 4 is its range). */
+export const FUTILITY_MIN_PAIRS = 5;
+
+export type LookReason =
+  /** Not yet the minimum number of pairs for this kind of stop. */
+  | 'too_few_pairs'
+  /** The upper bound (at the spec's confidence) is at or below min_effect: no keep worth having. */
+  | 'futile'
+  /** The decision would keep it now. */
+  | 'keep'
+  /** The interval straddles min_effect: measure another pair. */
+  | 'borderline'
+  | 'max_pairs'
+  /** The pairs cannot be compared (a parent measured 0, a non-finite value): more will not help. */
+  | 'incomparable'
+  /** No parent runs (the baseline): nothing to pair, so `repeat` runs as without a policy. */
+  | 'unpaired';
+
+export interface Look {
+  action: RepeatAction;
+  reason: LookReason;
+  pairs: number;
+}
+
+/** What the policy does after the pairs measured so far, and why. */
+export function lookAt(bench: BenchSpec, samples: readonly BenchSample[]): Look {
+  const pairs = pairSamples(samples);
+  const n = pairs.length;
+  const look = (action: RepeatAction, reason: LookReason): Look => ({ action, reason, pairs: n });
+  if (!samples.some((s) => s.side === 'parent')) {
+    return look(samples.length >= bench.repeat ? 'stop' : 'continue', 'unpaired');
+  }
+  if (n < Math.min(FUTILITY_MIN_PAIRS, bench.repeat)) return look('continue', 'too_few_pairs');
+  const evidence = weighEvidence(bench, pairs, lookConfidence(bench, n));
+  if (typeof evidence === 'string') return look('stop', 'incomparable');
+  // Keeping before `repeat` pairs would be an early stop for success, which inflates false keeps.
+  if (n >= bench.repeat && clearsBar(evidence)) return look('stop', 'keep');
+  if (evidence.highAtSpec <= evidence.minEffect) return look('stop', 'futile');
+  if (n >= maxPairs(bench)) return look('stop', 'max_pairs');
+  if (n < bench.repeat) return look('continue', 'too_few_pairs');
+  return look('continue', 'borderline');
+}
+
+/** The policy the bench stage consults after each pair; it measures at most `maxPairs(bench)` pairs. */
+export function adaptivePolicy(bench: BenchSpec): RepeatPolicy {
+  return (samples) => lookAt(bench, samples).action;
+}
