@@ -46,8 +46,17 @@ describe('adaptive repeats', () => {
     expect(decideNoiseAware({ bench: bench(10, 30), measurement: { metric: 0, samples: samplesOf(ratios), secondary: {} } }).verdict).toBe('discard');
   });
 
+  it('gives up on a no-op once its upper bound at the spec confidence is below min_effect', () => {
+    // Pairs within ±1.5% of no change: 95% sure the gain is under 1%, though not 99.9% sure.
+    const ratios = Array.from({ length: 8 }, (_, i) => 1 + (i % 2 === 0 ? 1 : -1) * 0.00375 * (1 + (Math.floor(i / 2) % 4)));
+    expect(lookAt(bench(10, 30), samplesOf(ratios))).toEqual({ action: 'stop', reason: 'futile', pairs: 8 });
+  });
+
   it('never keeps before repeat pairs, however clear the gain', () => {
-    expect(lookAt(bench(10, 30), samplesOf([0.9, 0.89, 0.91, 0.9, 0.88, 0.9, 0.9, 0.91, 0.89]))).toMatchObject({ action: 'continue', reason: 'too_few_pairs' });
+    // Without room to extend, nine clear pairs would pass the 95% rule: only `repeat` holds them back.
+    const ratios = [0.9, 0.89, 0.91, 0.9, 0.88, 0.9, 0.9, 0.91, 0.89];
+    expect(decideNoiseAware({ bench: bench(10, 10), measurement: { metric: 0, samples: samplesOf(ratios), secondary: {} } }).verdict).toBe('keep');
+    expect(lookAt(bench(10, 10), samplesOf(ratios))).toMatchObject({ action: 'continue', reason: 'too_few_pairs' });
   });
 
   it('keeps a clear winner at repeat pairs when the bench may not extend', () => {

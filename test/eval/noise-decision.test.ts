@@ -52,12 +52,14 @@ describe('decideNoiseAware', () => {
   });
 
   it('converts an absolute min_effect relative to the parent median', () => {
-    // The parents' median is 100, so 5 units is 5% and 1 unit is 1%.
-    const strict = decideNoiseAware({ bench: bench({ min_effect: 5 }), measurement: gainOf(0.04) });
+    // Ten times the usual values: the parents' median is 1000, so 50 units is 5% and 10 units is 1%.
+    const tenfold = gainOf(0.04);
+    for (const s of tenfold.samples) s.metric *= 10;
+    const strict = decideNoiseAware({ bench: bench({ min_effect: 50 }), measurement: tenfold });
     expect(strict.verdict).toBe('discard');
     expect(strict.stats?.min_effect).toBeCloseTo(0.05, 12);
-    expect(strict.reason).toMatch(/min_effect 5 \(5\.0%\)$/);
-    expect(decideNoiseAware({ bench: bench({ min_effect: 1 }), measurement: gainOf(0.04) }).verdict).toBe('keep');
+    expect(strict.reason).toMatch(/min_effect 50 \(5\.0%\)$/);
+    expect(decideNoiseAware({ bench: bench({ min_effect: 10 }), measurement: tenfold }).verdict).toBe('keep');
   });
 
   it('discards a no-op whose pairs go both ways', () => {
