@@ -4,6 +4,7 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { maxPairs } from './noise-decision.js';
 import { AbortedError, throwIfAborted } from '../core/errors.js';
 import type { CommandResult, CommandRunner } from '../core/ports.js';
 import type { BenchSample, EvaluationRequest, Measurement, StageKind, StageOutcome, StageStatus } from '../core/types.js';
@@ -178,7 +179,8 @@ export function createStageExecutor(runner: CommandRunner, options: StageExecuto
     const sides: Side[] = isAB(request) ? ['candidate', 'parent'] : ['candidate'];
     const secondaryNames = [...spec.constraints.map((c) => ({ name: c.metric, pattern: c.pattern })), 'memory_gb', 'peak_vram_mb'];
     const policy = options.policy;
-    const maxRounds = policy === undefined ? spec.repeat : Math.max(spec.repeat, spec.max_repeat ?? spec.repeat);
+    // An adaptive policy may extend a borderline candidate up to max_repeat (default 3× repeat).
+    const maxRounds = policy === undefined ? spec.repeat : maxPairs(spec);
     const samples: BenchSample[] = [];
     let durationMs = 0;
     let exitCode: number | undefined;
