@@ -151,7 +151,8 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
   const onError = (error: Error): void => options.onWarning?.(`redis: ${error.message}`);
   const queue = new BullEvaluationQueue({ connection: redis.connection, combine: combineStages, onError });
   // For `ratchet watch --redis` elsewhere; best effort, never stops the run. A private redis-server is reachable from no other machine.
-  if (!redis.embedded) store.onEvent((await openEventPublisher(redis.connection, info, { onError })).publish);
+  const publisher = redis.embedded ? undefined : await openEventPublisher(redis.connection, info, { onError });
+  if (publisher) store.onEvent(publisher.publish);
   let worker: RunningWorker | undefined;
   let stop: Stop;
   try {
@@ -187,6 +188,7 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
   } catch (error) {
     if (!isAbortError(error) && !signal.aborted) {
       await store.append({ type: 'run_stopped', reason: 'error', detail: error instanceof Error ? error.message : String(error) }).catch(() => undefined);
+      detach?.();
       throw error;
     }
     stop = { reason: 'signal', detail: 'interrupted' };
@@ -194,8 +196,10 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
     await worker?.close().catch(() => undefined);
     await queue.close().catch(() => undefined);
     await redis.stop().catch(() => undefined);
-    detach?.();
   }
   await store.append({ type: 'run_stopped', reason: stop.reason, detail: stop.detail });
+  detach?.();
+  // After run_stopped, so a watcher on another machine sees the run end.
+  await publisher?.close().catch(() => undefined);
   return { summary: summarize(store.getState(), store.dir), stop };
 }

@@ -75,10 +75,11 @@ export async function openEventPublisher(
   let redis: Redis;
   try {
     redis = await connectRedis(connection, 'producer');
-    unrefSocket(redis);
-    redis.on('connect', () => unrefSocket(redis));
     redis.on('error', () => undefined); // reported per command through onError
     await redis.set(runInfoKey(prefix, info.runId), JSON.stringify(info));
+    // Only now: an unref'd socket with a reply still owed lets Node exit in the middle of an await.
+    unrefSocket(redis);
+    redis.on('connect', () => unrefSocket(redis));
   } catch (error) {
     onError(error instanceof Error ? error : new Error(String(error)));
     return NO_PUBLISHER;
@@ -86,6 +87,8 @@ export async function openEventPublisher(
   const send = publishEvents(redis, prefix, info.runId, { ...(options.maxLen === undefined ? {} : { maxLen: options.maxLen }), onError });
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
+    // Ref'd again so the last events (run_stopped) are flushed before Node may exit.
+    (redis.stream as { ref?: () => void } | undefined)?.ref?.();
     closed ??= redis.quit().then(
       () => undefined,
       () => redis.disconnect(),

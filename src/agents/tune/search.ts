@@ -13,6 +13,7 @@
 import type { Verdict } from '../../core/types.js';
 import { describePoint, parseDescription, type Move, type TriedPoint } from './describe.js';
 import { formatValue, fromUnit, pointKey, toUnit, type Dimension } from './space.js';
+import { mulberry32 } from '../../eval/stats.js';
 
 /** The first step is a quarter of each range. */
 export const START_LEVEL = 1;
@@ -147,16 +148,4 @@ function outward(dim: Dimension, value: number, dir: 1 | -1): number {
 function preferredDirection(unit: number, preferred: 1 | -1 | undefined): 1 | -1 {
   if (preferred !== undefined) return preferred;
   return unit <= 0.5 ? 1 : -1;
-}
-
-/** A small seeded PRNG (mulberry32): deterministic across platforms. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { resumeRun, startRun, type RunOutcome } from '../../app/run.js';
-import type { SpecFlags } from '../../spec/flags.js';
+import { SPEC_FLAGS, type SpecFlags } from '../../spec/flags.js';
 import { readRunInfo } from '../../store/run-dir.js';
 import { createLiveView, type LiveView } from '../../view/watch/live.js';
 import { formatSummary } from '../../view/summary.js';
@@ -9,7 +9,7 @@ import { err, out, printJson } from '../output.js';
 import { interruptOnSignals } from '../signals.js';
 import { collect, experimentsOption, exitCodeFor, intArg, numberArg } from './common.js';
 
-interface RunCliOptions {
+interface RunCliOptions extends SpecFlags {
   experiments: string;
   runId?: string;
   base?: string;
@@ -18,29 +18,12 @@ interface RunCliOptions {
   worker: boolean;
   keepWorktrees?: boolean;
   json?: boolean;
-  agent?: string;
-  patches?: string;
-  maxExperiments?: number;
-  objective?: string;
-  bench?: string;
-  metric?: string;
-  goal?: string;
-  check?: string[];
-  editable?: string[];
-  protected?: string[];
-  setup?: string;
-  repeat?: number;
-  minEffect?: string;
-  timeout?: string;
-  duration?: string;
-  usd?: number;
-  model?: string;
 }
 
+/** The spec flags among the options: commander's names are SpecFlags' keys (SPEC_FLAGS). */
 function specFlags(o: RunCliOptions): SpecFlags {
   const flags: SpecFlags = {};
-  const keys = ['agent', 'patches', 'maxExperiments', 'objective', 'bench', 'metric', 'goal', 'check', 'editable', 'protected', 'setup', 'repeat', 'minEffect', 'timeout', 'duration', 'usd', 'model'] as const;
-  for (const key of keys) if (o[key] !== undefined) Object.assign(flags, { [key]: o[key] });
+  for (const key of Object.keys(SPEC_FLAGS) as (keyof SpecFlags)[]) if (o[key] !== undefined) Object.assign(flags, { [key]: o[key] });
   return flags;
 }
 

@@ -1,0 +1,56 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { git, gitdir, tempDir } from '../helpers/gitdir.js';
+import { runCli } from '../helpers/cli.js';
+import { testRedisSocket } from '../helpers/redis.js';
+import { makeTarget, replaceLinePatch, writePatches } from '../helpers/target.js';
+
+describe('ratchet run from the command line', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanups) await c();
+  });
+
+  it('reports every problem of a bad spec at once, with paths and lines, and runs nothing', async () => {
+    const target = await makeTarget({
+      'ratchet.yaml': 'objective: faster\nbench:\n  run: sh bench.sh\n  timeout: soon\n  metric: { name: score, goal: fastest }\nbudjet: { experiments: 3 }\n',
+    });
+    const work = await tempDir();
+    cleanups.push(target.cleanup, work.cleanup);
+    const result = await runCli(['run', target.path, '--experiments', join(work.path, 'experiments'), '--redis', `redis+unix://${testRedisSocket()}`]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('has 3 problems');
+    expect(result.stderr).toMatch(/bench\.timeout: .*"soon".*\(line 4\)/);
+    expect(result.stderr).toMatch(/bench\.metric\.goal: .*"minimize" \| "maximize".*\(line 5\)/);
+    expect(result.stderr).toMatch(/budjet: unknown key \(did you mean "budget"\?\)/);
+    expect(result.stderr).toContain('ratchet schema');
+    expect(await readdir(join(work.path, 'experiments')).catch(() => [])).toEqual([]);
+    expect(git(target.path, 'for-each-ref', 'refs/heads/ratchet/')).toBe('');
+  }, 60_000);
+
+  it('runs a repository without a spec from flags alone, and init writes the same spec', async () => {
+    const target = await makeTarget();
+    const work = await tempDir();
+    cleanups.push(target.cleanup, work.cleanup);
+    git(target.path, 'rm', '-q', 'ratchet.yaml');
+    git(target.path, 'commit', '-qm', 'no spec');
+    await writePatches(join(work.path, 'patches'), { '01.patch': replaceLinePatch('value.txt', '10', '9', 'lower to 9') });
+    const flags = ['--objective', 'lower the score', '--bench', 'sh bench.sh', '--metric', 'score', '--goal', 'minimize', '--check', 'test -e value.txt', '--editable', 'value.txt'];
+    const run = await runCli(['run', target.path, ...flags, '--agent', 'replay', '--patches', join(work.path, 'patches'), '--experiments', join(work.path, 'experiments'), '--redis', `redis+unix://${testRedisSocket()}`, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ baseline: 10, best: { metric: 9 }, counts: { keep: 1 } });
+
+    const init = await runCli(['init', target.path, ...flags.filter((f) => f !== '--editable' && f !== 'value.txt')]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout).toContain('wrote');
+  }, 120_000);
+
+  it('names the missing flags together when there is no spec', async () => {
+    const repo = await gitdir({ 'a.txt': 'a\n' });
+    cleanups.push(repo.cleanup);
+    const result = await runCli(['run', repo.path, '--metric', 'score']);
+    expect(result.code).toBe(2);
+    for (const flag of ['--objective', '--bench', '--goal']) expect(result.stderr).toContain(`${flag}: required when there is no ratchet.yaml`);
+  }, 60_000);
+});
