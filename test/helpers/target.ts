@@ -24,7 +24,8 @@ export const TARGET_FILES: FileTree = {
   'bench.sh': [
     '#!/bin/sh',
     'if [ -e src/crash ]; then echo "boom" >&2; exit 1; fi',
-    'if [ -e src/slow ]; then sleep 30; fi',
+    // A marker in the command line lets a test find exactly this bench's processes in `ps`.
+    "if [ -e src/slow ]; then sh -c 'sleep 30; : ratchet-target-slow-bench'; fi",
     'if [ -e src/nometric ]; then echo "no metric here"; exit 0; fi',
     'echo "METRIC score=$(cat value.txt)"',
     '',
