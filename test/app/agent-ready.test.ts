@@ -1,0 +1,35 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { checkAgentReady } from '../../src/agents/factory.js';
+import { UserError } from '../../src/core/errors.js';
+import { specSchema } from '../../src/spec/schema.js';
+import { tempDir } from '../helpers/gitdir.js';
+import { writePatches } from '../helpers/target.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+function spec(agent: Record<string, unknown>) {
+  return specSchema.parse({ objective: 'x', bench: { run: 'true', metric: { name: 'm', goal: 'minimize' } }, agent });
+}
+
+describe('checking the agent before a run', () => {
+  it('says that parallel experiments are not supported yet instead of ignoring the setting', async () => {
+    const dir = await tempDir();
+    cleanups.push(dir.cleanup);
+    await writePatches(join(dir.path, 'p'), { '01.patch': 'diff' });
+    const warnings = await checkAgentReady(spec({ kind: 'replay', patches: join(dir.path, 'p'), parallel: 2 }), dir.path);
+    expect(warnings).toEqual(['agent.parallel: 2 is not supported yet; experiments run one at a time']);
+  });
+
+  it('refuses a replay agent without patches, and a patch folder with none in it', async () => {
+    const dir = await tempDir();
+    cleanups.push(dir.cleanup);
+    await expect(checkAgentReady(spec({ kind: 'replay' }), dir.path)).rejects.toThrow(/needs a folder of patches/);
+    const error = await checkAgentReady(spec({ kind: 'replay', patches: dir.path }), dir.path).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).message).toContain('no .patch or .diff files');
+  });
+});
