@@ -3,11 +3,12 @@
  * repository, and that `ratchet demo` runs.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdir, readdir, stat } from 'node:fs/promises';
+import { cp, mkdir, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { UserError } from '../core/errors.js';
+import { isFile } from '../util/fs.js';
 
 const run = promisify(execFile);
 
@@ -19,10 +20,6 @@ export async function bundledTargetNames(): Promise<string[]> {
   const targets: string[] = [];
   for (const name of names) if (await isFile(join(BUNDLED_TARGETS, name, 'ratchet.yaml'))) targets.push(name);
   return targets.sort();
-}
-
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
 }
 
 /** A target template: a bundled name (`tiny-lm`, `targets/tiny-lm`) or a folder with a ratchet.yaml. */

@@ -3,7 +3,6 @@
  * the run runs elsewhere, and feed them to a view. Following stops when the run stops (its
  * `run_stopped` is the last event once caught up), unless `keep` asks to wait for a resume.
  */
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { describeRedis, parseRedisUrl, redisUrlFrom } from '../queue/connection.js';
@@ -14,6 +13,7 @@ import { listRunIds, readRunInfo, runDir, type RunInfo } from '../store/run-dir.
 import { applyEvent, emptyState, type RunState } from '../store/state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 import { tailEvents } from '../view/watch/tail.js';
+import { isFile } from '../util/fs.js';
 
 export interface WatchOptions {
   experimentsRoot: string;
@@ -52,10 +52,6 @@ export interface WatchResult {
   /** Why the watch ended: the run stopped, the events ran out (no follow), or it was interrupted. */
   ended: 'run_stopped' | 'end_of_events' | 'interrupted';
   summary: RunSummary;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
 }
 
 /** Where the run's events come from: the run folder when it is here, else Redis. */

@@ -4,11 +4,11 @@
  */
 import { join } from 'node:path';
 import { checkPaths } from '../git/path-policy.js';
-import { decide, formatMetric } from '../eval/decide.js';
+import { decide } from '../eval/decide.js';
 import { isAbortError } from './errors.js';
 import type { CandidateCommit, Worktree } from './ports.js';
 import { refs, type RunContext } from './run-context.js';
-import type { Decision, Evaluation, ExperimentId, HistoryRow, ProposalContext, ProposalOutcome, StageProgress, Verdict } from './types.js';
+import type { Decision, Evaluation, ExperimentId, HistoryRow, ProposalContext, StageProgress, Usage, Verdict } from './types.js';
 import { finishedExperiments } from '../store/state.js';
 import { readFile } from 'node:fs/promises';
 
@@ -29,7 +29,7 @@ export interface ExperimentRecord {
   samples?: unknown[];
   stats?: Decision['stats'];
   stages: Evaluation['stages'];
-  usage?: ProposalOutcome extends infer O ? (O extends { usage?: infer U } ? U : never) : never;
+  usage?: Usage;
   failureTail?: string;
   durationS: number;
 }
@@ -258,8 +258,4 @@ export async function runExperiment(
 async function cancel(run: RunContext, exp: ExperimentId, reason: string): Promise<{ kind: 'interrupted' }> {
   await run.store.append({ type: 'experiment_cancelled', exp, reason });
   return { kind: 'interrupted' };
-}
-
-export function describeMetric(value: number | undefined): string {
-  return value === undefined ? '-' : formatMetric(value);
 }

@@ -7,7 +7,10 @@
  */
 import type { Decision, Evaluation, Measurement, Verdict } from '../core/types.js';
 import type { BenchSpec, Goal, MinEffect } from '../spec/schema.js';
+import { constraintViolation, formatMetric } from './constraints.js';
 import { decideNoiseAware } from './noise-decision.js';
+
+export { constraintViolation, formatMetric } from './constraints.js';
 
 export interface DecisionInput {
   bench: BenchSpec;
@@ -26,23 +29,9 @@ export function threshold(minEffect: MinEffect, reference: number): number {
   return minEffect.kind === 'relative' ? minEffect.value * Math.abs(reference) : minEffect.value;
 }
 
-export function formatMetric(value: number): string {
-  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
-}
 
 function failure(verdict: Verdict, reason: string): Decision {
   return { verdict, reason, delta: undefined, gain: undefined };
-}
-
-/** Constraint violations of the candidate's secondary metrics, as one reason, if any. */
-export function constraintViolation(bench: BenchSpec, secondary: Record<string, number>): string | undefined {
-  for (const c of bench.constraints) {
-    const value = secondary[c.metric];
-    if (value === undefined) return `constraint metric "${c.metric}" not found in the bench output`;
-    if (c.max !== undefined && value > c.max) return `${c.metric} ${formatMetric(value)} exceeds max ${formatMetric(c.max)}`;
-    if (c.min !== undefined && value < c.min) return `${c.metric} ${formatMetric(value)} is below min ${formatMetric(c.min)}`;
-  }
-  return undefined;
 }
 
 export function decide(input: DecisionInput): Decision {

@@ -6,6 +6,7 @@
  */
 import type { BenchSample, Decision, Measurement } from '../core/types.js';
 import type { BenchSpec } from '../spec/schema.js';
+import { constraintViolation, formatMetric } from './constraints.js';
 import {
   bootstrapHodgesLehmann,
   hodgesLehmann,
@@ -123,13 +124,8 @@ export function clearsBar(e: PairedEvidence): boolean {
 export function sampleConstraintViolation(bench: BenchSpec, samples: readonly BenchSample[]): string | undefined {
   const runs = samples.filter((s) => s.side === 'candidate');
   for (const [i, run] of runs.entries()) {
-    const where = `(candidate run ${i + 1} of ${runs.length})`;
-    for (const c of bench.constraints) {
-      const value = run.secondary[c.metric];
-      if (value === undefined) return `constraint metric "${c.metric}" not found in the bench output ${where}`;
-      if (c.max !== undefined && value > c.max) return `${c.metric} ${num(value)} exceeds max ${num(c.max)} ${where}`;
-      if (c.min !== undefined && value < c.min) return `${c.metric} ${num(value)} is below min ${num(c.min)} ${where}`;
-    }
+    const violated = constraintViolation(bench, run.secondary, `(candidate run ${i + 1} of ${runs.length})`);
+    if (violated !== undefined) return violated;
   }
   return undefined;
 }
@@ -154,7 +150,7 @@ export function describeEvidence(metric: string, e: PairedEvidence): string {
 }
 
 function whyNot(bench: BenchSpec, e: PairedEvidence): string {
-  const bar = bench.min_effect.kind === 'relative' ? `min_effect ${pct(e.minEffect, false)}` : `min_effect ${num(bench.min_effect.value)} (${pct(e.minEffect, false)})`;
+  const bar = bench.min_effect.kind === 'relative' ? `min_effect ${pct(e.minEffect, false)}` : `min_effect ${formatMetric(bench.min_effect.value)} (${pct(e.minEffect, false)})`;
   if (e.high < 0) return 'worse than its parent';
   if (e.low <= e.minEffect) return e.minEffect > 0 ? `gain not shown to exceed ${bar}` : 'gain not shown to be above 0';
   return `rank test not significant at ${pct(1 - e.confidence, false)}`;
@@ -190,6 +186,3 @@ function pValue(p: number): string {
   return p < 0.001 ? '<0.001' : `=${Number(p.toPrecision(2))}`;
 }
 
-function num(value: number): string {
-  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
-}

@@ -5,6 +5,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { maxPairs } from './noise-decision.js';
+import { median } from './stats.js';
 import { AbortedError, throwIfAborted } from '../core/errors.js';
 import type { CommandResult, CommandRunner } from '../core/ports.js';
 import type { BenchSample, EvaluationRequest, Measurement, StageKind, StageOutcome, StageStatus } from '../core/types.js';
@@ -66,12 +67,6 @@ export function isAB(request: EvaluationRequest): boolean {
 export function tailLines(output: string, lines: number): string {
   const all = output.replace(/\n+$/, '').split('\n');
   return all.slice(-lines).join('\n');
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Why a command did not pass, or undefined when it exited 0. `verb` phrases a non-zero exit. */

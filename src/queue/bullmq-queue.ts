@@ -26,7 +26,10 @@ import {
 import { CANCELLED, SUPERSEDED, type StageJobData, crashedStage, isStageResult, sameRequest, stagePassed } from './protocol.js';
 import { registerRun, unregisterRun } from './registry.js';
 import { SharedCalls } from './shared-calls.js';
-import type { CombineStages, StageResult } from './stage-types.js';
+import type { StageResult } from '../eval/stages.js';
+
+/** Folds the stages that ran into one evaluation: `combineStages` from src/eval/combine.ts. */
+export type CombineStages = (results: StageResult[]) => Evaluation;
 
 export interface BullEvaluationQueueOptions {
   connection: RedisOptions;

@@ -3,7 +3,7 @@
  * and the cancel message. Versioned, because a resumed run may meet jobs from an older ratchet.
  */
 import type { EvaluationRequest, StageKind, StageOutcome } from '../core/types.js';
-import type { StageResult } from './stage-types.js';
+import type { StageResult } from '../eval/stages.js';
 
 export interface StageJobData {
   v: 1;

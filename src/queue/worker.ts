@@ -12,7 +12,7 @@ import { type RedisOptions, connectRedis, workerRedisOptions } from './connectio
 import { DEFAULT_PREFIX, QUEUE_ROLES, assertPrefix, assertRunId, cancelChannel, cancelMarkerKey, queueName } from './names.js';
 import { CANCELLED, INTERRUPTED, LOCK_LOST, SUPERSEDED, isStageJobData, parseCancelMessage } from './protocol.js';
 import { registeredRuns, runSession } from './registry.js';
-import type { StageExecutor, StageResult } from './stage-types.js';
+import type { StageExecutor, StageResult } from '../eval/stages.js';
 
 /**
  * A bench runs for minutes, but its lock is renewed every lockDuration / 2 while the worker

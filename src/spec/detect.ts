@@ -5,6 +5,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isFile } from '../util/fs.js';
 
 export interface RepoGuess {
   checks: { name: string; run: string }[];
@@ -107,10 +108,6 @@ async function golang(repoDir: string): Promise<Found | undefined> {
 
 async function readText(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch(() => undefined);
-}
-
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
 }
 
 async function isDir(path: string): Promise<boolean> {

@@ -6,7 +6,7 @@
  * guidance, and `missing` names them: `ratchet run` then reports them as `required` until the
  * user fills them in. Nothing is invented that would run: a placeholder bench would be measured.
  */
-import { stat, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { UserError } from '../core/errors.js';
@@ -16,6 +16,7 @@ import { SPEC_FILE_NAMES } from './load.js';
 import { looksLikeObjectiveFile } from './objective.js';
 import { checkSpec, specError } from './validate.js';
 import { renderSpecYaml, type Guidance } from './yaml.js';
+import { isFile } from '../util/fs.js';
 
 export interface InitOptions {
   flags?: SpecFlags;
@@ -146,6 +147,3 @@ function setAt(input: Record<string, unknown>, path: readonly string[], value: u
   node[path[path.length - 1]!] = value;
 }
 
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
-}

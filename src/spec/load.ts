@@ -3,13 +3,14 @@
  * line:col), then validate the whole against the schema. Each stage reports every problem it
  * finds at once as one `ValidationError`; nothing runs on a bad spec.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { UserError, type Issue } from '../core/errors.js';
 import { formatPath, type PathSegment, type Problem } from './issues.js';
 import type { Spec } from './schema.js';
 import { checkSpec, specError } from './validate.js';
 import { parseSpecYaml, type SpecDocument } from './yaml.js';
+import { isFile } from '../util/fs.js';
 
 export const SPEC_FILE_NAMES = ['ratchet.yaml', 'ratchet.yml'] as const;
 
@@ -67,10 +68,3 @@ export function problemsToIssues(problems: readonly Problem[], lineOf?: (path: r
   }));
 }
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}

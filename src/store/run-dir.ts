@@ -95,7 +95,8 @@ export class RunStore {
     const done = this.writing.then(async () => {
       await appendFile(join(this.dir, 'events.jsonl'), `${JSON.stringify(full)}\n`);
       this.state = applyEvent(this.state, full);
-      if (full.type === 'experiment_finished' || full.type === 'best_advanced') await this.writeResultsTsv();
+      // Rows come from finished experiments only; no other event changes the file.
+      if (full.type === 'experiment_finished') await this.writeResultsTsv();
       for (const listener of this.listeners) listener(full, this.state);
     });
     this.writing = done.catch(() => undefined);

@@ -3,7 +3,8 @@ import { formatGain, formatMetric } from '../eval/decide.js';
 import type { RunEvent } from '../store/events.js';
 import type { RunState } from '../store/state.js';
 
-function clip(text: string, width = 72): string {
+/** One line of at most `width` characters, with an ellipsis when cut. */
+export function clip(text: string, width = 72): string {
   const one = text.replace(/\s+/g, ' ').trim();
   return one.length > width ? `${one.slice(0, width - 1)}…` : one;
 }

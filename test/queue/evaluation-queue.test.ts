@@ -6,7 +6,7 @@ import type { StageKind } from '../../src/core/types.js';
 import { BullEvaluationQueue } from '../../src/queue/bullmq-queue.js';
 import { cancelMarkerKey } from '../../src/queue/names.js';
 import { CANCELLED, SUPERSEDED } from '../../src/queue/protocol.js';
-import type { StageExecutor } from '../../src/queue/stage-types.js';
+import type { StageExecutor } from '../../src/eval/stages.js';
 import { type StartWorkerOptions, startWorker } from '../../src/queue/worker.js';
 import { testRedisSocket, uniquePrefix } from '../helpers/redis.js';
 import { alive, combine, eventually, newRunId, recordingExecutor, request, runUntilAborted, stageResult } from './support.js';

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { Evaluation, EvaluationRequest, StageKind, StageStatus } from '../../src/core/types.js';
-import type { StageExecutor, StageResult } from '../../src/queue/stage-types.js';
+import type { StageExecutor, StageResult } from '../../src/eval/stages.js';
 import { specSchema } from '../../src/spec/schema.js';
 
 export const spec = specSchema.parse({

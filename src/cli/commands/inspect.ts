@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { latestRunId, listRuns, showExperiment, showRun, type ExperimentDetail, type RunTable } from '../../app/inspect.js';
 import { formatGain, formatMetric } from '../../eval/decide.js';
+import { clip } from '../../view/plain.js';
 import { formatSummary } from '../../view/summary.js';
 import { out, printJson } from '../output.js';
 import { experimentsOption } from './common.js';
@@ -12,11 +13,6 @@ function pad(text: string, width: number): string {
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i] ?? 0))).join('  ')).join('\n');
-}
-
-function clip(text: string, width: number): string {
-  const one = text.replace(/\s+/g, ' ').trim();
-  return one.length > width ? `${one.slice(0, width - 1)}…` : one;
 }
 
 export function formatRunTable(t: RunTable): string {

@@ -1,0 +1,18 @@
+/** Secondary-metric constraints (`bench.constraints`) and the metric formatting their reasons use. */
+import type { BenchSpec } from '../spec/schema.js';
+
+export function formatMetric(value: number): string {
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
+}
+
+/** The first constraint `secondary` breaks, as one reason (`where` names the run), if any. */
+export function constraintViolation(bench: BenchSpec, secondary: Record<string, number>, where?: string): string | undefined {
+  const at = where === undefined ? '' : ` ${where}`;
+  for (const c of bench.constraints) {
+    const value = secondary[c.metric];
+    if (value === undefined) return `constraint metric "${c.metric}" not found in the bench output${at}`;
+    if (c.max !== undefined && value > c.max) return `${c.metric} ${formatMetric(value)} exceeds max ${formatMetric(c.max)}${at}`;
+    if (c.min !== undefined && value < c.min) return `${c.metric} ${formatMetric(value)} is below min ${formatMetric(c.min)}${at}`;
+  }
+  return undefined;
+}
