@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'experiments/**', 'targets/**', 'coverage/**', 'bin/**', 'src/view/web/static/**'] },
+  { ignores: ['dist/**', 'scratch/**', 'node_modules/**', 'experiments/**', 'targets/**', 'coverage/**', 'bin/**', 'src/view/web/static/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

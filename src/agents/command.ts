@@ -17,14 +17,15 @@
  * The prompt goes to `<experimentDir>/prompt.md`, outside the worktree. The command sees the
  * spec's `env` allowlist plus the usual credentials of coding agents (AGENT_ENV_ALLOWLIST).
  */
-import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { AbortedError } from '../core/errors.js';
 import type { CommandRunner } from '../core/ports.js';
 import type { ProposalContext, ProposalOutcome, Proposer } from '../core/types.js';
 import { isEditable } from '../git/path-policy.js';
-import { ExecaCommandRunner } from '../proc/run-command.js';
+import { agentSandbox } from './sandbox.js';
 import { formatDuration } from '../spec/duration.js';
 import type { Spec } from '../spec/schema.js';
 import { listWorktreeFiles } from './claude/git-files.js';
@@ -41,7 +42,8 @@ const DESCRIPTION_CHARS = 120;
 export const AGENT_ENV_ALLOWLIST: readonly string[] = ['ANTHROPIC_*', 'CLAUDE_*', 'OPENAI_*', 'CODEX_*', 'GEMINI_*', 'GOOGLE_*', 'AIDER_*', 'OPENROUTER_*', 'XDG_*'];
 
 export interface CommandProposerOptions {
-  runner?: CommandRunner;
+  /** The one sandboxed runner. */
+  runner: CommandRunner;
 }
 
 /** `'…'` for sh, whatever the text holds. */
@@ -60,42 +62,74 @@ export class CommandProposer implements Proposer {
 
   constructor(
     private readonly agent: CommandAgentSpec,
-    options: CommandProposerOptions = {},
+    options: CommandProposerOptions,
   ) {
-    this.runner = options.runner ?? new ExecaCommandRunner();
+    this.runner = options.runner;
   }
 
   async propose(context: ProposalContext, signal: AbortSignal): Promise<ProposalOutcome> {
     const { worktree, experimentDir } = context;
     const policy = { editable: context.spec.editable, protected: context.spec.protected };
-    const files = (await listWorktreeFiles(worktree)).filter((f) => isEditable(f, policy));
+    const all = await listWorktreeFiles(worktree);
+    const files = all.filter((f) => isEditable(f, policy));
     const prompt = renderPrompt(context, { files, finish: 'file' });
     const promptFile = join(experimentDir, PROMPT_FILE);
     const descriptionFile = join(worktree, DESCRIPTION_FILE);
     await mkdir(experimentDir, { recursive: true });
     await writeFile(promptFile, prompt.full);
     await rm(descriptionFile, { force: true });
-    const start = { head: await gitOut(worktree, ['rev-parse', 'HEAD']), branch: await gitOut(worktree, ['symbolic-ref', '-q', 'HEAD']) };
+    // Coding-agent CLIs commit as they go. In the sandbox the repository is read-only, so new
+    // objects go to a scratch store of their own (the repository's objects stay readable as an
+    // alternate) and only this worktree's own admin folder (HEAD, index) is writable. Nothing
+    // the agent commits reaches the repository: its work is taken from the files afterwards.
+    const scratch = await mkdtemp(join(tmpdir(), 'ratchet-agent-objects-'));
+    const gitEnv = { GIT_OBJECT_DIRECTORY: scratch, GIT_ALTERNATE_OBJECT_DIRECTORIES: join(context.gitDir, 'objects') };
+    const admin = await adminDir(worktree);
+    try {
+      const start = { head: await gitOut(worktree, ['rev-parse', 'HEAD']), branch: await gitOut(worktree, ['symbolic-ref', '-q', 'HEAD']) };
+      const result = await this.runner.run({
+        command: expandCommand(this.agent.run, { prompt: prompt.full, promptFile }),
+        cwd: worktree,
+        timeoutMs: this.agent.timeout,
+        logFile: join(experimentDir, AGENT_LOG_FILE),
+        allowEnv: [...AGENT_ENV_ALLOWLIST, ...context.spec.env],
+        env: {
+          RATCHET_PROMPT_FILE: promptFile,
+          RATCHET_DESCRIPTION_FILE: descriptionFile,
+          RATCHET_EXPERIMENT: context.experiment,
+          RATCHET_WORKTREE: worktree,
+          ...gitEnv,
+        },
+        signal,
+        // The CLI must reach its model: the network stays; the machine, the user's home and the
+        // record do not, but for the folders the spec lends it (its login state).
+        sandbox: agentSandbox(context, all, {
+          network: true,
+          mode: this.agent.sandbox ? context.spec.sandbox : 'none',
+          extra: [
+            { kind: 'ro', path: promptFile },
+            { kind: 'rw', path: scratch },
+            ...(admin === undefined ? [] : [{ kind: 'rw' as const, path: admin }]),
+            ...this.agent.mounts.map((path) => ({ kind: 'rw' as const, path: expandHome(path) })),
+          ],
+        }),
+      });
+      return await this.outcome(result, { worktree, descriptionFile, start, gitEnv }, signal);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
 
-    const result = await this.runner.run({
-      command: expandCommand(this.agent.run, { prompt: prompt.full, promptFile }),
-      cwd: worktree,
-      timeoutMs: this.agent.timeout,
-      logFile: join(experimentDir, AGENT_LOG_FILE),
-      allowEnv: [...AGENT_ENV_ALLOWLIST, ...context.spec.env],
-      env: {
-        RATCHET_PROMPT_FILE: promptFile,
-        RATCHET_DESCRIPTION_FILE: descriptionFile,
-        RATCHET_EXPERIMENT: context.experiment,
-        RATCHET_WORKTREE: worktree,
-      },
-      signal,
-    });
-
+  private async outcome(
+    result: Awaited<ReturnType<CommandRunner['run']>>,
+    at: { worktree: string; descriptionFile: string; start: { head: string | undefined; branch: string | undefined }; gitEnv: Record<string, string> },
+    signal: AbortSignal,
+  ): Promise<ProposalOutcome> {
+    const { worktree, descriptionFile, start, gitEnv } = at;
     const written = await takeDescription(descriptionFile);
-    const moved = await restoreHead(worktree, start);
+    const moved = await restoreHead(worktree, start, gitEnv);
     // A description file the agent staged or committed must not stay in the index.
-    await git(worktree, ['reset', '-q', '--', DESCRIPTION_FILE]);
+    await git(worktree, ['reset', '-q', '--', DESCRIPTION_FILE], gitEnv);
     if (result.aborted || signal.aborted) throw new AbortedError();
     const outputTail = tail(result.output, OUTPUT_TAIL_CHARS);
     if (moved.kind === 'switched') {
@@ -112,6 +146,11 @@ export class CommandProposer implements Proposer {
     const description = written ?? moved.subject ?? lastLine(result.output) ?? `change by \`${this.agent.run}\``;
     return { kind: 'change', description: clip(description, DESCRIPTION_CHARS) };
   }
+}
+
+function expandHome(path: string): string {
+  const home = process.env['HOME'];
+  return home !== undefined && (path === '~' || path.startsWith('~/')) ? join(home, path.slice(1)) : path;
 }
 
 /** The first non-empty line of the description file; the file (and an emptied folder) is removed. */
@@ -134,23 +173,29 @@ type HeadState = { kind: 'same'; subject?: undefined } | { kind: 'moved'; subjec
  * Undoes the agent's commits, keeping their content: HEAD goes back to where it started and
  * the work stays in the index and working tree. A branch switch is not undone (reported).
  */
-async function restoreHead(worktree: string, start: { head: string | undefined; branch: string | undefined }): Promise<HeadState> {
+async function restoreHead(worktree: string, start: { head: string | undefined; branch: string | undefined }, env: Record<string, string>): Promise<HeadState> {
   const branch = await gitOut(worktree, ['symbolic-ref', '-q', 'HEAD']);
   if (branch !== start.branch) return { kind: 'switched', branch };
   const head = await gitOut(worktree, ['rev-parse', 'HEAD']);
   if (start.head === undefined || head === start.head) return { kind: 'same' };
-  const subject = await gitOut(worktree, ['log', '-1', '--format=%s']);
-  await git(worktree, ['reset', '-q', '--soft', start.head]);
+  const subject = await gitOut(worktree, ['log', '-1', '--format=%s'], env);
+  await git(worktree, ['reset', '-q', '--soft', start.head], env);
   return { kind: 'moved', subject: subject === '' ? undefined : subject };
 }
 
-async function git(cwd: string, args: string[]): Promise<{ exitCode: number | undefined; stdout: string }> {
-  const result = await execa('git', args, { cwd, reject: false, stdin: 'ignore', env: { GIT_TERMINAL_PROMPT: '0' } });
+async function git(cwd: string, args: string[], env: Record<string, string> = {}): Promise<{ exitCode: number | undefined; stdout: string }> {
+  const result = await execa('git', args, { cwd, reject: false, stdin: 'ignore', env: { GIT_TERMINAL_PROMPT: '0', ...env } });
   return { exitCode: result.exitCode, stdout: result.stdout };
 }
 
-async function gitOut(cwd: string, args: string[]): Promise<string | undefined> {
-  const result = await git(cwd, args);
+/** The worktree's own admin folder in the repository (`<git dir>/worktrees/<name>`), from its `.git` link. */
+async function adminDir(worktree: string): Promise<string | undefined> {
+  const text = await readFile(join(worktree, '.git'), 'utf8').catch(() => '');
+  return /^gitdir: (.+)$/m.exec(text)?.[1]?.trim();
+}
+
+async function gitOut(cwd: string, args: string[], env: Record<string, string> = {}): Promise<string | undefined> {
+  const result = await git(cwd, args, env);
   return result.exitCode === 0 ? result.stdout.trim() : undefined;
 }
 

@@ -1,6 +1,8 @@
 /** The proposer for a spec's agent, and the checks it needs before a run starts. */
 import { UserError } from '../core/errors.js';
+import type { CommandRunner } from '../core/ports.js';
 import type { Proposer } from '../core/types.js';
+import type { Redactor } from '../util/redact.js';
 import type { Spec } from '../spec/schema.js';
 import { checkClaudeReady, ClaudeProposer } from './claude/index.js';
 import { CommandProposer } from './command.js';
@@ -38,7 +40,14 @@ async function agentWarnings(spec: Spec, repo: string, env: NodeJS.ProcessEnv): 
   }
 }
 
-export async function createProposer(spec: Spec): Promise<Proposer> {
+export interface ProposerAdapters {
+  /** The one sandboxed runner, for the commands agents run. */
+  runner: CommandRunner;
+  /** Keeps secrets out of transcripts and what the model is shown. */
+  redactor: Redactor;
+}
+
+export async function createProposer(spec: Spec, adapters: ProposerAdapters): Promise<Proposer> {
   const agent = spec.agent;
   switch (agent.kind) {
     case 'replay':
@@ -47,8 +56,8 @@ export async function createProposer(spec: Spec): Promise<Proposer> {
     case 'tune':
       return new TuneProposer(agent);
     case 'claude':
-      return new ClaudeProposer(agent);
+      return new ClaudeProposer(agent, adapters);
     case 'command':
-      return new CommandProposer(agent);
+      return new CommandProposer(agent, adapters);
   }
 }

@@ -5,14 +5,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
-import { checkAgentReady, createProposer } from '../agents/factory.js';
+import { checkAgentReady } from '../agents/factory.js';
 import { checkBudget, type Stop } from '../core/budget.js';
 import { AbortedError, isAbortError } from '../core/errors.js';
 import { runLoop } from '../core/loop.js';
 import type { RunContext } from '../core/run-context.js';
 import { combineStages } from '../eval/combine.js';
 import { GitWorkspace } from '../git/workspace.js';
-import { ExecaCommandRunner } from '../proc/run-command.js';
+import type { CommandRunner } from '../core/ports.js';
+import { checkoutMounts, treeOfFiles } from '../eval/stage-sandbox.js';
+import { listWorktreeFiles } from '../agents/claude/git-files.js';
 import { BullEvaluationQueue } from '../queue/bullmq-queue.js';
 import { openEventPublisher } from '../queue/event-stream.js';
 import { startWorker, type RunningWorker } from '../queue/worker.js';
@@ -25,7 +27,7 @@ import type { RunEvent } from '../store/events.js';
 import { RUN_JSON_VERSION, RunStore, readRunInfo, runDir, type RunInfo } from '../store/run-dir.js';
 import type { RunState } from '../store/state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
-import { createWorkerExecutor } from './executor.js';
+import { createRunner, createRunProposer, createWorkerExecutor, processRedactor, resolveSandbox } from './compose.js';
 import { openRunRedis } from './redis.js';
 import { lockRunSession } from './session-lock.js';
 import { RATCHET_VERSION } from './version.js';
@@ -62,9 +64,9 @@ function needsSetupFirst(spec: Spec): boolean {
   return (spec.agent.kind === 'claude' || spec.agent.kind === 'command') && spec.setup !== undefined && spec.setup.trim() !== '';
 }
 
-function setupBeforeAgent(spec: Spec): NonNullable<RunContext['prepareWorktree']> {
-  const runner = new ExecaCommandRunner();
+function setupBeforeAgent(spec: Spec, runner: CommandRunner, gitDir: string): NonNullable<RunContext['prepareWorktree']> {
   return async (worktree, logDir, signal) => {
+    const files = await listWorktreeFiles(worktree);
     const result = await runner.run({
       command: spec.setup!,
       cwd: worktree,
@@ -72,6 +74,11 @@ function setupBeforeAgent(spec: Spec): NonNullable<RunContext['prepareWorktree']
       logFile: join(logDir, 'agent-setup.log'),
       allowEnv: spec.env,
       signal,
+      sandbox: {
+        mode: spec.sandbox,
+        network: spec.setup_network,
+        mounts: checkoutMounts({ gitDir, worktree, tree: treeOfFiles(files), protected: spec.protected, wholeFolders: false, sandboxPaths: spec.sandbox_paths }),
+      },
     });
     // A failed setup is not fatal here: the agent sees a worktree without it, and the
     // evaluation's own setup stage reports the failure as the experiment's verdict.
@@ -143,6 +150,10 @@ async function session(options: SessionOptions, info: RunInfo, store: RunStore, 
 async function lockedSession(options: SessionOptions, info: RunInfo, store: RunStore, workspace: GitWorkspace, resumed: boolean, startedAt: number): Promise<RunOutcome> {
   const { signal } = options;
   const detach = options.onEvent ? store.onEvent(options.onEvent) : undefined;
+  const sandbox = await resolveSandbox(info.spec.sandbox);
+  if (sandbox.notice !== undefined) options.onWarning?.(sandbox.notice);
+  const redactor = processRedactor();
+  const runner = createRunner(redactor);
   // Worktrees of a crashed session of this run would block its experiment names.
   await workspace.reconcile(workspace.worktreeRoot);
   const redis = await openRunRedis({ ...(options.redis === undefined ? {} : { flag: options.redis }), runDir: store.dir, signal });
@@ -160,7 +171,7 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
     // refused instead of being run in worktrees that no longer exist.
     await queue.open(info.runId);
     if (options.inProcessWorker !== false) {
-      worker = await startWorker({ connection: redis.connection, executor: createWorkerExecutor(), runs: [info.runId], onError });
+      worker = await startWorker({ connection: redis.connection, executor: createWorkerExecutor(runner), runs: [info.runId], onError });
     }
     await store.append({
       type: 'run_started',
@@ -179,9 +190,9 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
       store,
       workspace,
       queue,
-      proposer: await createProposer(info.spec),
+      proposer: await createRunProposer(info.spec, runner, redactor),
       ...(options.keepWorktrees ? { keepWorktrees: true } : {}),
-      ...(needsSetupFirst(info.spec) ? { prepareWorktree: setupBeforeAgent(info.spec) } : {}),
+      ...(needsSetupFirst(info.spec) ? { prepareWorktree: setupBeforeAgent(info.spec, runner, workspace.gitDir) } : {}),
     };
     // A resumed run whose budget is already spent stops at once, without a new experiment.
     stop = checkBudget(store.getState(), info.spec, 0) ?? (await runLoop(run, signal, { startedAt }));

@@ -1,103 +1,31 @@
 /**
- * One experiment, end to end: a worktree off the best, a proposal, the diff gate, the commit,
- * the evaluation, the verdict, and the record. Every experiment leaves its ref, patch and logs.
+ * One experiment, end to end: a worktree off the best, a proposal, the checks of what the agent
+ * did to the repository, the diff gate, the commit, the evaluation, the verdict, and the record.
+ * Every experiment leaves its ref, patch and logs.
  */
-import { join } from 'node:path';
-import { checkPaths } from '../git/path-policy.js';
 import { decide } from '../eval/decide.js';
+import { formatSize } from '../spec/size.js';
 import { isAbortError } from './errors.js';
-import type { CandidateCommit, Worktree } from './ports.js';
+import { gateChange } from './gate.js';
+import type { Worktree } from './ports.js';
+import { historyRows, lastFailure, progressToEvents, recordFinished } from './record.js';
 import { refs, type RunContext } from './run-context.js';
-import type { Decision, Evaluation, ExperimentId, HistoryRow, ProposalContext, StageProgress, Usage, Verdict } from './types.js';
-import { finishedExperiments } from '../store/state.js';
-import { readFile } from 'node:fs/promises';
+import { expectedRunRefs, runRefDrift } from './run-refs.js';
+import type { Decision, Evaluation, ExperimentId, Verdict } from './types.js';
+
+export { historyRows, progressToEvents, recordFinished, type ExperimentRecord } from './record.js';
 
 export type ExperimentOutcome = { kind: 'finished'; verdict: Verdict } | { kind: 'exhausted'; reason: string } | { kind: 'interrupted' };
 
-export interface ExperimentRecord {
-  experiment: ExperimentId;
-  verdict: Verdict;
-  reason: string;
-  description: string;
-  hypothesis?: string;
-  commit?: string;
-  parent: string;
-  metric?: number;
-  delta?: number;
-  gain?: number;
-  secondary: Record<string, number>;
-  samples?: unknown[];
-  stats?: Decision['stats'];
-  stages: Evaluation['stages'];
-  usage?: Usage;
-  failureTail?: string;
-  durationS: number;
-}
-
-export function historyRows(run: RunContext): HistoryRow[] {
-  return finishedExperiments(run.store.getState()).map((e) => ({
-    experiment: e.id,
-    verdict: e.finished!.verdict,
-    metric: e.finished!.metric,
-    description: e.finished!.description,
-    reason: e.finished!.reason,
-  }));
-}
-
-async function lastFailure(run: RunContext): Promise<ProposalContext['lastFailure']> {
-  const failed = finishedExperiments(run.store.getState())
-    .reverse()
-    .find((e) => e.finished !== undefined && e.finished.verdict !== 'keep' && e.finished.verdict !== 'discard');
-  if (!failed?.finished) return undefined;
-  let outputTail = '';
-  try {
-    const result = JSON.parse(await readFile(join(run.store.experimentDir(failed.id), 'result.json'), 'utf8')) as { failureTail?: string };
-    outputTail = result.failureTail ?? '';
-  } catch {
-    // no result.json: the tail is simply unknown
-  }
-  return { experiment: failed.id, verdict: failed.finished.verdict, reason: failed.finished.reason, outputTail };
-}
-
-/** Record a finished experiment: result.json first, then the event (the event is the commit point). */
-export async function recordFinished(run: RunContext, record: ExperimentRecord): Promise<void> {
-  await run.store.writeExperimentFile(record.experiment, 'result.json', `${JSON.stringify(record, null, 2)}\n`);
-  await run.store.append({
-    type: 'experiment_finished',
-    exp: record.experiment,
-    verdict: record.verdict,
-    reason: record.reason,
-    description: record.description,
-    ...(record.commit === undefined ? {} : { commit: record.commit }),
-    parent: record.parent,
-    ...(record.metric === undefined ? {} : { metric: record.metric }),
-    ...(record.delta === undefined ? {} : { delta: record.delta }),
-    ...(record.gain === undefined ? {} : { gain: record.gain }),
-    secondary: record.secondary,
-    ...(record.stats === undefined ? {} : { stats: record.stats }),
-    ...(record.stats?.pairs === undefined ? {} : { pairs: Number(record.stats.pairs) }),
-    ...(record.usage === undefined ? {} : { usage: record.usage }),
-    durationS: record.durationS,
-  });
-}
-
-export function progressToEvents(run: RunContext, exp: ExperimentId): (p: StageProgress) => void {
-  return (p) => {
-    if (p.state === 'started') {
-      void run.store.append({ type: 'stage_started', exp, stage: p.stage });
-      return;
-    }
-    const outcomes = p.outcomes ?? [];
-    const failed = outcomes.find((o) => o.status !== 'ok' && o.status !== 'skipped');
-    void run.store.append({
-      type: 'stage_finished',
-      exp,
-      stage: p.stage,
-      status: failed?.status ?? (outcomes.length > 0 && outcomes.every((o) => o.status === 'skipped') ? 'skipped' : 'ok'),
-      durationS: outcomes.reduce((s, o) => s + o.durationS, 0),
-      reason: failed?.reason ?? '',
-    });
-  };
+/**
+ * Puts the run's refs back where the log says they are; returns the refs it had to fix. Called
+ * after everything a candidate ran, so the best branch is checked against the log before it moves.
+ */
+export async function putBackRunRefs(run: RunContext): Promise<string[]> {
+  const { prefix } = refs(run.runId);
+  const drift = runRefDrift(expectedRunRefs(run.store.getState(), prefix, run.baseCommit), await run.workspace.listRefs(prefix));
+  for (const d of drift) await run.workspace.updateRef(d.ref, d.expected);
+  return drift.map((d) => `${d.actual === undefined ? 'deleted' : 'moved'} ${d.ref.replace(/^refs\/heads\//, '')}`);
 }
 
 /** Evaluate a committed candidate and decide; the caller records. */
@@ -110,8 +38,7 @@ export async function evaluateAndDecide(
   signal: AbortSignal,
 ): Promise<{ evaluation: Evaluation; decision: Decision }> {
   const logDir = await run.store.ensureExperimentDir(exp);
-  // The evaluator is the run's: protected files come from the base commit, whatever the candidate did.
-  if (run.spec.protected.length > 0) await run.workspace.restorePaths(worktree.path, run.baseCommit, run.spec.protected);
+  // The worker keeps protected files at the base commit's and each stage isolated (eval/isolation.ts).
   const evaluation = await run.queue.evaluate(
     {
       runId: run.runId,
@@ -123,31 +50,25 @@ export async function evaluateAndDecide(
       logDir,
       spec: run.spec,
       baseCommit: run.baseCommit,
+      gitDir: run.workspace.gitDir,
     },
     signal,
     progressToEvents(run, exp),
   );
-  if (run.spec.protected.length > 0) {
-    const touched = await run.workspace.diffPaths(worktree.path, run.baseCommit, run.spec.protected);
-    if (touched.length > 0) {
-      return {
-        evaluation,
-        decision: { verdict: 'rejected', reason: `changed protected path ${touched[0]} while it ran`, delta: undefined, gain: undefined },
-      };
-    }
+  const moved = await putBackRunRefs(run);
+  if (moved.length > 0) {
+    return { evaluation, decision: { verdict: 'rejected', reason: `${moved.join(', ')} while it ran (put back)`, delta: undefined, gain: undefined } };
   }
   return { evaluation, decision: decide({ bench: run.spec.bench, best: parent.metric, evaluation }) };
 }
 
-/** Gate a committed change: size limits and the editable/protected policy. */
-export function gateChange(run: RunContext, candidate: CandidateCommit): string | undefined {
-  const policy = checkPaths(candidate.files, { editable: run.spec.editable, protected: run.spec.protected });
-  if (!policy.ok) return policy.reason;
-  const { max_changed_files: maxFiles, max_diff_lines: maxLines } = run.spec.limits;
-  if (candidate.files.length > maxFiles) return `changes ${candidate.files.length} files, more than limits.max_changed_files (${maxFiles})`;
-  const lines = candidate.insertions + candidate.deletions;
-  if (lines > maxLines) return `changes ${lines} lines, more than limits.max_diff_lines (${maxLines})`;
-  return undefined;
+/** What the agent did beyond its worktree's files: one reason, or undefined. Undone as it goes. */
+async function agentViolation(run: RunContext, worktree: Worktree, before: Awaited<ReturnType<RunContext['workspace']['snapshotRepo']>>): Promise<string | undefined> {
+  const problems: string[] = [];
+  if (!(await run.workspace.worktreeLinkOk(worktree.path))) problems.push("the agent deleted or corrupted its worktree's git link (.git)");
+  const undone = [...(await run.workspace.undoRepoChanges(before)), ...(await putBackRunRefs(run))];
+  if (undone.length > 0) problems.push(`the agent ${undone.slice(0, 3).join(', ')}${undone.length > 3 ? ', …' : ''} (put back)`);
+  return problems.length === 0 ? undefined : problems.join('; ');
 }
 
 export async function runExperiment(
@@ -157,11 +78,12 @@ export async function runExperiment(
   parentWorktree: string | undefined,
   signal: AbortSignal,
 ): Promise<ExperimentOutcome> {
-  const started = Date.now();
+  const now = run.now ?? Date.now;
+  const started = now();
   const r = refs(run.runId);
   await run.store.append({ type: 'experiment_started', exp, parent: best.commit, parentExp: best.exp });
   const worktree = await run.workspace.createWorktree({ ref: r.experiment(exp), commit: best.commit, name: exp });
-  const seconds = (): number => Math.round((Date.now() - started) / 100) / 10;
+  const seconds = (): number => Math.round((now() - started) / 100) / 10;
   const base = { experiment: exp, parent: best.commit, secondary: {}, stages: [] };
   try {
     const experimentDir = await run.store.ensureExperimentDir(exp);
@@ -171,6 +93,7 @@ export async function runExperiment(
       // Whatever setup left behind (node_modules, build output, links) is not the agent's change.
       setupMade = new Set(await run.workspace.changedPaths(worktree.path));
     }
+    const repoBefore = await run.workspace.snapshotRepo();
     const outcome = await run.proposer.propose(
       {
         runId: run.runId,
@@ -183,10 +106,18 @@ export async function runExperiment(
         best: { experiment: best.exp, commit: best.commit, metric: best.metric },
         lastFailure: await lastFailure(run),
         experimentDir,
+        gitDir: run.workspace.gitDir,
       },
       signal,
     );
     if (signal.aborted) return await cancel(run, exp, 'interrupted');
+    const violation = await agentViolation(run, worktree, repoBefore);
+    if (violation !== undefined) {
+      const description = outcome.kind === 'change' ? outcome.description : `(agent failed) ${outcome.reason}`;
+      await run.store.append({ type: 'proposed', exp, description });
+      await recordFinished(run, { ...base, description, verdict: 'rejected', reason: violation, durationS: seconds() });
+      return { kind: 'finished', verdict: 'rejected' };
+    }
     if (outcome.kind === 'exhausted') {
       await cancel(run, exp, outcome.reason);
       return { kind: 'exhausted', reason: outcome.reason };
@@ -207,14 +138,19 @@ export async function runExperiment(
     const described = { description: outcome.description, ...(outcome.hypothesis ? { hypothesis: outcome.hypothesis } : {}) };
     await run.store.append({ type: 'proposed', exp, ...described, ...(outcome.usage ? { usage: outcome.usage } : {}) });
     const usage = outcome.usage ? { usage: outcome.usage } : {};
-    const candidate = await run.workspace.commitAll(worktree, outcome.description, setupMade ? { exclude: setupMade } : {});
+    const candidate = await run.workspace.commitAll(worktree, outcome.description, {
+      ...(setupMade ? { exclude: setupMade } : {}),
+      maxPatchBytes: run.spec.limits.max_patch_bytes,
+    });
     if (candidate === undefined) {
       await recordFinished(run, { ...base, ...described, ...usage, verdict: 'rejected', reason: 'empty diff: the agent changed nothing', durationS: seconds() });
       return { kind: 'finished', verdict: 'rejected' };
     }
-    await run.store.writeExperimentFile(exp, 'patch.diff', candidate.patch);
+    // Too big to keep as a file: the commit on the experiment's ref still holds all of it.
+    const patch = candidate.patch ?? `# ratchet: the patch is ${formatSize(candidate.patchBytes)}, over limits.max_patch_bytes; see it with: git show ${candidate.commit}\n`;
+    await run.store.writeExperimentFile(exp, 'patch.diff', patch);
     await run.store.append({ type: 'committed', exp, commit: candidate.commit, files: candidate.files, insertions: candidate.insertions, deletions: candidate.deletions });
-    const gate = gateChange(run, candidate);
+    const gate = gateChange(run.spec, candidate);
     if (gate !== undefined) {
       await recordFinished(run, { ...base, ...described, ...usage, commit: candidate.commit, verdict: 'rejected', reason: gate, durationS: seconds() });
       return { kind: 'finished', verdict: 'rejected' };

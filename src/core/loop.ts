@@ -67,7 +67,8 @@ class ParentWorktree {
 
   async forCommit(commit: string): Promise<string | undefined> {
     if (this.run.spec.bench.repeat <= 1) return undefined;
-    if (this.current?.commit === commit) return this.current.path;
+    // Outside the sandbox a candidate can reach the parent's worktree; one it broke is made anew.
+    if (this.current?.commit === commit && (await this.run.workspace.worktreeLinkOk(this.current.path))) return this.current.path;
     await this.dispose();
     const wt = await this.run.workspace.createWorktree({ ref: `refs/ratchet/${this.run.runId}/parent`, commit, name: `parent-${commit.slice(0, 10)}` });
     this.current = { commit, path: wt.path };

@@ -12,8 +12,14 @@ export interface Worktree {
 
 export interface CandidateCommit {
   commit: string;
-  /** `git diff parent commit`, binary-safe, as written to `patch.diff`. */
-  patch: string;
+  /** `git diff parent commit`, binary-safe, as written to `patch.diff`; undefined when over the size limit. */
+  patch: string | undefined;
+  /** Size of the patch in bytes (measured without producing it when it is over the limit). */
+  patchBytes: number;
+  /** Files git sees as binary. */
+  binary: string[];
+  /** Symlinks the change adds or changes, with their targets. */
+  symlinks: { path: string; target: string }[];
   /** Paths changed relative to the parent (added, modified, deleted, both sides of renames). */
   files: string[];
   insertions: number;
@@ -23,6 +29,8 @@ export interface CandidateCommit {
 export interface Workspace {
   /** The repository's top-level folder. */
   readonly repo: string;
+  /** The common git dir (`git rev-parse --git-common-dir`). */
+  readonly gitDir: string;
   /** Full sha of a revision; throws a UserError when it does not resolve. */
   resolve(rev: string): Promise<string>;
   /**
@@ -36,7 +44,13 @@ export interface Workspace {
    * Commit everything the worktree changed (except `exclude`, e.g. what setup created) on its
    * ref with `message`; returns undefined when nothing changed.
    */
-  commitAll(worktree: Worktree, message: string, options?: { exclude?: ReadonlySet<string> }): Promise<CandidateCommit | undefined>;
+  commitAll(worktree: Worktree, message: string, options?: { exclude?: ReadonlySet<string>; maxPatchBytes?: number }): Promise<CandidateCommit | undefined>;
+  /** Whether the worktree's `.git` link still leads to its repository (an agent may break it). */
+  worktreeLinkOk(path: string): Promise<boolean>;
+  /** The repository's refs (not ratchet's), HEADs, config and hooks, to compare after an agent ran. */
+  snapshotRepo(): Promise<RepoSnapshot>;
+  /** Puts back what changed since `before`; returns what that was. */
+  undoRepoChanges(before: RepoSnapshot): Promise<string[]>;
   /** Move (or create) a ref, optionally only if it still points at `expected`. Under the lock. */
   updateRef(ref: string, commit: string, expected?: string): Promise<void>;
   readRef(ref: string): Promise<string | undefined>;
@@ -63,6 +77,24 @@ export interface CommandResult {
   output: string;
   /** True when the log file was cut at its size cap. */
   truncated: boolean;
+  /** True when it ran inside the bubblewrap sandbox. */
+  sandboxed?: boolean;
+}
+
+/** One mount inside the sandbox, applied in order (a later one covers an earlier one). */
+export interface SandboxMount {
+  /** `ro`: visible read-only; `rw`: writable; `hide`: an empty private folder over it (what was there is not visible). */
+  kind: 'ro' | 'rw' | 'hide';
+  path: string;
+}
+
+/** What one command may see, chosen by the caller, who knows the worktree and the repository. */
+export interface SandboxRequest {
+  /** `auto`: bubblewrap when it works here, otherwise unconfined. */
+  mode: 'auto' | 'bwrap' | 'none';
+  mounts: readonly SandboxMount[];
+  /** Share the host's network (setup with `setup_network`, a command agent's CLI). */
+  network: boolean;
 }
 
 export interface CommandOptions {
@@ -76,11 +108,60 @@ export interface CommandOptions {
   env?: Record<string, string>;
   /** Names (or `PREFIX*`) of variables allowed through from ratchet's own environment. */
   allowEnv?: readonly string[];
+  /** Names never passed, whatever `allowEnv` says. */
+  denyEnv?: readonly string[];
   signal?: AbortSignal;
   maxLogBytes?: number;
   captureBytes?: number;
+  /** Run inside the sandbox (unless its mode resolves to none on this machine). */
+  sandbox?: SandboxRequest;
 }
 
 export interface CommandRunner {
   run(options: CommandOptions): Promise<CommandResult>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stage isolation (worker side)
+
+/** A worktree as setup left it, for one commit: plain data, kept by the worker between stages. */
+export interface CheckoutRecord {
+  readonly commit: string;
+  /** Path → stamp of every file, link and folder (not the `.git` link). */
+  readonly tree: ReadonlyMap<string, string>;
+  /** Files of the commit. */
+  readonly tracked: ReadonlySet<string>;
+  /** Tracked files setup changed or removed. */
+  readonly setupTouched: ReadonlySet<string>;
+}
+
+/** The parts of a repository a candidate must not change: refs (not ratchet's), HEADs, config, hooks. */
+export interface RepoSnapshot {
+  readonly refs: ReadonlyMap<string, string>;
+  readonly files: ReadonlyMap<string, string | undefined>;
+}
+
+export type CheckoutRestore =
+  | { ok: true; record: CheckoutRecord; restored: string[]; removed: string[] }
+  /** Something of setup's own changed: only running setup again makes it right. */
+  | { ok: false; setupChanged: string[] };
+
+/**
+ * What the stage executor needs of git so that each stage starts from the committed tree plus
+ * setup's outputs, and what a stage did to the worktree and the repository is found and undone.
+ */
+export interface CheckoutGuard {
+  /** The worktree exactly at `commit`: nothing untracked or ignored left. */
+  clean(worktree: string, commit: string): Promise<void>;
+  record(worktree: string, commit: string): Promise<CheckoutRecord>;
+  restore(worktree: string, record: CheckoutRecord): Promise<CheckoutRestore>;
+  /** Protected paths changed since `record`: tracked ones, or added and not ignored. */
+  protectedTouched(worktree: string, record: CheckoutRecord, globs: readonly string[]): Promise<string[]>;
+  /** Whether the worktree's `.git` link still leads to its admin folder in `gitDir` and back. */
+  linkOk(worktree: string, gitDir: string): Promise<boolean>;
+  /** Rewrites a broken link; false when the worktree must be made anew. */
+  repairLink(worktree: string, gitDir: string): Promise<boolean>;
+  snapshotRepo(gitDir: string): Promise<RepoSnapshot>;
+  /** Puts back what changed since `before`; returns what that was (`moved refs/heads/main`). */
+  undoRepoChanges(gitDir: string, before: RepoSnapshot): Promise<string[]>;
 }

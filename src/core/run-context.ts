@@ -20,6 +20,8 @@ export interface RunContext {
   prepareWorktree?: (worktree: string, logDir: string, signal: AbortSignal) => Promise<void>;
   /** Keep experiment worktrees on disk after they finish (for debugging). */
   keepWorktrees?: boolean;
+  /** The clock, for durations (tests fix it). */
+  now?: () => number;
 }
 
 export function refs(runId: string): { best: string; experiment: (exp: string) => string; prefix: string } {

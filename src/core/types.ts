@@ -53,6 +53,8 @@ export interface ProposalContext {
   lastFailure: { experiment: ExperimentId; verdict: Verdict; reason: string; outputTail: string } | undefined;
   /** Where the agent may write its transcript and scratch files (the experiment's run folder). */
   experimentDir: string;
+  /** The repository's common git dir: read-only in the sandbox of the agent's commands. */
+  gitDir: string;
 }
 
 export type ProposalOutcome =
@@ -72,7 +74,8 @@ export interface Proposer {
 // Evaluation
 
 export type StageKind = 'setup' | 'checks' | 'bench';
-export type StageStatus = 'ok' | 'failed' | 'timeout' | 'crash' | 'skipped';
+/** `rejected`: the stage broke a rule of the trust boundary (touched a protected file, moved a ref). */
+export type StageStatus = 'ok' | 'failed' | 'timeout' | 'crash' | 'skipped' | 'rejected';
 
 export interface StageOutcome {
   stage: StageKind;
@@ -101,7 +104,7 @@ export interface Measurement {
   secondary: Record<string, number>;
 }
 
-export type EvaluationStatus = 'ok' | 'checks_failed' | 'crash' | 'timeout';
+export type EvaluationStatus = 'ok' | 'checks_failed' | 'crash' | 'timeout' | 'rejected';
 
 export interface Evaluation {
   status: EvaluationStatus;
@@ -130,6 +133,8 @@ export interface EvaluationRequest {
   spec: Spec;
   /** The run's base commit, from which protected files are restored before evaluation. */
   baseCommit: string;
+  /** The repository's common git dir: its refs are watched, and it is visible read-only in the sandbox. */
+  gitDir: string;
 }
 
 /** Stage progress reported while an evaluation runs (for events and the views). */

@@ -4,6 +4,7 @@ import type { StageResult } from './stages.js';
 
 /** What a stage outcome that did not pass means for the whole evaluation. */
 function statusOf(outcome: StageOutcome): EvaluationStatus {
+  if (outcome.status === 'rejected') return 'rejected';
   // A setup that fails says nothing about the candidate's quality: it could not be evaluated.
   if (outcome.stage === 'setup') return 'crash';
   if (outcome.status === 'timeout') return 'timeout';

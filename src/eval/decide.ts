@@ -43,6 +43,8 @@ export function decide(input: DecisionInput): Decision {
       return failure('timeout', evaluation.reason);
     case 'crash':
       return failure('crash', evaluation.reason);
+    case 'rejected':
+      return failure('rejected', evaluation.reason);
     case 'ok':
       break;
   }

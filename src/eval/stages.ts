@@ -1,31 +1,21 @@
 /**
- * Runs one stage (setup, checks or bench) of one EvaluationRequest through a CommandRunner and
- * maps what happened to outcomes: failures are data, only an abort throws.
+ * Runs one stage (setup, checks or bench) of one EvaluationRequest through the CommandRunner,
+ * each command in the stage's sandbox, each stage isolated (isolation.ts), and maps what
+ * happened to outcomes: failures are data, only an abort throws.
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { maxPairs } from './noise-decision.js';
 import { median } from './stats.js';
-import { AbortedError, throwIfAborted } from '../core/errors.js';
-import type { CommandResult, CommandRunner } from '../core/ports.js';
-import type { BenchSample, EvaluationRequest, Measurement, StageKind, StageOutcome, StageStatus } from '../core/types.js';
-import { formatDuration } from '../spec/duration.js';
+import { throwIfAborted } from '../core/errors.js';
+import type { CheckoutGuard, CheckoutRecord, CommandResult, CommandRunner } from '../core/ports.js';
+import type { BenchSample, EvaluationRequest, StageKind, StageOutcome } from '../core/types.js';
 import { readMetric, readSecondary } from './metric.js';
+import { checkoutsOf, RecordCache, restoreCheckout, stageViolations, type Checkout } from './isolation.js';
+import { failureOf, isAB, outcome, ratchetEnv, rejectedStage, tailLines, type BenchPolicy, type StageExecutor, type StageResult } from './stage-results.js';
+import { stageSandbox } from './stage-sandbox.js';
 
-export interface StageResult {
-  outcomes: StageOutcome[];
-  measurement?: Measurement;
-  /** Last lines of the failing command's output. */
-  failureTail?: string;
-}
-
-export type StageExecutor = (request: EvaluationRequest, stage: StageKind, signal: AbortSignal) => Promise<StageResult>;
-
-/**
- * Consulted after each bench round (a candidate run, and its parent's when A/B) with the samples
- * so far: `stop` ends the bench. At most `bench.max_repeat` rounds (or `bench.repeat`) run.
- */
-export type BenchPolicy = (samples: readonly BenchSample[], request: EvaluationRequest) => 'continue' | 'stop';
+export { isAB, ratchetEnv, RATCHET_ENV, tailLines, type BenchPolicy, type StageExecutor, type StageResult } from './stage-results.js';
 
 export interface StageExecutorOptions {
   /** Adaptive stopping; without one the bench runs exactly `bench.repeat` rounds. */
@@ -34,126 +24,99 @@ export interface StageExecutorOptions {
   tailLines?: number;
 }
 
-/** The environment contract: every command of an evaluation sees these. */
-export const RATCHET_ENV = {
-  run: 'RATCHET_RUN',
-  experiment: 'RATCHET_EXPERIMENT',
-  worktree: 'RATCHET_WORKTREE',
-  commit: 'RATCHET_COMMIT',
-  stage: 'RATCHET_STAGE',
-  /** `candidate` or `parent`: which side of an A/B bench (or setup) this command runs for. */
-  side: 'RATCHET_SIDE',
-} as const;
+type Ready = { ok: true; record: CheckoutRecord } | { ok: false; result: StageResult };
+type SetUp = { ok: true; record: CheckoutRecord; ran: CommandResult | undefined } | { ok: false; result: StageResult };
 
-type Side = 'candidate' | 'parent';
-
-export function ratchetEnv(request: EvaluationRequest, stage: StageKind, side: Side): Record<string, string> {
-  const parent = side === 'parent';
-  return {
-    [RATCHET_ENV.run]: request.runId,
-    [RATCHET_ENV.experiment]: request.experiment,
-    [RATCHET_ENV.worktree]: (parent ? request.parentWorktree : undefined) ?? request.worktree,
-    [RATCHET_ENV.commit]: (parent ? request.parentCommit : undefined) ?? request.commit,
-    [RATCHET_ENV.stage]: stage,
-    [RATCHET_ENV.side]: side,
-  };
-}
-
-/** A/B benches need a parent and more than one measurement. */
-export function isAB(request: EvaluationRequest): boolean {
-  return request.parentWorktree !== undefined && request.spec.bench.repeat > 1;
-}
-
-export function tailLines(output: string, lines: number): string {
-  const all = output.replace(/\n+$/, '').split('\n');
-  return all.slice(-lines).join('\n');
-}
-
-/** Why a command did not pass, or undefined when it exited 0. `verb` phrases a non-zero exit. */
-function failureOf(result: CommandResult, subject: string, timeoutMs: number, verb: 'failed' | 'exited'): { status: 'timeout' | 'failed'; reason: string } | undefined {
-  if (result.aborted) throw new AbortedError();
-  if (result.timedOut) return { status: 'timeout', reason: `${subject} timed out after ${formatDuration(timeoutMs)}` };
-  if (result.exitCode === 0) return undefined;
-  if (result.exitCode !== undefined) {
-    return { status: 'failed', reason: verb === 'failed' ? `${subject} failed (exit ${result.exitCode})` : `${subject} exited ${result.exitCode}` };
-  }
-  if (result.signal !== undefined) return { status: 'failed', reason: `${subject} was killed by ${result.signal}` };
-  return { status: 'failed', reason: `${subject} could not start` };
-}
-
-function outcome(stage: StageKind, name: string, status: StageStatus, exitCode: number | undefined, durationMs: number, reason: string): StageOutcome {
-  return { stage, name, status, exitCode, durationS: durationMs / 1000, reason };
-}
-
-export function createStageExecutor(runner: CommandRunner, options: StageExecutorOptions = {}): StageExecutor {
+export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard, options: StageExecutorOptions = {}): StageExecutor {
   const keepLines = options.tailLines ?? 60;
-  // Successful setups by `worktree@commit`: a parent set up once (often when it was itself the
-  // candidate) is not set up again by every candidate built on it, and concurrent candidates
-  // share one setup instead of racing in the same folder.
-  const setups = new Map<string, Promise<boolean>>();
+  // The worktrees as setup left them: a parent set up once (often when it was itself the
+  // candidate) is not set up again by every candidate built on it.
+  const records = new RecordCache();
 
-  const exec = (request: EvaluationRequest, stage: StageKind, side: Side, command: string, timeoutMs: number, log: string, signal: AbortSignal): Promise<CommandResult> => {
+  const exec = (request: EvaluationRequest, stage: StageKind, checkout: Checkout, record: CheckoutRecord, command: string, timeoutMs: number, log: string, signal: AbortSignal): Promise<CommandResult> => {
     throwIfAborted(signal);
     return runner.run({
       command,
-      cwd: side === 'parent' && request.parentWorktree !== undefined ? request.parentWorktree : request.worktree,
+      cwd: checkout.worktree,
       timeoutMs,
       logFile: log,
-      env: ratchetEnv(request, stage, side),
+      env: ratchetEnv(request, stage, checkout.side),
       allowEnv: request.spec.env,
       signal,
+      sandbox: stageSandbox(request, stage, checkout.worktree, record),
     });
   };
 
-  const note = async (log: string, text: string): Promise<void> => {
+  const noter = (log: string) => async (text: string): Promise<void> => {
     await appendFile(log, `\n==> ${text}\n`);
   };
 
-  async function setup(request: EvaluationRequest, signal: AbortSignal): Promise<StageResult> {
+  /** The committed tree, then setup in it, then the check of what setup did. */
+  async function setUp(request: EvaluationRequest, checkout: Checkout, log: string, signal: AbortSignal): Promise<SetUp> {
+    await guard.clean(checkout.worktree, checkout.commit);
+    const clean = await guard.record(checkout.worktree, checkout.commit);
     const command = request.spec.setup;
     if (command === undefined || command.trim() === '') {
-      return { outcomes: [outcome('setup', 'setup', 'skipped', undefined, 0, 'no setup command')] };
+      records.set(checkout, clean);
+      return { ok: true, record: clean, ran: undefined };
     }
-    const log = join(request.logDir, 'setup.log');
-    const timeoutMs = request.spec.setup_timeout;
-    await note(log, `setup in the candidate worktree (${request.experiment} at ${request.commit})`);
-    const own = await exec(request, 'setup', 'candidate', command, timeoutMs, log, signal);
-    const ownFailure = failureOf(own, 'setup', timeoutMs, 'failed');
-    if (ownFailure !== undefined) {
-      return { outcomes: [outcome('setup', 'setup', ownFailure.status, own.exitCode, own.durationMs, ownFailure.reason)], failureTail: tailLines(own.output, keepLines) };
+    const parent = checkout.side === 'parent';
+    const subject = parent ? 'setup in the parent worktree' : 'setup';
+    await noter(log)(parent ? `setup in the parent worktree (${checkout.commit} at ${checkout.worktree})` : `setup in the candidate worktree (${request.experiment} at ${checkout.commit})`);
+    const before = await guard.snapshotRepo(request.gitDir);
+    const ran = await exec(request, 'setup', checkout, clean, command, request.spec.setup_timeout, log, signal);
+    const failure = failureOf(ran, subject, request.spec.setup_timeout, 'failed');
+    const violation = await stageViolations(guard, request, 'setup', [{ checkout, record: clean }], before);
+    if (violation !== undefined) return { ok: false, result: rejectedStage('setup', violation) };
+    if (failure !== undefined) {
+      return { ok: false, result: { outcomes: [outcome('setup', 'setup', failure.status, ran.exitCode, ran.durationMs, failure.reason)], failureTail: tailLines(ran.output, keepLines) } };
     }
-    setups.set(`${request.worktree}@${request.commit}`, Promise.resolve(true));
-    if (!isAB(request) || request.parentWorktree === undefined) {
-      return { outcomes: [outcome('setup', 'setup', 'ok', own.exitCode, own.durationMs, 'setup passed')] };
-    }
+    const record = await guard.record(checkout.worktree, checkout.commit);
+    records.set(checkout, record);
+    return { ok: true, record, ran };
+  }
 
-    const key = `${request.parentWorktree}@${request.parentCommit ?? ''}`;
-    const prior = setups.get(key);
-    if (prior !== undefined && (await prior)) {
-      await note(log, `setup in the parent worktree: already done by this worker`);
-      return { outcomes: [outcome('setup', 'setup', 'ok', own.exitCode, own.durationMs, 'setup passed; the parent worktree was already set up')] };
+  /** The worktree as setup left it, setting it up (again) when that is the only way. */
+  async function prepare(request: EvaluationRequest, stage: StageKind, checkout: Checkout, log: string, signal: AbortSignal): Promise<Ready> {
+    const restored = await restoreCheckout(guard, records, request, checkout, noter(log));
+    if (restored?.ok === true) return restored;
+    if (restored !== undefined) return { ok: false, result: { outcomes: [outcome(stage, stage, 'crash', undefined, 0, restored.reason)], failureTail: restored.reason } };
+    const set = await setUp(request, checkout, log, signal);
+    return set.ok ? { ok: true, record: set.record } : set;
+  }
+
+  async function setup(request: EvaluationRequest, signal: AbortSignal): Promise<StageResult> {
+    const log = join(request.logDir, 'setup.log');
+    const [own, parent] = checkoutsOf(request, isAB(request));
+    const first = await setUp(request, own!, log, signal);
+    if (!first.ok) return first.result;
+    if (first.ran === undefined) return { outcomes: [outcome('setup', 'setup', 'skipped', undefined, 0, 'no setup command')] };
+    const passed = (durationMs: number, reason: string): StageResult => ({ outcomes: [outcome('setup', 'setup', 'ok', first.ran?.exitCode, durationMs, reason)] });
+    if (parent === undefined) return passed(first.ran.durationMs, 'setup passed');
+    if (records.get(parent) !== undefined) {
+      const again = await restoreCheckout(guard, records, request, parent, noter(log));
+      if (again?.ok === true) {
+        await noter(log)('setup in the parent worktree: already done by this worker');
+        return passed(first.ran.durationMs, 'setup passed; the parent worktree was already set up');
+      }
     }
-    await note(log, `setup in the parent worktree (${request.parentCommit ?? 'parent'} at ${request.parentWorktree})`);
-    const running = exec(request, 'setup', 'parent', command, timeoutMs, log, signal);
-    const succeeded = running.then((r) => r.exitCode === 0 && !r.timedOut && !r.aborted, () => false);
-    setups.set(key, succeeded);
-    const parent = await running;
-    const durationMs = own.durationMs + parent.durationMs;
-    const parentFailure = (await succeeded) ? undefined : failureOf(parent, 'setup in the parent worktree', timeoutMs, 'failed');
-    if (parentFailure !== undefined) {
-      if (setups.get(key) === succeeded) setups.delete(key);
-      return { outcomes: [outcome('setup', 'setup', parentFailure.status, parent.exitCode, durationMs, parentFailure.reason)], failureTail: tailLines(parent.output, keepLines) };
-    }
-    return { outcomes: [outcome('setup', 'setup', 'ok', own.exitCode, durationMs, 'setup passed in the candidate and parent worktrees')] };
+    const second = await setUp(request, parent, log, signal);
+    if (!second.ok) return second.result;
+    return passed(first.ran.durationMs + (second.ran?.durationMs ?? 0), 'setup passed in the candidate and parent worktrees');
   }
 
   async function checks(request: EvaluationRequest, signal: AbortSignal): Promise<StageResult> {
     const log = join(request.logDir, 'checks.log');
+    const [own] = checkoutsOf(request, false);
+    const ready = await prepare(request, 'checks', own!, log, signal);
+    if (!ready.ok) return ready.result;
+    const before = await guard.snapshotRepo(request.gitDir);
     const all = request.spec.checks;
     const outcomes: StageOutcome[] = [];
+    let failureTail: string | undefined;
     for (const [i, check] of all.entries()) {
-      await note(log, `check "${check.name}" (${i + 1}/${all.length})`);
-      const result = await exec(request, 'checks', 'candidate', check.run, check.timeout, log, signal);
+      await noter(log)(`check "${check.name}" (${i + 1}/${all.length})`);
+      const result = await exec(request, 'checks', own!, ready.record, check.run, check.timeout, log, signal);
       const failure = failureOf(result, `check "${check.name}"`, check.timeout, 'failed');
       if (failure === undefined) {
         outcomes.push(outcome('checks', check.name, 'ok', result.exitCode, result.durationMs, `check "${check.name}" passed`));
@@ -163,15 +126,31 @@ export function createStageExecutor(runner: CommandRunner, options: StageExecuto
       for (const rest of all.slice(i + 1)) {
         outcomes.push(outcome('checks', rest.name, 'skipped', undefined, 0, `skipped after check "${check.name}" did not pass`));
       }
-      return { outcomes, failureTail: tailLines(result.output, keepLines) };
+      failureTail = tailLines(result.output, keepLines);
+      break;
     }
-    return { outcomes };
+    const violation = await stageViolations(guard, request, 'checks', [{ checkout: own!, record: ready.record }], before);
+    // Breaking the rules outweighs failing a test: the rejection comes first, so it decides.
+    if (violation !== undefined) return { outcomes: [...rejectedStage('checks', violation).outcomes, ...outcomes], failureTail: violation };
+    return failureTail === undefined ? { outcomes } : { outcomes, failureTail };
   }
 
   async function bench(request: EvaluationRequest, signal: AbortSignal): Promise<StageResult> {
-    const spec = request.spec.bench;
     const log = join(request.logDir, 'bench.log');
-    const sides: Side[] = isAB(request) ? ['candidate', 'parent'] : ['candidate'];
+    const sides: { checkout: Checkout; record: CheckoutRecord }[] = [];
+    for (const checkout of checkoutsOf(request, isAB(request))) {
+      const ready = await prepare(request, 'bench', checkout, log, signal);
+      if (!ready.ok) return ready.result;
+      sides.push({ checkout, record: ready.record });
+    }
+    const before = await guard.snapshotRepo(request.gitDir);
+    const measured = await measure(request, sides, log, signal);
+    const violation = await stageViolations(guard, request, 'bench', sides, before);
+    return violation === undefined ? measured : rejectedStage('bench', violation);
+  }
+
+  async function measure(request: EvaluationRequest, sides: readonly { checkout: Checkout; record: CheckoutRecord }[], log: string, signal: AbortSignal): Promise<StageResult> {
+    const spec = request.spec.bench;
     const secondaryNames = [...spec.constraints.map((c) => ({ name: c.metric, pattern: c.pattern })), 'memory_gb', 'peak_vram_mb'];
     const policy = options.policy;
     // An adaptive policy may extend a borderline candidate up to max_repeat (default 3× repeat).
@@ -185,19 +164,24 @@ export function createStageExecutor(runner: CommandRunner, options: StageExecuto
       failureTail: tailLines(output, keepLines),
     });
     // One run of one side; a StageResult when it failed.
-    const runOnce = async (side: Side, label: string, record: boolean): Promise<StageResult | undefined> => {
-      const commit = side === 'parent' ? (request.parentCommit ?? 'parent') : request.commit;
-      await note(log, `bench ${label} (${side}, ${commit})`);
-      const result = await exec(request, 'bench', side, spec.run, spec.timeout, log, signal);
+    const runOnce = async (side: { checkout: Checkout; record: CheckoutRecord }, label: string, recordIt: boolean): Promise<StageResult | undefined> => {
+      const { checkout, record } = side;
+      await noter(log)(`bench ${label} (${checkout.side}, ${checkout.commit})`);
+      const result = await exec(request, 'bench', checkout, record, spec.run, spec.timeout, log, signal);
       durationMs += result.durationMs;
       exitCode = result.exitCode;
-      const suffix = side === 'parent' ? ' (parent)' : '';
+      const suffix = checkout.side === 'parent' ? ' (parent)' : '';
       const failure = failureOf(result, 'bench', spec.timeout, 'exited');
       if (failure !== undefined) return crash(failure.status === 'timeout' ? 'timeout' : 'crash', failure.reason + suffix, result.output);
-      if (!record) return undefined;
+      // Unsandboxed, a run could rewrite the evaluator for the next run and put it back after:
+      // look after every run, so such a trick ends the bench (the caller says why).
+      if (result.sandboxed !== true && (await guard.protectedTouched(checkout.worktree, record, request.spec.protected)).length > 0) {
+        return crash('crash', `the bench changed a protected file${suffix}`, result.output);
+      }
+      if (!recordIt) return undefined;
       const reading = readMetric(result.output, spec.metric);
       if (!reading.ok) return crash('crash', reading.reason + suffix, result.output);
-      samples.push({ side, metric: reading.value, secondary: readSecondary(result.output, secondaryNames) });
+      samples.push({ side: checkout.side, metric: reading.value, secondary: readSecondary(result.output, secondaryNames) });
       return undefined;
     };
 

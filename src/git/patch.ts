@@ -5,6 +5,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import type { CandidateCommit } from '../core/ports.js';
 import { git, gitBytes, LITERAL_PATHSPECS, splitNul } from './exec.js';
 
@@ -61,10 +62,57 @@ async function textPatch(cwd: string, parent: string, commit: string, textFiles:
   }
 }
 
-export async function describeCommit(cwd: string, parent: string, commit: string): Promise<CandidateCommit> {
+interface RawEntry {
+  newMode: string;
+  oldSha: string;
+  newSha: string;
+  path: string;
+}
+
+/** `git diff --raw -z`: `:oldmode newmode oldsha newsha status NUL path NUL`. */
+async function rawEntries(cwd: string, parent: string, commit: string): Promise<RawEntry[]> {
+  const raw = splitNul((await git(['diff', '--raw', '-z', '--no-abbrev', ...COMMON, parent, commit, '--'], { cwd })).stdout);
+  const entries: RawEntry[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const [, newMode = '', oldSha = '', newSha = ''] = (raw[i] ?? '').slice(1).split(' ');
+    entries.push({ newMode, oldSha, newSha, path: raw[i + 1] ?? '' });
+  }
+  return entries;
+}
+
+/** Contents (symlink targets) or sizes of blobs, in one `cat-file --batch` each. */
+async function blobSizes(cwd: string, shas: readonly string[]): Promise<number> {
+  const wanted = shas.filter((sha) => !/^0+$/.test(sha));
+  if (wanted.length === 0) return 0;
+  const { stdout } = await git(['cat-file', '--batch-check=%(objectsize)'], { cwd, input: `${wanted.join('\n')}\n` });
+  return stdout.split('\n').reduce((sum, line) => sum + (Number(line) || 0), 0);
+}
+
+async function blobText(cwd: string, sha: string): Promise<string> {
+  return (await git(['cat-file', 'blob', sha], { cwd })).stdout;
+}
+
+/** Bytes of the binary patch, counted as git writes it, never held in memory. */
+function countPatchBytes(cwd: string, parent: string, commit: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', ['-c', 'core.hooksPath=/dev/null', 'diff', ...COMMON, '--binary', parent, commit, '--'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] });
+    let bytes = 0;
+    child.stdout.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(bytes) : reject(new Error(`git diff exited ${String(code)} in ${cwd}`))));
+  });
+}
+
+export interface DescribeOptions {
+  /** A patch over this many bytes is measured, not produced: `patch` is then undefined. */
+  maxPatchBytes?: number;
+}
+
+export async function describeCommit(cwd: string, parent: string, commit: string, options: DescribeOptions = {}): Promise<CandidateCommit> {
   const numstat = await git(['diff', ...COMMON, '--numstat', '-z', parent, commit, '--'], { cwd });
   const files: string[] = [];
   const textFiles: string[] = [];
+  const binary: string[] = [];
   let insertions = 0;
   let deletions = 0;
   for (const record of splitNul(numstat.stdout)) {
@@ -77,7 +125,26 @@ export async function describeCommit(cwd: string, parent: string, commit: string
     deletions += Number(record.slice(first + 1, second)) || 0;
     files.push(file);
     if (added !== '-') textFiles.push(file);
+    else binary.push(file);
   }
-  const patch = await textPatch(cwd, parent, commit, textFiles);
-  return { commit, patch, files: files.sort(), insertions, deletions };
+  const raw = await rawEntries(cwd, parent, commit);
+  const symlinks: { path: string; target: string }[] = [];
+  for (const entry of raw) {
+    if (entry.newMode === '120000') symlinks.push({ path: entry.path, target: await blobText(cwd, entry.newSha) });
+  }
+  const limit = options.maxPatchBytes ?? Number.POSITIVE_INFINITY;
+  // A patch is at most about both sides of every file: only a change that could be too big is measured first.
+  const bound = 2 * (await blobSizes(cwd, raw.flatMap((e) => [e.oldSha, e.newSha]))) + 512 * raw.length;
+  const measured = bound > limit ? await countPatchBytes(cwd, parent, commit) : undefined;
+  const patch = measured !== undefined && measured > limit ? undefined : await textPatch(cwd, parent, commit, textFiles);
+  return {
+    commit,
+    patch,
+    patchBytes: patch === undefined ? (measured ?? 0) : Buffer.byteLength(patch),
+    files: files.sort(),
+    insertions,
+    deletions,
+    binary: binary.sort(),
+    symlinks: symlinks.sort((a, b) => a.path.localeCompare(b.path)),
+  };
 }

@@ -5,6 +5,7 @@
  * `bench/**` covers `bench/.cache/x` too. A pattern without glob characters also covers
  * everything under it as a folder: `protected: [bench]` protects `bench/run.js`.
  */
+import { posix } from 'node:path';
 import picomatch from 'picomatch';
 
 export interface PathPolicy {
@@ -56,4 +57,21 @@ export function checkPaths(files: readonly string[], policy: PathPolicy): PathCh
   const outside = files.find((file) => !matchesAny(file, policy.editable));
   if (outside !== undefined) return { ok: false, reason: `changes ${outside}, outside editable (${policy.editable.join(', ')})` };
   return { ok: true };
+}
+
+/**
+ * Why a symlink the candidate added or changed may not stay, or undefined when it may: it must
+ * point inside the worktree, and not at (or into) a protected path, or a command that reads it
+ * would read the machine, and a write through it would reach the evaluator. Pure.
+ */
+export function symlinkProblem(link: string, target: string, protectedGlobs: readonly string[]): string | undefined {
+  if (target === '' || target.includes('\0')) return `adds a symlink ${link} with an empty or invalid target`;
+  if (posix.isAbsolute(target)) return `adds a symlink ${link} pointing outside the worktree (${target})`;
+  const resolved = posix.normalize(posix.join(posix.dirname(link), target));
+  if (resolved === '..' || resolved.startsWith('../')) return `adds a symlink ${link} pointing outside the worktree (${target})`;
+  if (resolved === '.' || resolved === '.git' || resolved.startsWith('.git/')) return `adds a symlink ${link} pointing at the worktree's own ${resolved === '.' ? 'root' : '.git'}`;
+  if (matchesAny(resolved, protectedGlobs) || matchesAny(`${resolved}/ratchet-probe`, protectedGlobs)) {
+    return `adds a symlink ${link} into protected path ${resolved}`;
+  }
+  return undefined;
 }

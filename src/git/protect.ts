@@ -12,7 +12,7 @@ import { matchesAny } from './path-policy.js';
  * changes from `git diff`; an agent could set them on purpose. Clearing them makes every
  * comparison below see the file as it is.
  */
-async function clearHidingFlags(worktree: string, globs: readonly string[]): Promise<void> {
+export async function clearHidingFlags(worktree: string, globs: readonly string[]): Promise<void> {
   const listed = await git(['ls-files', '-z', '-v'], { cwd: worktree });
   const flagged = splitNul(listed.stdout)
     .filter((entry) => /^[a-zS] /.test(entry))

@@ -13,6 +13,9 @@ import { git, LITERAL_PATHSPECS, RATCHET_IDENTITY } from './exec.js';
 import { withRepoLock, type RepoLockOptions } from './lock.js';
 import { describeCommit } from './patch.js';
 import { diffPaths, restorePaths } from './protect.js';
+import { worktreeLinkOk } from './checkout.js';
+import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
+import type { RepoSnapshot } from '../core/ports.js';
 import { canonical, exists, isInside, listWorktrees, moveAside, scanRoot } from './worktrees.js';
 
 /** Where a run's worktrees live by default: inside the git dir, out of the user's sight. */
@@ -116,7 +119,7 @@ export class GitWorkspace implements Workspace {
    * touching files), so commits an agent made by itself become part of the candidate instead of
    * hiding from the diff.
    */
-  async commitAll(worktree: Worktree, message: string, options: { exclude?: ReadonlySet<string> } = {}): Promise<CandidateCommit | undefined> {
+  async commitAll(worktree: Worktree, message: string, options: { exclude?: ReadonlySet<string>; maxPatchBytes?: number } = {}): Promise<CandidateCommit | undefined> {
     const cwd = worktree.path;
     const parent = await this.readRef(worktree.ref);
     if (parent === undefined) throw new InternalError(`${worktree.ref} does not exist`, { ref: worktree.ref, worktree: cwd });
@@ -141,7 +144,7 @@ export class GitWorkspace implements Workspace {
         input: `option no-deref\nupdate HEAD ${commit} ${parent}\nupdate ${worktree.ref} ${commit} ${parent}\n`,
       }),
     );
-    return describeCommit(cwd, parent, commit);
+    return describeCommit(cwd, parent, commit, options.maxPatchBytes === undefined ? {} : { maxPatchBytes: options.maxPatchBytes });
   }
 
   async updateRef(ref: string, commit: string, expected?: string): Promise<void> {
@@ -212,6 +215,18 @@ export class GitWorkspace implements Workspace {
     });
     await Promise.all(trash.map((path) => rm(path, { recursive: true, force: true })));
     return [...removed].sort();
+  }
+
+  worktreeLinkOk(path: string): Promise<boolean> {
+    return worktreeLinkOk(path, this.gitDir);
+  }
+
+  snapshotRepo(): Promise<RepoSnapshot> {
+    return snapshotRepo(this.gitDir);
+  }
+
+  undoRepoChanges(before: RepoSnapshot): Promise<string[]> {
+    return undoRepoChanges(this.gitDir, before);
   }
 
   restorePaths(worktree: string, commit: string, globs: readonly string[]): Promise<string[]> {

@@ -16,6 +16,8 @@ export interface ChildEnvOptions {
   allowEnv?: readonly string[] | undefined;
   /** Set explicitly, on top of what the allowlist lets through. */
   env?: Record<string, string> | undefined;
+  /** Never passed from `source`, whatever the allowlist says. */
+  denyEnv?: readonly string[] | undefined;
 }
 
 /** The child environment: allowlisted variables of `source`, then `options.env`. */
@@ -23,7 +25,7 @@ export function childEnv(source: NodeJS.ProcessEnv, options: ChildEnvOptions = {
   const patterns = [...BASE_ENV_ALLOWLIST, ...(options.allowEnv ?? [])];
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(source)) {
-    if (value !== undefined && isAllowed(name, patterns)) result[name] = value;
+    if (value !== undefined && isAllowed(name, patterns) && !(options.denyEnv ?? []).includes(name)) result[name] = value;
   }
   return { ...result, ...options.env };
 }

@@ -1,106 +1,26 @@
 /**
- * Runs shell commands for setup, checks and benches: each in its own process group so a
- * timeout, an abort or ratchet's own exit kills everything the command started, with output
- * streamed to a capped log file and the tail kept in memory.
+ * Runs shell commands for setup, checks, benches and agents: inside the bubblewrap sandbox when
+ * the caller asks for it and it works here, each in its own process group whose every process
+ * is stopped when the command ends, times out or is aborted (process-tree.ts), with output
+ * streamed to a capped log file and the tail kept in memory, secrets redacted from both.
+ *
+ * This is the one runner: every command a candidate can influence goes through it, built once
+ * in src/app/compose.ts.
  */
-import { spawn } from 'node:child_process';
-import { mkdir, open, readdir, readFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { execa } from 'execa';
 import { UserError } from '../core/errors.js';
 import type { CommandOptions, CommandResult, CommandRunner } from '../core/ports.js';
 import { formatDuration } from '../spec/duration.js';
+import { bytesRedactor, NO_REDACTION, type Redactor } from '../util/redact.js';
 import { childEnv } from './env.js';
+import { DEFAULT_KILL_GRACE_MS, newProcessToken, PROCESS_TOKEN_VAR, stopGroup, sweepToken, track, untrack } from './process-tree.js';
+import { bwrapArgs, probeBwrap, readSandboxHost, type BwrapProbe, type SandboxHost } from './sandbox.js';
 
 export const DEFAULT_MAX_LOG_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_CAPTURE_BYTES = 1024 * 1024;
-/** Time between SIGTERM and SIGKILL for a group that is being stopped. */
-export const DEFAULT_KILL_GRACE_MS = 2_000;
-const POLL_MS = 50;
-
-// Process groups started here and not yet known to be gone; killed if ratchet exits.
-const liveGroups = new Set<number>();
-let exitHookInstalled = false;
-
-/** SIGKILL every process group still running. Synchronous, so it is safe in an `exit` handler. */
-export function killLiveGroups(): void {
-  for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
-  liveGroups.clear();
-}
-
-/**
- * If ratchet dies without running its exit hook (SIGKILL, OOM), nothing would stop a bench it
- * started. A small detached watchdog per group polls ratchet's pid and kills the group once
- * ratchet is gone; it exits by itself as soon as the group is empty.
- */
-const WATCHDOG = [
-  'while kill -0 "$1" 2>/dev/null; do',
-  '  kill -0 "-$2" 2>/dev/null || exit 0',
-  '  sleep 1',
-  'done',
-  'kill -TERM "-$2" 2>/dev/null; sleep 2; kill -KILL "-$2" 2>/dev/null',
-].join('\n');
-
-function startWatchdog(pgid: number): void {
-  try {
-    const dog = spawn('sh', ['-c', WATCHDOG, 'ratchet-watchdog', String(process.pid), String(pgid)], { detached: true, stdio: 'ignore' });
-    dog.on('error', () => undefined);
-    dog.unref();
-  } catch {
-    // Without sh there is no command either; the exit hook still covers a normal exit.
-  }
-}
-
-function track(pgid: number): void {
-  if (!exitHookInstalled) {
-    process.on('exit', killLiveGroups);
-    exitHookInstalled = true;
-  }
-  liveGroups.add(pgid);
-  startWatchdog(pgid);
-}
-
-/** Sends `signal` to the group; false when no process of the group is left. */
-function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Whether any live process is left in the group. Zombies count as gone: an orphan killed here is
- * reparented to init, which may take its time to reap it, and a zombie runs nothing.
- */
-export async function groupAlive(pgid: number): Promise<boolean> {
-  if (!signalGroup(pgid, 0)) return false;
-  if (process.platform !== 'linux') return true;
-  const entries = await readdir('/proc').catch(() => undefined);
-  if (entries === undefined) return true;
-  const states = await Promise.all(
-    entries.filter((e) => /^\d+$/.test(e)).map((pid) => readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')),
-  );
-  return states.some((stat) => {
-    // Fields after the command name, which is in parentheses and may itself contain spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[2] === String(pgid) && fields[0] !== 'Z' && fields[0] !== 'X';
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** SIGTERM the group, wait up to `graceMs` for it to empty, then SIGKILL what is left. */
-export async function stopGroup(pgid: number, graceMs = DEFAULT_KILL_GRACE_MS): Promise<void> {
-  if (!signalGroup(pgid, 'SIGTERM')) return;
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    await sleep(POLL_MS);
-    if (!(await groupAlive(pgid))) return;
-  }
-  signalGroup(pgid, 'SIGKILL');
-}
+export { DEFAULT_KILL_GRACE_MS, groupAlive, killLiveGroups, stopGroup } from './process-tree.js';
 
 /** Keeps the last `limit` bytes written to it. */
 class TailBuffer {
@@ -132,23 +52,48 @@ export interface ExecaCommandRunnerOptions {
   /** The environment the allowlist filters; ratchet's own by default. */
   baseEnv?: NodeJS.ProcessEnv;
   killGraceMs?: number;
+  /** Where the system and toolchain are, for commands that ask for the sandbox. */
+  sandboxHost?: SandboxHost;
+  /** Whether bubblewrap works here; `probeBwrap` by default. */
+  probe?: () => Promise<BwrapProbe>;
+  /** Secrets to keep out of logs and captured output. */
+  redactor?: Redactor;
 }
+
+/** How one command is started: a shell, or a shell inside bubblewrap. */
+type Launch = { ok: true; file: string; args: string[]; sandboxed: boolean } | { ok: false; reason: string };
+
+const NOT_STARTED = { exitCode: undefined, signal: undefined, timedOut: false, aborted: false, durationMs: 0, truncated: false } as const;
 
 export class ExecaCommandRunner implements CommandRunner {
   private readonly baseEnv: NodeJS.ProcessEnv;
   private readonly killGraceMs: number;
+  private readonly probe: () => Promise<BwrapProbe>;
+  private readonly redactor: Redactor;
+  private host: SandboxHost | undefined;
 
-  constructor(options: ExecaCommandRunnerOptions = {}) {
+  constructor(private readonly options: ExecaCommandRunnerOptions = {}) {
     this.baseEnv = options.baseEnv ?? process.env;
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    this.probe = options.probe ?? (() => probeBwrap());
+    this.redactor = options.redactor ?? NO_REDACTION;
+  }
+
+  private async launch(options: CommandOptions): Promise<Launch> {
+    const shell: Launch = { ok: true, file: 'sh', args: ['-c', options.command], sandboxed: false };
+    const request = options.sandbox;
+    if (request === undefined || request.mode === 'none') return shell;
+    const probe = await this.probe();
+    if (!probe.ok) return request.mode === 'bwrap' ? { ok: false, reason: `sandbox: bwrap was asked for, but ${probe.reason}` } : shell;
+    this.host ??= this.options.sandboxHost ?? readSandboxHost(this.baseEnv);
+    const host = this.host;
+    return { ok: true, file: probe.binary, args: bwrapArgs(host, request, options.cwd, options.command), sandboxed: true };
   }
 
   async run(options: CommandOptions): Promise<CommandResult> {
     const maxLogBytes = options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES;
     const tail = new TailBuffer(options.captureBytes ?? DEFAULT_CAPTURE_BYTES);
-    if (options.signal?.aborted === true) {
-      return { exitCode: undefined, signal: undefined, timedOut: false, aborted: true, durationMs: 0, output: '', truncated: false };
-    }
+    if (options.signal?.aborted === true) return { ...NOT_STARTED, aborted: true, output: '' };
 
     // Open the log before starting anything: an unwritable log folder is the user's to fix.
     const handle = await mkdir(dirname(options.logFile), { recursive: true })
@@ -161,10 +106,21 @@ export class ExecaCommandRunner implements CommandRunner {
     // A log that stops accepting writes (a full disk) must not take the worker down: the output
     // is still captured in memory.
     log.on('error', () => undefined);
-    log.write(`[ratchet] ${new Date().toISOString()} in ${options.cwd}\n$ ${options.command}\n`);
+    const launch = await this.launch(options);
+    const where = launch.ok && launch.sandboxed ? ' (sandboxed)' : '';
+    log.write(this.redactor.redact(`[ratchet] ${new Date().toISOString()} in ${options.cwd}${where}\n$ ${options.command}\n`));
+    if (!launch.ok) {
+      log.end(`[ratchet] could not start: ${launch.reason}\n`);
+      await logClosed;
+      return { ...NOT_STARTED, output: `${launch.reason}\n` };
+    }
+
+    // Output is redacted as bytes (latin1, one character per byte), so non-UTF-8 output survives.
+    const redacting = bytesRedactor(this.redactor).stream();
     let logged = 0;
     let truncated = false;
-    const record = (chunk: Buffer): void => {
+    const record = (raw: Buffer): void => {
+      const chunk = Buffer.from(redacting.push(raw.toString('latin1')), 'latin1');
       tail.push(chunk);
       if (truncated) return;
       const room = maxLogBytes - logged;
@@ -178,11 +134,20 @@ export class ExecaCommandRunner implements CommandRunner {
       truncated = true;
       log.write(`\n[ratchet: log truncated at ${maxLogBytes} bytes]\n`);
     };
+    const flush = (): void => {
+      const rest = redacting.end();
+      if (rest !== '') {
+        const chunk = Buffer.from(rest, 'latin1');
+        tail.push(chunk);
+        if (!truncated) log.write(chunk);
+      }
+    };
 
+    const token = newProcessToken();
     const started = performance.now();
-    const subprocess = execa('sh', ['-c', options.command], {
+    const subprocess = execa(launch.file, launch.args, {
       cwd: options.cwd,
-      env: childEnv(this.baseEnv, { allowEnv: options.allowEnv, env: options.env }),
+      env: { ...childEnv(this.baseEnv, { allowEnv: options.allowEnv, env: options.env, denyEnv: options.denyEnv }), [PROCESS_TOKEN_VAR]: token },
       extendEnv: false,
       detached: true,
       reject: false,
@@ -192,15 +157,20 @@ export class ExecaCommandRunner implements CommandRunner {
       encoding: 'buffer',
     });
     const pgid = subprocess.pid;
-    if (pgid !== undefined) track(pgid);
+    if (pgid !== undefined) track(pgid, token);
     subprocess.all.on('data', (chunk: Uint8Array) => record(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
 
     let timedOut = false;
     let aborted = false;
     let stopping: Promise<void> | undefined;
+    // The group, then whatever left it (setsid, detached) but still carries the token: a child
+    // that keeps the output pipe open would otherwise hold the command open past its end.
     const stop = (): Promise<void> => {
-      if (pgid !== undefined) stopping ??= stopGroup(pgid, this.killGraceMs);
-      return stopping ?? Promise.resolve();
+      stopping ??= (async () => {
+        if (pgid !== undefined) await stopGroup(pgid, this.killGraceMs);
+        await sweepToken(token);
+      })();
+      return stopping;
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -211,8 +181,6 @@ export class ExecaCommandRunner implements CommandRunner {
       void stop();
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    // The shell may exit while something it started in the background still holds the output
-    // pipe: stop the rest of the group, or the command would neither finish nor be cleaned up.
     subprocess.once('exit', () => {
       clearTimeout(timer);
       void stop();
@@ -221,6 +189,7 @@ export class ExecaCommandRunner implements CommandRunner {
     try {
       const result = await subprocess;
       await stop();
+      flush();
       const durationMs = performance.now() - started;
       const signal = result.signal;
       let footer: string;
@@ -232,6 +201,7 @@ export class ExecaCommandRunner implements CommandRunner {
         // It never started (a missing cwd, no `sh`): say why where the output would have been.
         footer = 'could not start';
         record(Buffer.from(`${result.shortMessage}\n`));
+        flush();
       }
       log.write(`[ratchet] ${footer} (${formatDuration(durationMs)})\n`);
       return {
@@ -240,13 +210,14 @@ export class ExecaCommandRunner implements CommandRunner {
         timedOut,
         aborted: aborted && !timedOut,
         durationMs,
-        output: tail.text(),
+        output: this.redactor.redact(tail.text()),
         truncated,
+        sandboxed: launch.sandboxed,
       };
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      if (pgid !== undefined) liveGroups.delete(pgid);
+      if (pgid !== undefined) untrack(pgid);
       log.end();
       await logClosed;
     }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 import { describeValue, type PathSegment } from './issues.js';
 
 const duration = z
@@ -17,6 +18,18 @@ const duration = z
       return z.NEVER;
     }
     return ms;
+  });
+
+const size = z
+  .union([z.string(), z.number()], { error: (issue) => `expected a size like 5MB, 512MiB or a number of bytes, got ${describeValue(issue.input)}` })
+  .meta({ description: 'A size: bytes as a number, or a string like 64KB, 5MB, 512MiB, 2GB.' })
+  .transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === undefined || bytes <= 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a size like 5MB, 512MiB or a number of bytes, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return bytes;
   });
 
 const nonEmpty = z.string().trim().min(1, 'must not be empty');
@@ -108,6 +121,8 @@ export const commandAgentSchema = z.strictObject({
   kind: z.literal('command'),
   run: nonEmpty.describe('Command line; {prompt} and {prompt_file} are replaced.'),
   timeout: duration.prefault(1800),
+  sandbox: z.boolean().default(true).describe("Run the agent's CLI inside the run's sandbox (with network, a private HOME); false runs it with your own HOME, unconfined."),
+  mounts: z.array(z.string().min(1)).default([]).describe("Folders bound writable into the agent's sandbox, such as the CLI's login state (~/.claude)."),
   parallel: z.int().min(1).default(1),
 });
 
@@ -154,9 +169,15 @@ export const agentSchema = z.discriminatedUnion('kind', [
   tuneAgentSchema,
 ]);
 
+export const DEFAULT_MAX_PATCH_BYTES = 5 * 1000 ** 2;
+
 export const limitsSchema = z.strictObject({
   max_changed_files: z.int().min(1).default(50),
   max_diff_lines: z.int().min(1).default(5000),
+  max_patch_bytes: size.prefault(DEFAULT_MAX_PATCH_BYTES).describe('Largest patch a candidate may be; larger ones are rejected before any job runs.'),
+  binary: z.enum(['allow', 'refuse']).default('allow').describe('Whether a candidate may add or change binary files.'),
+  memory: size.optional().describe('Memory limit of each command ratchet runs for a candidate (the sandbox\'s whole process tree).'),
+  cpu: z.number().gt(0).optional().describe('CPU limit of each command, in cores (1.5 = one and a half cores).'),
 });
 
 export const specSchema = z
@@ -171,7 +192,13 @@ export const specSchema = z
     bench: benchSchema,
     budget: budgetSchema.default({ consecutive_failures: 10 }),
     agent: agentSchema.default({ kind: 'replay', parallel: 1 }),
-    limits: limitsSchema.default({ max_changed_files: 50, max_diff_lines: 5000 }),
+    limits: limitsSchema.prefault({}),
+    sandbox: z
+      .enum(['auto', 'bwrap', 'none'])
+      .default('auto')
+      .describe('Where setup, checks, bench and agent commands run: bubblewrap (bwrap), unconfined (none), or bwrap when it works here (auto).'),
+    sandbox_paths: z.array(z.string().min(1)).default([]).describe('Extra folders visible read-only inside the sandbox (a toolchain in an unusual place).'),
+    setup_network: z.boolean().default(false).describe('Let setup reach the network inside the sandbox (to install dependencies).'),
     env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'must be an environment variable name (letters, digits, _), optionally ending in *')).default([]).describe('Extra environment variables passed to commands (an allowlist; PATH, HOME and the like always pass).'),
   })
   // Cross-field rules run even when other parts of the spec are wrong, so one report holds every

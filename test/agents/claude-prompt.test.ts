@@ -28,6 +28,7 @@ function context(history: HistoryRow[], overrides: Partial<ProposalContext> = {}
     best: { experiment: 'e0000', metric: 100, commit: '0123456789abcdef' },
     lastFailure: undefined,
     experimentDir: '/exp',
+    gitDir: '/repo/.git',
     ...overrides,
   };
 }

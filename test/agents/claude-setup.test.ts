@@ -1,4 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { NO_REDACTION } from '../../src/util/redact.js';
+import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { checkClaudeReady, ClaudeProposer, costUsd, estimateNextCostUsd, priceFor, type ClaudeAgentSpec } from '../../src/agents/claude/index.js';
 import { retryAfterMs, retryDelayMs } from '../../src/agents/claude/retry.js';
 import { UserError } from '../../src/core/errors.js';
@@ -51,9 +54,9 @@ describe('a base URL server without a key', () => {
       server = await startMessagesServer([reply([toolUse('write_file', { path: 'a.txt', content: 'b\n' }), toolUse('finish', { description: 'd', hypothesis: 'h' })])]);
       const s = spec({ stream: false });
       const head = git(repo.path, 'rev-parse', 'HEAD');
-      const proposer = new ClaudeProposer(s.agent as ClaudeAgentSpec, { env: { ANTHROPIC_BASE_URL: server.url } });
+      const proposer = new ClaudeProposer(s.agent as ClaudeAgentSpec, { env: { ANTHROPIC_BASE_URL: server.url }, runner: new ExecaCommandRunner(), redactor: NO_REDACTION });
       const outcome = await proposer.propose(
-        { runId: 'r', experiment: 'e0001', worktree: repo.path, parentCommit: head, spec: s, objective: 'x', history: [], best: { experiment: 'e0000', metric: 1, commit: head }, lastFailure: undefined, experimentDir: runDir.path },
+        { runId: 'r', experiment: 'e0001', worktree: repo.path, parentCommit: head, spec: s, objective: 'x', history: [], best: { experiment: 'e0000', metric: 1, commit: head }, lastFailure: undefined, experimentDir: runDir.path, gitDir: join(repo.path, '.git') },
         new AbortController().signal,
       );
       server.assertDone();

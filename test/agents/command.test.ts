@@ -1,11 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { CommandProposer, expandCommand, lastLine, type CommandAgentSpec } from '../../src/agents/command.js';
 import { AbortedError } from '../../src/core/errors.js';
 import type { ProposalContext, ProposalOutcome } from '../../src/core/types.js';
 import { specSchema } from '../../src/spec/schema.js';
 import { git, gitdir, tempDir } from '../helpers/gitdir.js';
+import { processesRunning } from '../helpers/procs.js';
 
 const FILES = {
   'src/sort.js': 'export const sort = (a) => a.slice().sort((x, y) => x - y);\n',
@@ -18,9 +20,12 @@ afterEach(async () => {
 });
 
 async function setup(run: string, timeout: string | number = 30) {
-  const repo = await gitdir(FILES);
+  const main = await gitdir(FILES);
   const runDir = await tempDir('ratchet-exp-');
-  cleanups.push(repo.cleanup, runDir.cleanup);
+  cleanups.push(main.cleanup, runDir.cleanup);
+  // A linked worktree, as ratchet gives agents: its repository is read-only in the sandbox.
+  const repo = { path: join(runDir.path, 'wt') };
+  git(main.path, 'worktree', 'add', '--quiet', '--detach', repo.path, 'HEAD');
   const spec = specSchema.parse({
     objective: "Make sort faster; don't touch the tests.",
     editable: ['src/**'],
@@ -40,8 +45,9 @@ async function setup(run: string, timeout: string | number = 30) {
     best: { experiment: 'e0000', metric: 10, commit: head },
     lastFailure: undefined,
     experimentDir: join(runDir.path, 'e0001'),
+    gitDir: join(main.path, '.git'),
   };
-  const proposer = new CommandProposer(spec.agent as CommandAgentSpec);
+  const proposer = new CommandProposer(spec.agent as CommandAgentSpec, { runner: new ExecaCommandRunner() });
   return { repo: repo.path, head, context, propose: (signal = new AbortController().signal): Promise<ProposalOutcome> => proposer.propose(context, signal) };
 }
 
@@ -57,13 +63,14 @@ describe('command agent', () => {
   });
 
   it('passes the prompt shell-quoted as {prompt} and as a file {prompt_file} outside the worktree', async () => {
-    const s = await setup('printf "%s" {prompt} > "$RATCHET_PROMPT_FILE.echo" && cp {prompt_file} "$RATCHET_PROMPT_FILE.copy"');
+    // The agent can read the prompt file but write only in its worktree: the copies go there.
+    const s = await setup('printf "%s" {prompt} > prompt.echo && cp {prompt_file} prompt.copy');
     await s.propose();
     const promptFile = join(s.context.experimentDir, 'prompt.md');
     const original = await readFile(promptFile, 'utf8');
-    expect(await readFile(`${promptFile}.echo`, 'utf8')).toBe(original);
-    expect(await readFile(`${promptFile}.copy`, 'utf8')).toBe(original);
-    expect(git(s.repo, 'status', '--porcelain')).toBe('');
+    expect(await readFile(join(s.repo, 'prompt.echo'), 'utf8')).toBe(original);
+    expect(await readFile(join(s.repo, 'prompt.copy'), 'utf8')).toBe(original);
+    expect(git(s.repo, 'status', '--porcelain')).toBe('?? prompt.copy\n?? prompt.echo');
   });
 
   it('returns a change with an empty diff when the agent changed nothing, described by its last output line', async () => {
@@ -89,13 +96,12 @@ describe('command agent', () => {
   });
 
   it('is a timeout when the command outlives agent.timeout, its process group killed', async () => {
-    const s = await setup('echo $$ > .agent.pid; sleep 30', '1s');
+    const s = await setup('sleep 3071', '1s');
     const started = Date.now();
     const outcome = await s.propose();
     expect(outcome).toMatchObject({ kind: 'failed', verdict: 'timeout', reason: 'agent command timed out after 1s' });
     expect(Date.now() - started).toBeLessThan(5_000);
-    const pid = Number(await readFile(join(s.repo, '.agent.pid'), 'utf8'));
-    expect(() => process.kill(pid, 0)).toThrow();
+    expect(await processesRunning('sleep 3071')).toEqual([]);
   });
 
   it('is a crash with the exit code and the tail of the output when the command fails', async () => {

@@ -30,7 +30,7 @@ function spec(params: ParamInput[], seed?: number) {
 function context(worktree: string, s: ReturnType<typeof spec>, history: HistoryRow[]): ProposalContext {
   return {
     runId: 'r', experiment: `e${String(history.length).padStart(4, '0')}`, worktree, parentCommit: 'HEAD', spec: s, objective: 'x', history,
-    best: { experiment: 'e0000', metric: 1, commit: 'HEAD' }, lastFailure: undefined, experimentDir: worktree,
+    best: { experiment: 'e0000', metric: 1, commit: 'HEAD' }, lastFailure: undefined, experimentDir: worktree, gitDir: join(worktree, '.git'),
   };
 }
 

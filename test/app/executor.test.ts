@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWorkerExecutor } from '../../src/app/executor.js';
+import { createRunner, createWorkerExecutor, processRedactor } from '../../src/app/compose.js';
 import type { EvaluationRequest } from '../../src/core/types.js';
 import { specSchema } from '../../src/spec/schema.js';
-import { tempDir, writeTree } from '../helpers/gitdir.js';
+import { git, gitdir, tempDir, writeTree } from '../helpers/gitdir.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -12,25 +12,29 @@ afterEach(async () => {
 });
 
 async function benchRuns(repeat: number, withParent: boolean): Promise<{ runs: string[]; samples: number }> {
+  const repo = await gitdir({ 'bench.sh': 'echo "$RATCHET_SIDE" >> "$RUNS"; echo METRIC x=1\n' });
   const dir = await tempDir();
-  cleanups.push(dir.cleanup);
-  const bench = 'echo "$RATCHET_SIDE" >> "$RUNS"; echo METRIC x=1';
-  await writeTree(dir.path, { 'c/.keep': '', 'p/.keep': '', runs: '' });
-  const spec = specSchema.parse({ objective: 'x', env: ['RUNS'], bench: { run: bench, metric: { name: 'x', goal: 'minimize' }, repeat } });
+  cleanups.push(repo.cleanup, dir.cleanup);
+  const head = git(repo.path, 'rev-parse', 'HEAD');
+  // Linked worktrees, as the worker is given; the runs file is outside them, so no sandbox here.
+  for (const name of ['c', 'p']) git(repo.path, 'worktree', 'add', '--quiet', '--detach', join(dir.path, name), head);
+  await writeTree(dir.path, { runs: '' });
+  const spec = specSchema.parse({ objective: 'x', sandbox: 'none', env: ['RUNS'], bench: { run: 'sh bench.sh', metric: { name: 'x', goal: 'minimize' }, repeat } });
   const request: EvaluationRequest = {
     runId: 'r',
     experiment: 'e0001',
     worktree: join(dir.path, 'c'),
-    commit: 'c',
+    commit: head,
     parentWorktree: withParent ? join(dir.path, 'p') : undefined,
-    parentCommit: withParent ? 'p' : undefined,
-    logDir: dir.path,
+    parentCommit: withParent ? head : undefined,
+    logDir: join(dir.path, 'logs'),
     spec,
-    baseCommit: 'b',
+    baseCommit: head,
+    gitDir: join(repo.path, '.git'),
   };
   process.env.RUNS = join(dir.path, 'runs');
   try {
-    const result = await createWorkerExecutor()(request, 'bench', new AbortController().signal);
+    const result = await createWorkerExecutor(createRunner(processRedactor()))(request, 'bench', new AbortController().signal);
     const runs = (await readFile(join(dir.path, 'runs'), 'utf8')).split('\n').filter((l) => l !== '');
     return { runs, samples: result.measurement!.samples.length };
   } finally {

@@ -16,7 +16,9 @@ awk -v v="$v" -v n="$n" 'BEGIN { printf "METRIC ms=%.4f\\nMETRIC rss_mb=%d\\n", 
 echo "$RATCHET_SIDE" >> "$SIDES_FILE"
 `;
 
+// The sides file is outside the worktree, where only an unsandboxed bench can write.
 const SPEC = `objective: make it faster
+sandbox: none
 editable: ["value.txt", "src/**"]
 protected: ["bench.sh"]
 env: [SIDES_FILE]

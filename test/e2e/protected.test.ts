@@ -7,7 +7,10 @@ import { tempDir } from '../helpers/gitdir.js';
 import { testRedisSocket } from '../helpers/redis.js';
 import { createFilePatch, makeTarget, replaceLinePatch, writePatches } from '../helpers/target.js';
 
+// Unsandboxed: inside bubblewrap bench.sh is read-only and the rewrite cannot even happen
+// (test/e2e/hostile.test.ts); here ratchet must catch it after the stage.
 const SPEC = `objective: make the score lower
+sandbox: none
 editable: ["value.txt", "src/**", "ratchet.yaml"]
 protected: ["bench.sh", "bench/**"]
 checks:
@@ -75,7 +78,7 @@ describe('the protected evaluator', () => {
   it('rejects a candidate that rewrites a protected file while it runs, naming the file', () => {
     const e = finished.find((f) => f.exp === 'e0002');
     expect(e).toMatchObject({ verdict: 'rejected' });
-    expect(e?.reason).toBe('changed protected path bench.sh while it ran');
+    expect(e?.reason).toBe('changed protected path bench.sh during checks');
   });
 
   it('rejects a diff that touches a protected path before any job runs', async () => {

@@ -26,7 +26,8 @@ describe('a run killed outright and resumed', () => {
       // The slow change sleeps long enough to be killed in the middle of its bench, once: the
       // flag file lives outside the repository, so the retried bench after resume is quick.
       'bench.sh': `#!/bin/sh\nif [ -e src/slow ] && [ ! -e "$CRASH_FLAG" ]; then touch "$CRASH_FLAG"; echo started; sh -c 'sleep 88; : ${marker}'; fi\necho "METRIC score=$(cat value.txt)"\n`,
-      'ratchet.yaml': `objective: lower\neditable: ["value.txt", "src/**"]\nprotected: ["bench.sh"]\nenv: [CRASH_FLAG]\nbench: { run: sh bench.sh, timeout: 5m, metric: { name: score, goal: minimize } }\n`,
+      // The flag file is outside the worktree, where only an unsandboxed bench can write.
+      'ratchet.yaml': `objective: lower\nsandbox: none\neditable: ["value.txt", "src/**"]\nprotected: ["bench.sh"]\nenv: [CRASH_FLAG]\nbench: { run: sh bench.sh, timeout: 5m, metric: { name: score, goal: minimize } }\n`,
     });
     work = await tempDir();
     await writePatches(join(work.path, 'patches'), {

@@ -6,6 +6,7 @@ import type { EvaluationRequest, EvaluationStatus, StageOutcome } from '../../sr
 import { combineStages } from '../../src/eval/combine.js';
 import { createStageExecutor, type StageResult } from '../../src/eval/stages.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
+import { inertGuard } from '../../src/testing/inert-guard.js';
 import { specSchema, type SpecInput } from '../../src/spec/schema.js';
 import { tempDir, writeTree } from '../helpers/gitdir.js';
 
@@ -35,7 +36,7 @@ afterEach(async () => {
   await root.cleanup();
 });
 
-const execute = createStageExecutor(new ExecaCommandRunner({ killGraceMs: 200 }));
+const execute = createStageExecutor(new ExecaCommandRunner({ killGraceMs: 200 }), inertGuard());
 const never = new AbortController().signal;
 
 function request(spec: Partial<SpecInput>, withParent = false): EvaluationRequest {
@@ -48,7 +49,9 @@ function request(spec: Partial<SpecInput>, withParent = false): EvaluationReques
     parentCommit: withParent ? 'beef00' : undefined,
     logDir: join(root.path, 'logs'),
     baseCommit: 'base00',
-    spec: specSchema.parse({ objective: 'go faster', bench: { run: 'sh bench.sh', metric: { name: 'x', goal: 'maximize' } }, ...spec }),
+    gitDir: join(root.path, 'no-git'),
+    // The order file is outside the worktree: these tests are of the stages, not of the sandbox.
+    spec: specSchema.parse({ objective: 'go faster', sandbox: 'none', bench: { run: 'sh bench.sh', metric: { name: 'x', goal: 'maximize' } }, ...spec }),
   };
 }
 
@@ -155,12 +158,12 @@ describe('bench stage', () => {
   });
 
   it('lets a policy stop after a round, and bounds it by max_repeat', async () => {
-    const stopping = createStageExecutor(new ExecaCommandRunner(), { policy: (samples) => (samples.length >= 4 ? 'stop' : 'continue') });
+    const stopping = createStageExecutor(new ExecaCommandRunner(), inertGuard(), { policy: (samples) => (samples.length >= 4 ? 'stop' : 'continue') });
     const early = await stopping(request({ bench: bench({ repeat: 5 }) }, true), 'bench', never);
     expect(early.measurement!.samples).toHaveLength(4);
 
     await writeTree(root.path, { order: '' });
-    const greedy = createStageExecutor(new ExecaCommandRunner(), { policy: () => 'continue' });
+    const greedy = createStageExecutor(new ExecaCommandRunner(), inertGuard(), { policy: () => 'continue' });
     const bounded = await greedy(request({ bench: bench({ repeat: 2, max_repeat: 3 }) }), 'bench', never);
     expect(bounded.measurement!.samples.map((s) => s.side)).toEqual(['candidate', 'candidate', 'candidate']);
   });

@@ -115,7 +115,7 @@ describe('commitAll', () => {
     expect(files).toEqual(['src/new/fast.js', 'src/sort.js', 'src/util.js']);
     expect({ insertions, deletions }).toEqual({ insertions: 3, deletions: 2 });
     expect(patch).toContain('diff --git a/src/sort.js b/src/sort.js');
-    expect(patch.endsWith('\n')).toBe(true);
+    expect(patch!.endsWith('\n')).toBe(true);
     expect(await t.ws.readRef(wt.ref)).toBe(commit);
     expect(git(wt.path, 'rev-parse', 'HEAD')).toBe(commit);
     expect(git(t.repo, 'log', '-1', '--format=%P|%s|%an <%ae>|%cn <%ce>', commit)).toBe(`${t.head}|use toSorted|ratchet <ratchet@localhost>|ratchet <ratchet@localhost>`);
@@ -205,7 +205,7 @@ describe('commitAll', () => {
 
     const other = await t.ws.createWorktree({ ref: experimentRef('run1', 2), commit: t.head, name: 'e0002' });
     const patchFile = join(other.path, '..', 'table.patch');
-    await writeFile(patchFile, candidate!.patch);
+    await writeFile(patchFile, candidate!.patch!);
     git(other.path, 'apply', patchFile);
     expect(await readFile(join(other.path, 'src/table.bin'))).toEqual(bytes);
   });
@@ -223,7 +223,7 @@ describe('commitAll', () => {
 
     const other = await t.ws.createWorktree({ ref: experimentRef('run1', 2), commit: t.head, name: 'e0002' });
     const patchFile = join(other.path, '..', 'menu.patch');
-    await writeFile(patchFile, candidate!.patch);
+    await writeFile(patchFile, candidate!.patch!);
     git(other.path, 'apply', patchFile);
     expect(await readFile(join(other.path, 'src/menu [fr].txt'))).toEqual(latin1);
   });

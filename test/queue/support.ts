@@ -29,6 +29,7 @@ export function request(runId: string, experiment = 'e0001', commit = 'c0ffee1')
     logDir: `/tmp/logs/${experiment}`,
     spec,
     baseCommit: 'base000',
+    gitDir: '/tmp/repo/.git',
   };
 }
 

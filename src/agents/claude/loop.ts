@@ -13,8 +13,9 @@ import type { ContentBlockParam, Message, MessageParam, ToolResultBlockParam, To
 import { AbortedError, isAbortError } from '../../core/errors.js';
 import type { CommandRunner } from '../../core/ports.js';
 import type { ProposalContext, ProposalOutcome, Proposer, Usage } from '../../core/types.js';
-import { ExecaCommandRunner } from '../../proc/run-command.js';
 import { renderPrompt } from '../prompt.js';
+import { agentSandbox } from '../sandbox.js';
+import type { Redactor } from '../../util/redact.js';
 import { createClient, type ClaudeAgentSpec } from './client.js';
 import { listWorktreeFiles, worktreeChanged } from './git-files.js';
 import { EPHEMERAL, assistantContent, requestParams, sendRequest, type Conversation } from './request.js';
@@ -35,8 +36,10 @@ export interface ClaudeProposerOptions {
   env?: NodeJS.ProcessEnv;
   /** Overrides the resolved base URL (tests point it at a local server). */
   baseURL?: string;
-  /** Runs `run_command`; an ExecaCommandRunner without the API keys by default. */
-  runner?: CommandRunner;
+  /** Runs `run_command`: the one sandboxed runner. */
+  runner: CommandRunner;
+  /** Keeps secrets out of the transcript and of what the model is shown. */
+  redactor: Redactor;
   /** Backoff between retries (tests make it tiny); the count is `agent.max_retries`. */
   retry?: Partial<Omit<RetryPolicy, 'maxRetries'>>;
 }
@@ -46,19 +49,21 @@ export class ClaudeProposer implements Proposer {
   private readonly client: Anthropic;
   private readonly runner: CommandRunner;
   private readonly retry: RetryPolicy;
+  private readonly redactor: Redactor;
 
   constructor(
     private readonly agent: ClaudeAgentSpec,
-    options: ClaudeProposerOptions = {},
+    options: ClaudeProposerOptions,
   ) {
     const env = options.env ?? process.env;
     this.client = createClient(agent, env, options.baseURL === undefined ? {} : { baseURL: options.baseURL });
-    this.runner = options.runner ?? new ExecaCommandRunner({ baseEnv: withoutSecrets(env) });
+    this.runner = options.runner;
+    this.redactor = options.redactor;
     this.retry = { ...DEFAULT_RETRY, ...options.retry, maxRetries: agent.max_retries };
   }
 
   async propose(context: ProposalContext, signal: AbortSignal): Promise<ProposalOutcome> {
-    const transcript = new Transcript(join(context.experimentDir, TRANSCRIPT_FILE));
+    const transcript = new Transcript(join(context.experimentDir, TRANSCRIPT_FILE), this.redactor);
     const session = new Session(this.agent, this.client, this.retry, context, transcript, {
       worktree: context.worktree,
       policy: { editable: context.spec.editable, protected: context.spec.protected },
@@ -66,6 +71,10 @@ export class ClaudeProposer implements Proposer {
       commandTimeoutMs: this.agent.command_timeout,
       commandLog: join(context.experimentDir, COMMAND_LOG_FILE),
       allowEnv: context.spec.env,
+      denyEnv: SECRET_ENV,
+      // Offline, like the checks: the model's commands need the worktree, not the internet.
+      sandbox: async () => agentSandbox(context, await listWorktreeFiles(context.worktree), { network: false }),
+      redactor: this.redactor,
       signal,
     });
     try {
@@ -81,10 +90,6 @@ export class ClaudeProposer implements Proposer {
       throw error;
     }
   }
-}
-
-function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([name]) => !SECRET_ENV.includes(name)));
 }
 
 /** One proposal's conversation. */

@@ -6,7 +6,8 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AbortedError } from '../../core/errors.js';
-import type { CommandRunner } from '../../core/ports.js';
+import type { CommandRunner, SandboxRequest } from '../../core/ports.js';
+import type { Redactor } from '../../util/redact.js';
 import { isEditable, matchesAny, type PathPolicy } from '../../git/path-policy.js';
 import { formatDuration } from '../../spec/duration.js';
 import { grepWorktree, listWorktreeFiles } from './git-files.js';
@@ -38,6 +39,12 @@ export interface ToolContext {
   commandLog: string;
   /** Extra environment variables commands may see (the spec's `env`). */
   allowEnv: readonly string[];
+  /** Never passed, whatever `allowEnv` says (the API key). */
+  denyEnv: readonly string[];
+  /** The sandbox of run_command, built when it runs (the worktree's files change meanwhile). */
+  sandbox: () => Promise<SandboxRequest>;
+  /** Applied to every tool result: a secret the agent finds is not shown to the model. */
+  redactor: Redactor;
   signal: AbortSignal;
 }
 
@@ -52,7 +59,8 @@ export async function runTool(name: string, input: unknown, context: ToolContext
   if (!isToolName(name) || name === 'finish') {
     return fail(`Unknown tool ${JSON.stringify(name)}. Available: list_files, read_file, search, edit_file, write_file, run_command, finish.`);
   }
-  return await runKnown(name, input, context);
+  const output = await runKnown(name, input, context);
+  return { ...output, content: context.redactor.redact(output.content) };
 }
 
 async function runKnown<N extends RunnableTool>(name: N, input: unknown, context: ToolContext): Promise<ToolOutput> {
@@ -184,7 +192,9 @@ async function commandTool(input: ToolInput<'run_command'>, context: ToolContext
     timeoutMs: context.commandTimeoutMs,
     logFile: context.commandLog,
     allowEnv: context.allowEnv,
+    denyEnv: context.denyEnv,
     signal: context.signal,
+    sandbox: await context.sandbox(),
     captureBytes: LIMITS.commandOutputChars * 4,
   });
   if (result.aborted || context.signal.aborted) throw new AbortedError();

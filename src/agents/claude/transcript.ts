@@ -7,6 +7,7 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { NO_REDACTION, type Redactor } from '../../util/redact.js';
 
 export const TRANSCRIPT_VERSION = 1;
 export const TRANSCRIPT_FILE = 'agent.jsonl';
@@ -18,11 +19,15 @@ export class Transcript {
   // Appends are chained so lines keep their order even when a caller does not await.
   private last: Promise<void> = Promise.resolve();
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    private readonly redactor: Redactor = NO_REDACTION,
+  ) {}
 
   write(entry: TranscriptEntry): Promise<void> {
     this.ready ??= mkdir(dirname(this.path), { recursive: true }).then(() => undefined);
-    const line = `${JSON.stringify({ v: TRANSCRIPT_VERSION, t: new Date().toISOString(), ...entry })}\n`;
+    // Redacted after serialising: a secret inside a JSON string stays a valid JSON string.
+    const line = `${this.redactor.redact(JSON.stringify({ v: TRANSCRIPT_VERSION, t: new Date().toISOString(), ...entry }))}\n`;
     const ready = this.ready;
     this.last = this.last.then(async () => {
       await ready;

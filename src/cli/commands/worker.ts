@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createWorkerExecutor } from '../../app/executor.js';
+import { createRunner, createWorkerExecutor, processRedactor } from '../../app/compose.js';
 import { UserError } from '../../core/errors.js';
 import { parseRedisUrl, redisUrlFrom } from '../../queue/connection.js';
 import { startWorker } from '../../queue/worker.js';
@@ -22,7 +22,7 @@ export function registerWorker(program: Command): void {
       const interrupt = interruptOnSignals();
       const worker = await startWorker({
         connection: parseRedisUrl(url),
-        executor: createWorkerExecutor(),
+        executor: createWorkerExecutor(createRunner(processRedactor())),
         runs: o.run === undefined ? 'registered' : [o.run],
         concurrency: o.concurrency,
         signal: interrupt.signal,

@@ -1,0 +1,59 @@
+/**
+ * The one place adapters are built: the command runner (with the sandbox and the redactor),
+ * the checkout guard, the stage executor a worker runs, the proposer. Every command a candidate
+ * can influence goes through the runner made here.
+ */
+import { createProposer } from '../agents/factory.js';
+import { UserError } from '../core/errors.js';
+import type { CommandRunner } from '../core/ports.js';
+import type { BenchSample, Proposer } from '../core/types.js';
+import { adaptivePolicy } from '../eval/adaptive.js';
+import { createStageExecutor, type StageExecutor } from '../eval/stages.js';
+import { GitCheckoutGuard } from '../git/checkout-guard.js';
+import { ExecaCommandRunner } from '../proc/run-command.js';
+import { probeBwrap, readSandboxHost, unsandboxedNotice } from '../proc/sandbox.js';
+import type { Spec } from '../spec/schema.js';
+import { createRedactor, secretsOf, type Redactor } from '../util/redact.js';
+
+/** Secrets of ratchet's own environment, plus any the caller adds (a Redis password, a signing key). */
+export function processRedactor(extra: readonly { name: string; value: string }[] = [], env: NodeJS.ProcessEnv = process.env): Redactor {
+  return createRedactor([...secretsOf(env), ...extra]);
+}
+
+export function createRunner(redactor: Redactor, env: NodeJS.ProcessEnv = process.env): CommandRunner {
+  return new ExecaCommandRunner({ baseEnv: env, sandboxHost: readSandboxHost(env), redactor });
+}
+
+/**
+ * What `sandbox:` means on this machine: a notice when `auto` finds no working bubblewrap, a
+ * UserError when `bwrap` was asked for and it does not work.
+ */
+export async function resolveSandbox(mode: Spec['sandbox']): Promise<{ sandboxed: boolean; notice?: string }> {
+  if (mode === 'none') return { sandboxed: false };
+  const probe = await probeBwrap();
+  if (probe.ok) return { sandboxed: true };
+  if (mode === 'bwrap') {
+    throw new UserError(`sandbox: bwrap, but ${probe.reason}`, {
+      hint: 'install bubblewrap (apt-get install bubblewrap), or set sandbox: auto (or none) in ratchet.yaml to run unsandboxed',
+    });
+  }
+  return { sandboxed: false, notice: unsandboxedNotice(probe.reason) };
+}
+
+/** The stage executor every worker runs: in-process in `ratchet run`, or in `ratchet worker`. */
+export function createWorkerExecutor(runner: CommandRunner): StageExecutor {
+  return createStageExecutor(runner, new GitCheckoutGuard(), {
+    // The policy comes from the run's own spec, which travels with each job, so one worker serves
+    // runs with different settings. Only A/B benches adapt; anything else (repeat: 1, a baseline
+    // with no parent) runs the candidate exactly `repeat` times, though the executor would allow more.
+    policy: (samples, request) => {
+      const bench = request.spec.bench;
+      if (bench.repeat > 1 && request.parentWorktree !== undefined) return adaptivePolicy(bench)([...samples] as BenchSample[]);
+      return samples.filter((s) => s.side === 'candidate').length >= bench.repeat ? 'stop' : 'continue';
+    },
+  });
+}
+
+export function createRunProposer(spec: Spec, runner: CommandRunner, redactor: Redactor): Promise<Proposer> {
+  return createProposer(spec, { runner, redactor });
+}

@@ -1,0 +1,95 @@
+/**
+ * Writing an experiment into the record, and reading back what the next proposal sees: the
+ * history rows and the tail of the last failure.
+ */
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import type { RunContext } from './run-context.js';
+import type { Decision, Evaluation, ExperimentId, HistoryRow, ProposalContext, StageProgress, Usage, Verdict } from './types.js';
+import { finishedExperiments } from '../store/state.js';
+
+export interface ExperimentRecord {
+  experiment: ExperimentId;
+  verdict: Verdict;
+  reason: string;
+  description: string;
+  hypothesis?: string;
+  commit?: string;
+  parent: string;
+  metric?: number;
+  delta?: number;
+  gain?: number;
+  secondary: Record<string, number>;
+  samples?: unknown[];
+  stats?: Decision['stats'];
+  stages: Evaluation['stages'];
+  usage?: Usage;
+  failureTail?: string;
+  durationS: number;
+}
+
+export function historyRows(run: RunContext): HistoryRow[] {
+  return finishedExperiments(run.store.getState()).map((e) => ({
+    experiment: e.id,
+    verdict: e.finished!.verdict,
+    metric: e.finished!.metric,
+    description: e.finished!.description,
+    reason: e.finished!.reason,
+  }));
+}
+
+export async function lastFailure(run: RunContext): Promise<ProposalContext['lastFailure']> {
+  const failed = finishedExperiments(run.store.getState())
+    .reverse()
+    .find((e) => e.finished !== undefined && e.finished.verdict !== 'keep' && e.finished.verdict !== 'discard');
+  if (!failed?.finished) return undefined;
+  let outputTail = '';
+  try {
+    const result = JSON.parse(await readFile(join(run.store.experimentDir(failed.id), 'result.json'), 'utf8')) as { failureTail?: string };
+    outputTail = result.failureTail ?? '';
+  } catch {
+    // no result.json: the tail is simply unknown
+  }
+  return { experiment: failed.id, verdict: failed.finished.verdict, reason: failed.finished.reason, outputTail };
+}
+
+/** Record a finished experiment: result.json first, then the event (the event is the commit point). */
+export async function recordFinished(run: RunContext, record: ExperimentRecord): Promise<void> {
+  await run.store.writeExperimentFile(record.experiment, 'result.json', `${JSON.stringify(record, null, 2)}\n`);
+  await run.store.append({
+    type: 'experiment_finished',
+    exp: record.experiment,
+    verdict: record.verdict,
+    reason: record.reason,
+    description: record.description,
+    ...(record.commit === undefined ? {} : { commit: record.commit }),
+    parent: record.parent,
+    ...(record.metric === undefined ? {} : { metric: record.metric }),
+    ...(record.delta === undefined ? {} : { delta: record.delta }),
+    ...(record.gain === undefined ? {} : { gain: record.gain }),
+    secondary: record.secondary,
+    ...(record.stats === undefined ? {} : { stats: record.stats }),
+    ...(record.stats?.pairs === undefined ? {} : { pairs: Number(record.stats.pairs) }),
+    ...(record.usage === undefined ? {} : { usage: record.usage }),
+    durationS: record.durationS,
+  });
+}
+
+export function progressToEvents(run: RunContext, exp: ExperimentId): (p: StageProgress) => void {
+  return (p) => {
+    if (p.state === 'started') {
+      void run.store.append({ type: 'stage_started', exp, stage: p.stage });
+      return;
+    }
+    const outcomes = p.outcomes ?? [];
+    const failed = outcomes.find((o) => o.status !== 'ok' && o.status !== 'skipped');
+    void run.store.append({
+      type: 'stage_finished',
+      exp,
+      stage: p.stage,
+      status: failed?.status ?? (outcomes.length > 0 && outcomes.every((o) => o.status === 'skipped') ? 'skipped' : 'ok'),
+      durationS: outcomes.reduce((s, o) => s + o.durationS, 0),
+      reason: failed?.reason ?? '',
+    });
+  };
+}

@@ -1,0 +1,77 @@
+/** The pieces of a stage's result: outcomes, why a command failed, the output's tail. Pure. */
+import { AbortedError } from '../core/errors.js';
+import type { CommandResult } from '../core/ports.js';
+import type { BenchSample, EvaluationRequest, Measurement, StageKind, StageOutcome, StageStatus } from '../core/types.js';
+import { formatDuration } from '../spec/duration.js';
+
+export interface StageResult {
+  outcomes: StageOutcome[];
+  measurement?: Measurement;
+  /** Last lines of the failing command's output. */
+  failureTail?: string;
+}
+
+export type StageExecutor = (request: EvaluationRequest, stage: StageKind, signal: AbortSignal) => Promise<StageResult>;
+
+/**
+ * Consulted after each bench round (a candidate run, and its parent's when A/B) with the samples
+ * so far: `stop` ends the bench. At most `bench.max_repeat` rounds (or `bench.repeat`) run.
+ */
+export type BenchPolicy = (samples: readonly BenchSample[], request: EvaluationRequest) => 'continue' | 'stop';
+
+/** The environment contract: every command of an evaluation sees these. */
+export const RATCHET_ENV = {
+  run: 'RATCHET_RUN',
+  experiment: 'RATCHET_EXPERIMENT',
+  worktree: 'RATCHET_WORKTREE',
+  commit: 'RATCHET_COMMIT',
+  stage: 'RATCHET_STAGE',
+  /** `candidate` or `parent`: which side of an A/B bench (or setup) this command runs for. */
+  side: 'RATCHET_SIDE',
+} as const;
+
+export type Side = 'candidate' | 'parent';
+
+export function ratchetEnv(request: EvaluationRequest, stage: StageKind, side: Side): Record<string, string> {
+  const parent = side === 'parent';
+  return {
+    [RATCHET_ENV.run]: request.runId,
+    [RATCHET_ENV.experiment]: request.experiment,
+    [RATCHET_ENV.worktree]: (parent ? request.parentWorktree : undefined) ?? request.worktree,
+    [RATCHET_ENV.commit]: (parent ? request.parentCommit : undefined) ?? request.commit,
+    [RATCHET_ENV.stage]: stage,
+    [RATCHET_ENV.side]: side,
+  };
+}
+
+/** A/B benches need a parent and more than one measurement. */
+export function isAB(request: EvaluationRequest): boolean {
+  return request.parentWorktree !== undefined && request.spec.bench.repeat > 1;
+}
+
+export function tailLines(output: string, lines: number): string {
+  const all = output.replace(/\n+$/, '').split('\n');
+  return all.slice(-lines).join('\n');
+}
+
+/** Why a command did not pass, or undefined when it exited 0. `verb` phrases a non-zero exit. */
+export function failureOf(result: CommandResult, subject: string, timeoutMs: number, verb: 'failed' | 'exited'): { status: 'timeout' | 'failed'; reason: string } | undefined {
+  if (result.aborted) throw new AbortedError();
+  if (result.timedOut) return { status: 'timeout', reason: `${subject} timed out after ${formatDuration(timeoutMs)}` };
+  if (result.exitCode === 0) return undefined;
+  if (result.exitCode !== undefined) {
+    return { status: 'failed', reason: verb === 'failed' ? `${subject} failed (exit ${result.exitCode})` : `${subject} exited ${result.exitCode}` };
+  }
+  if (result.signal !== undefined) return { status: 'failed', reason: `${subject} was killed by ${result.signal}` };
+  const said = result.output.trim().split('\n').at(-1);
+  return { status: 'failed', reason: `${subject} could not start${said === undefined || said === '' ? '' : `: ${said}`}` };
+}
+
+export function outcome(stage: StageKind, name: string, status: StageStatus, exitCode: number | undefined, durationMs: number, reason: string): StageOutcome {
+  return { stage, name, status, exitCode, durationS: durationMs / 1000, reason };
+}
+
+/** The stage broke a rule of the trust boundary: the candidate is rejected, with what it did. */
+export function rejectedStage(stage: StageKind, reason: string): StageResult {
+  return { outcomes: [outcome(stage, stage, 'rejected', undefined, 0, reason)], failureTail: reason };
+}

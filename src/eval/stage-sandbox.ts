@@ -1,0 +1,87 @@
+/**
+ * What a stage's commands may see inside the sandbox: the repository's git data read-only (no
+ * other worktree, no lock), its own worktree writable, the worktree's `.git` link and every
+ * protected file read-only. After setup, whole protected folders are read-only too, so no stage
+ * can add a file to the evaluator; setup may (a dataset it downloads), and what it adds that git
+ * does not ignore is caught afterwards. Pure, apart from asking whether a folder exists.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CheckoutRecord, SandboxMount, SandboxRequest } from '../core/ports.js';
+import type { EvaluationRequest, StageKind } from '../core/types.js';
+import { matchesAny } from '../git/path-policy.js';
+
+/** A name no real file has, to ask whether anything new in a folder would be protected. */
+const PROBES = ['ratchet-probe', '.ratchet-probe/x'];
+
+/** Read-only mounts for the protected paths present in the worktree (`tree`: path → stamp). */
+export function protectedMounts(worktree: string, tree: ReadonlyMap<string, string>, globs: readonly string[], wholeFolders: boolean): SandboxMount[] {
+  if (globs.length === 0) return [];
+  const folders = wholeFolders
+    ? [...tree]
+        .filter(([path, stamp]) => stamp.startsWith('d:') && PROBES.every((probe) => matchesAny(`${path}/${probe}`, globs)))
+        .map(([path]) => path)
+    : [];
+  const topFolders = folders.filter((path) => !folders.some((other) => path.startsWith(`${other}/`)));
+  const covered = (path: string): boolean => topFolders.some((folder) => path.startsWith(`${folder}/`));
+  // Links are left out: binding one would bind what it points at, which may be anywhere.
+  const files = [...tree]
+    .filter(([path, stamp]) => stamp.startsWith('f:') && !covered(path) && matchesAny(path, globs))
+    .map(([path]) => path);
+  return [...topFolders, ...files].sort().map((path) => ({ kind: 'ro', path: join(worktree, path) }));
+}
+
+/** `~/x` against the HOME of this machine. */
+function expandHome(path: string): string {
+  const home = process.env['HOME'];
+  return home !== undefined && (path === '~' || path.startsWith('~/')) ? join(home, path.slice(1)) : path;
+}
+
+/**
+ * A checkout's mounts: the spec's extra toolchain folders, the git data read-only without
+ * ratchet's folder in it, the worktree writable, its `.git` link and protected paths read-only.
+ */
+export function checkoutMounts(options: {
+  gitDir: string;
+  worktree: string;
+  tree: ReadonlyMap<string, string>;
+  protected: readonly string[];
+  wholeFolders: boolean;
+  sandboxPaths: readonly string[];
+}): SandboxMount[] {
+  const ratchetDir = join(options.gitDir, 'ratchet');
+  const link = join(options.worktree, '.git');
+  // Only what exists can be mounted (bwrap refuses a missing source).
+  const ifExists = (mount: SandboxMount): SandboxMount[] => (existsSync(mount.path) ? [mount] : []);
+  return [
+    ...options.sandboxPaths.flatMap((path) => ifExists({ kind: 'ro', path: expandHome(path) })),
+    ...ifExists({ kind: 'ro', path: options.gitDir }),
+    // Every worktree of every run, and the repository lock, live here.
+    ...ifExists({ kind: 'hide', path: ratchetDir }),
+    { kind: 'rw', path: options.worktree },
+    ...ifExists({ kind: 'ro', path: link }),
+    ...protectedMounts(options.worktree, options.tree, options.protected, options.wholeFolders),
+  ];
+}
+
+export function stageSandbox(request: EvaluationRequest, stage: StageKind, worktree: string, record: CheckoutRecord): SandboxRequest {
+  const mounts = checkoutMounts({
+    gitDir: request.gitDir,
+    worktree,
+    tree: record.tree,
+    protected: request.spec.protected,
+    wholeFolders: stage !== 'setup',
+    sandboxPaths: request.spec.sandbox_paths,
+  });
+  return { mode: request.spec.sandbox, mounts, network: stage === 'setup' && request.spec.setup_network };
+}
+
+/** A tree of plain files (and their folders) from a file list, for mounts built from `git ls-files`. */
+export function treeOfFiles(files: readonly string[]): Map<string, string> {
+  const tree = new Map<string, string>();
+  for (const file of files) {
+    tree.set(file, 'f:');
+    for (let at = file.indexOf('/'); at > 0; at = file.indexOf('/', at + 1)) tree.set(file.slice(0, at), 'd:');
+  }
+  return tree;
+}

@@ -1,0 +1,36 @@
+/** The CheckoutGuard port over git and the file system, for the stage executor. */
+import type { CheckoutGuard, CheckoutRecord } from '../core/ports.js';
+import { cleanCheckout, protectedTouched, recordSetupState, repairWorktreeLink, restoreSetupState, worktreeLinkOk } from './checkout.js';
+import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
+import { diffTreeStates, readTreeState } from './tree-state.js';
+
+export class GitCheckoutGuard implements CheckoutGuard {
+  clean(worktree: string, commit: string): Promise<void> {
+    return cleanCheckout(worktree, commit);
+  }
+
+  record(worktree: string, commit: string): Promise<CheckoutRecord> {
+    return recordSetupState(worktree, commit);
+  }
+
+  async restore(worktree: string, record: CheckoutRecord): ReturnType<CheckoutGuard['restore']> {
+    const outcome = await restoreSetupState(worktree, record);
+    return outcome.ok ? { ok: true, record: outcome.state, restored: outcome.restored, removed: outcome.removed } : outcome;
+  }
+
+  async protectedTouched(worktree: string, record: CheckoutRecord, globs: readonly string[]): Promise<string[]> {
+    if (globs.length === 0) return [];
+    return protectedTouched(worktree, diffTreeStates(record.tree, await readTreeState(worktree)), globs);
+  }
+
+  linkOk(worktree: string, gitDir: string): Promise<boolean> {
+    return worktreeLinkOk(worktree, gitDir);
+  }
+
+  repairLink(worktree: string, gitDir: string): Promise<boolean> {
+    return repairWorktreeLink(worktree, gitDir);
+  }
+
+  snapshotRepo = snapshotRepo;
+  undoRepoChanges = undoRepoChanges;
+}

@@ -1,0 +1,164 @@
+/**
+ * Every stage starts from the committed tree plus what setup produced, and nothing else: what a
+ * candidate's checks wrote is gone before its bench runs. Setup itself starts from the committed
+ * tree alone (whatever the agent left, ignored files included, is cleaned away).
+ *
+ * After setup the worktree's state is recorded (tree-state.ts). Before a later stage the
+ * worktree is put back to it: files a stage added are deleted, tracked files it changed are
+ * restored from the commit. When a stage changed something only setup can make again (its
+ * `node_modules`, a tracked file setup itself rewrote), the caller runs setup again.
+ */
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { clearHidingFlags } from './protect.js';
+import { git, LITERAL_PATHSPECS, splitNul } from './exec.js';
+import { matchesAny } from './path-policy.js';
+import { diffTreeStates, readTreeState, topmost, type TreeChanges, type TreeState } from './tree-state.js';
+
+/** The worktree as setup left it, for one commit. */
+export interface SetupState {
+  commit: string;
+  tree: TreeState;
+  /** Files of the commit. */
+  tracked: ReadonlySet<string>;
+  /** Tracked files setup changed or removed: restoring them from the commit would undo setup. */
+  setupTouched: ReadonlySet<string>;
+}
+
+export type RestoreOutcome =
+  | { ok: true; state: SetupState; restored: string[]; removed: string[] }
+  /** Something of setup's own changed: only running setup again makes it right. */
+  | { ok: false; setupChanged: string[] };
+
+async function trackedFiles(worktree: string, commit: string): Promise<Set<string>> {
+  const listed = await git(['ls-tree', '-r', '-z', '--name-only', '--full-tree', commit], { cwd: worktree });
+  return new Set(splitNul(listed.stdout));
+}
+
+/** Every folder that holds a tracked file: restoring the files brings them back. */
+function trackedFolders(tracked: ReadonlySet<string>): Set<string> {
+  const folders = new Set<string>();
+  for (const path of tracked) {
+    for (let at = path.indexOf('/'); at > 0; at = path.indexOf('/', at + 1)) folders.add(path.slice(0, at));
+  }
+  return folders;
+}
+
+/** HEAD at `commit`, the index at HEAD with no flag hiding a file, nothing staged. */
+async function resetHeadAndIndex(worktree: string, commit: string): Promise<void> {
+  await git(['update-ref', '--no-deref', 'HEAD', commit], { cwd: worktree });
+  await clearHidingFlags(worktree, ['**']);
+  await git(['reset', '--quiet'], { cwd: worktree });
+}
+
+/** The worktree exactly at `commit`: tracked files restored, every untracked and ignored file gone. */
+export async function cleanCheckout(worktree: string, commit: string): Promise<void> {
+  await resetHeadAndIndex(worktree, commit);
+  await git(['reset', '--quiet', '--hard', commit], { cwd: worktree });
+  // -ff: nested repositories too; -x: ignored files (build output, an agent's node_modules).
+  await git(['clean', '-ffdxq'], { cwd: worktree });
+}
+
+/** Record the worktree as setup left it. */
+export async function recordSetupState(worktree: string, commit: string): Promise<SetupState> {
+  const [tree, tracked, changed] = await Promise.all([
+    readTreeState(worktree),
+    trackedFiles(worktree, commit),
+    git(['diff', '--name-only', '-z', '--no-renames', commit, '--'], { cwd: worktree }),
+  ]);
+  return { commit, tree, tracked, setupTouched: new Set(splitNul(changed.stdout)) };
+}
+
+/** Put the worktree back to `state`: what a stage added goes, what it changed of the commit comes back. */
+export async function restoreSetupState(worktree: string, state: SetupState): Promise<RestoreOutcome> {
+  await resetHeadAndIndex(worktree, state.commit);
+  const now = await readTreeState(worktree);
+  const changes = diffTreeStates(state.tree, now);
+  const folders = trackedFolders(state.tracked);
+  const fromCommit = (path: string): boolean => (state.tracked.has(path) && !state.setupTouched.has(path)) || folders.has(path);
+  const lost = [...changes.changed, ...changes.removed].filter((path) => !fromCommit(path));
+  if (lost.length > 0) return { ok: false, setupChanged: lost };
+
+  // A path whose kind changed (a folder replaced by a link) must go before git can restore it.
+  const kindChanged = changes.changed.filter((path) => state.tree.get(path)?.[0] !== now.get(path)?.[0] || folders.has(path));
+  // Removing such a folder would take setup's files in it along.
+  const replaced = new Set(kindChanged.filter((path) => folders.has(path)));
+  const inside = [...state.tree.keys()].filter((path) => isUnder(path, replaced) && !fromCommit(path));
+  if (inside.length > 0) return { ok: false, setupChanged: inside };
+  const remove = topmost([...changes.added, ...kindChanged]);
+  await Promise.all(remove.map((path) => rm(join(worktree, path), { recursive: true, force: true })));
+  const restore = [...changes.changed, ...changes.removed].filter((path) => state.tracked.has(path));
+  const removedFolders = new Set(remove);
+  const missing = [...state.tracked].filter((path) => !state.setupTouched.has(path) && isUnder(path, removedFolders));
+  const all = [...new Set([...restore, ...missing])];
+  if (all.length > 0) {
+    await git(['restore', `--source=${state.commit}`, '--worktree', '--pathspec-from-file=-', '--pathspec-file-nul'], {
+      cwd: worktree,
+      input: all.join('\0'),
+      env: LITERAL_PATHSPECS,
+    });
+  }
+  // Restored files are new files: their stamps are what the next comparison starts from.
+  const tree = all.length === 0 && remove.length === 0 ? state.tree : await readTreeState(worktree);
+  return { ok: true, state: { ...state, tree }, restored: all.sort(), removed: remove };
+}
+
+function isUnder(path: string, folders: ReadonlySet<string>): boolean {
+  for (let at = path.indexOf('/'); at > 0; at = path.indexOf('/', at + 1)) if (folders.has(path.slice(0, at))) return true;
+  return false;
+}
+
+/**
+ * Protected paths a stage touched: changed, removed or added, except additions git ignores
+ * (a `__pycache__` next to a protected module is not an edit of it). Sorted.
+ */
+export async function protectedTouched(worktree: string, changes: TreeChanges, globs: readonly string[]): Promise<string[]> {
+  if (globs.length === 0) return [];
+  const touched = [...changes.changed, ...changes.removed].filter((path) => matchesAny(path, globs));
+  const added = changes.added.filter((path) => matchesAny(path, globs));
+  if (added.length > 0) {
+    const ignored = await git(['check-ignore', '-z', '--stdin'], { cwd: worktree, input: added.join('\0'), allowFailure: true, env: LITERAL_PATHSPECS });
+    const skip = new Set(splitNul(ignored.stdout));
+    touched.push(...added.filter((path) => !skip.has(path)));
+  }
+  return [...new Set(touched)].sort();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worktree's link to its repository
+
+/** The `gitdir:` a linked worktree's `.git` file names, if it is a readable file that names one. */
+async function linkTarget(worktree: string): Promise<string | undefined> {
+  const text = await readFile(join(worktree, '.git'), 'utf8').catch(() => undefined);
+  const match = /^gitdir: (.+)$/m.exec(text ?? '');
+  return match?.[1]?.trim();
+}
+
+/**
+ * Whether the worktree's `.git` link still leads to its own admin folder in `gitDir`, and that
+ * folder back to the worktree: a candidate may delete or rewrite it.
+ */
+export async function worktreeLinkOk(worktree: string, gitDir: string): Promise<boolean> {
+  const target = await linkTarget(worktree);
+  if (target === undefined || dirname(target) !== join(gitDir, 'worktrees')) return false;
+  const back = await readFile(join(target, 'gitdir'), 'utf8').catch(() => '');
+  const head = await readFile(join(target, 'HEAD'), 'utf8').catch(() => '');
+  return back.trim() === join(worktree, '.git') && head.trim() !== '';
+}
+
+/**
+ * Rewrites the `.git` link from the admin folder that points back at this worktree. False when
+ * there is none (the admin folder itself is gone): the worktree must then be made anew.
+ */
+export async function repairWorktreeLink(worktree: string, gitDir: string): Promise<boolean> {
+  const admin = join(gitDir, 'worktrees');
+  const names = await readdir(admin).catch(() => [] as string[]);
+  for (const name of names) {
+    const back = await readFile(join(admin, name, 'gitdir'), 'utf8').catch(() => '');
+    if (back.trim() !== join(worktree, '.git')) continue;
+    await rm(join(worktree, '.git'), { recursive: true, force: true });
+    await writeFile(join(worktree, '.git'), `gitdir: ${join(admin, name)}\n`);
+    return worktreeLinkOk(worktree, gitDir);
+  }
+  return false;
+}
