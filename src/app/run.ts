@@ -26,7 +26,7 @@ import { RUN_JSON_VERSION, RunStore, readRunInfo, runDir, type RunInfo } from '.
 import type { RunState } from '../store/state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 import { createWorkerExecutor } from './executor.js';
-import { openRunRedis } from './redis.js';
+import { checkRunJobKey, openRunRedis } from './redis.js';
 import { lockRunSession } from './session-lock.js';
 import { RATCHET_VERSION } from './version.js';
 
@@ -95,6 +95,7 @@ export async function resolveRunSpec(repo: string, flags: SpecFlags, specFile?: 
 }
 
 export async function startRun(options: RunOptions): Promise<RunOutcome> {
+  checkRunJobKey(options.redis === undefined ? {} : { flag: options.redis }); // before anything is created
   const { spec, source } = await resolveRunSpec(options.repo, options.flags, options.specFile);
   const runId = options.runId ?? generateRunId(options.repo);
   const workspace = await GitWorkspace.open(options.repo, { runId });
@@ -149,7 +150,7 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
   for (const warning of redis.warnings) options.onWarning?.(warning);
   options.onStart?.({ runId: info.runId, dir: store.dir, redisUrl: redis.url });
   const onError = (error: Error): void => options.onWarning?.(`redis: ${error.message}`);
-  const queue = new BullEvaluationQueue({ connection: redis.connection, combine: combineStages, onError });
+  const queue = new BullEvaluationQueue({ connection: redis.connection, key: redis.jobKey, combine: combineStages, onError });
   // For `ratchet watch --redis` elsewhere; best effort, never stops the run. A private redis-server is reachable from no other machine.
   const publisher = redis.embedded ? undefined : await openEventPublisher(redis.connection, info, { onError });
   if (publisher) store.onEvent(publisher.publish);
@@ -160,7 +161,7 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
     // refused instead of being run in worktrees that no longer exist.
     await queue.open(info.runId);
     if (options.inProcessWorker !== false) {
-      worker = await startWorker({ connection: redis.connection, executor: createWorkerExecutor(), runs: [info.runId], onError });
+      worker = await startWorker({ connection: redis.connection, key: redis.jobKey, executor: createWorkerExecutor(), runs: [info.runId], onError });
     }
     await store.append({
       type: 'run_started',

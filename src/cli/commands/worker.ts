@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createWorkerExecutor } from '../../app/executor.js';
+import { resolveJobKey } from '../../app/job-key.js';
 import { UserError } from '../../core/errors.js';
 import { parseRedisUrl, redisUrlFrom } from '../../queue/connection.js';
 import { startWorker } from '../../queue/worker.js';
@@ -19,9 +20,12 @@ export function registerWorker(program: Command): void {
       if (url === undefined) {
         throw new UserError('ratchet worker needs the Redis the runs use', { hint: 'pass --redis URL or set REDIS_URL (the URL `ratchet run` prints when it starts)' });
       }
+      const connection = parseRedisUrl(url);
+      const key = resolveJobKey({ shared: true, who: 'ratchet worker' });
       const interrupt = interruptOnSignals();
       const worker = await startWorker({
-        connection: parseRedisUrl(url),
+        connection,
+        key,
         executor: createWorkerExecutor(),
         runs: o.run === undefined ? 'registered' : [o.run],
         concurrency: o.concurrency,
