@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createWorkerExecutor } from '../../app/executor.js';
 import { resolveJobKey } from '../../app/job-key.js';
 import { UserError } from '../../core/errors.js';
-import { parseRedisUrl, redisUrlFrom } from '../../queue/connection.js';
+import { describeRedis, parseRedisUrl, redisUrlFrom } from '../../queue/connection.js';
 import { startWorker } from '../../queue/worker.js';
 import { err } from '../output.js';
 import { interruptOnSignals } from '../signals.js';
@@ -32,7 +32,8 @@ export function registerWorker(program: Command): void {
         signal: interrupt.signal,
         onError: (e) => err(`ratchet worker: ${e.message}`),
       });
-      err(`ratchet worker: serving ${o.run ?? 'every registered run'} on ${url}; Ctrl-C to stop`);
+      // describeRedis, not the URL: the URL may carry the password.
+      err(`ratchet worker: serving ${o.run ?? 'every registered run'} on ${describeRedis(connection)}; Ctrl-C to stop`);
       await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
       await worker.close();
       interrupt.dispose();
