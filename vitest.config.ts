@@ -4,6 +4,10 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-redis.ts'],
+    // Jobs on the test Redis are signed; runs and workers started by tests (in-process or as
+    // CLI children, which inherit it) share this key the way machines share RATCHET_KEY.
+    // Tests of a missing key pass an environment without it.
+    env: { RATCHET_KEY: 'ratchet-test-key-0123456789abcdef0123456789abcdef' },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Git and Redis heavy tests; two cores on CI.

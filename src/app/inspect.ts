@@ -5,6 +5,7 @@ import { UserError } from '../core/errors.js';
 import type { ExperimentId } from '../core/types.js';
 import { listRunIds, readRunEvents, readRunInfo, readTail, runDir } from '../store/run-dir.js';
 import { finishedExperiments, foldEvents, unfinishedExperiments, type RunState } from '../store/state.js';
+import { readPatchPreview } from '../view/patch-preview.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 
 export interface RunListing extends RunSummary {
@@ -73,7 +74,10 @@ export interface ExperimentDetail {
   experiment: ExperimentId;
   dir: string;
   result: Record<string, unknown> | undefined;
+  /** The start of patch.diff, at most PATCH_PREVIEW_LIMITS of it. */
   patch: string;
+  /** When patch.diff is longer than what `patch` holds: how much, and where it is. */
+  patchTruncated: { note: string; totalBytes: number; shownBytes: number; path: string } | undefined;
   logs: Record<'setup' | 'checks' | 'bench' | 'agent', string>;
 }
 
@@ -88,12 +92,13 @@ export async function showExperiment(root: string, runId: string, exp: string, t
   } catch {
     result = undefined;
   }
-  const patch = await readFile(join(edir, 'patch.diff'), 'utf8').catch(() => '');
+  const patch = await readPatchPreview(join(edir, 'patch.diff'));
   return {
     experiment: exp,
     dir: edir,
     result,
-    patch,
+    patch: patch.text,
+    patchTruncated: patch.note === undefined ? undefined : { note: patch.note, totalBytes: patch.totalBytes, shownBytes: patch.shownBytes, path: patch.path },
     logs: {
       setup: await readTail(join(edir, 'setup.log'), tailBytes),
       checks: await readTail(join(edir, 'checks.log'), tailBytes),

@@ -28,7 +28,7 @@ import { RUN_JSON_VERSION, RunStore, readRunInfo, runDir, type RunInfo } from '.
 import type { RunState } from '../store/state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 import { createRunner, createRunProposer, createWorkerExecutor, processRedactor, resolveSandbox } from './compose.js';
-import { openRunRedis } from './redis.js';
+import { checkRunJobKey, openRunRedis } from './redis.js';
 import { lockRunSession } from './session-lock.js';
 import { RATCHET_VERSION } from './version.js';
 
@@ -102,6 +102,7 @@ export async function resolveRunSpec(repo: string, flags: SpecFlags, specFile?: 
 }
 
 export async function startRun(options: RunOptions): Promise<RunOutcome> {
+  checkRunJobKey(options.redis === undefined ? {} : { flag: options.redis }); // before anything is created
   const { spec, source } = await resolveRunSpec(options.repo, options.flags, options.specFile);
   const runId = options.runId ?? generateRunId(options.repo);
   const workspace = await GitWorkspace.open(options.repo, { runId });
@@ -152,15 +153,17 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
   const detach = options.onEvent ? store.onEvent(options.onEvent) : undefined;
   const sandbox = await resolveSandbox(info.spec.sandbox);
   if (sandbox.notice !== undefined) options.onWarning?.(sandbox.notice);
-  const redactor = processRedactor();
-  const runner = createRunner(redactor);
   // Worktrees of a crashed session of this run would block its experiment names.
   await workspace.reconcile(workspace.worktreeRoot);
   const redis = await openRunRedis({ ...(options.redis === undefined ? {} : { flag: options.redis }), runDir: store.dir, signal });
+  // The Redis password is a secret of this session too, though no command is given it.
+  const password = redis.connection.password;
+  const redactor = processRedactor(password === undefined ? [] : [{ name: 'REDIS_PASSWORD', value: password }]);
+  const runner = createRunner(redactor);
   for (const warning of redis.warnings) options.onWarning?.(warning);
   options.onStart?.({ runId: info.runId, dir: store.dir, redisUrl: redis.url });
   const onError = (error: Error): void => options.onWarning?.(`redis: ${error.message}`);
-  const queue = new BullEvaluationQueue({ connection: redis.connection, combine: combineStages, onError });
+  const queue = new BullEvaluationQueue({ connection: redis.connection, key: redis.jobKey, combine: combineStages, onError });
   // For `ratchet watch --redis` elsewhere; best effort, never stops the run. A private redis-server is reachable from no other machine.
   const publisher = redis.embedded ? undefined : await openEventPublisher(redis.connection, info, { onError });
   if (publisher) store.onEvent(publisher.publish);
@@ -171,7 +174,7 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
     // refused instead of being run in worktrees that no longer exist.
     await queue.open(info.runId);
     if (options.inProcessWorker !== false) {
-      worker = await startWorker({ connection: redis.connection, executor: createWorkerExecutor(runner), runs: [info.runId], onError });
+      worker = await startWorker({ connection: redis.connection, key: redis.jobKey, executor: createWorkerExecutor(runner), runs: [info.runId], onError });
     }
     await store.append({
       type: 'run_started',

@@ -23,7 +23,7 @@ import {
   stageJobId,
   stageQueue,
 } from './names.js';
-import { CANCELLED, SUPERSEDED, type StageJobData, crashedStage, isStageResult, sameRequest, stagePassed } from './protocol.js';
+import { CANCELLED, SUPERSEDED, type StageJobData, type StageReply, crashedStage, readJob, readReply, sameRequest, signJob, stagePassed } from './protocol.js';
 import { registerRun, unregisterRun } from './registry.js';
 import { SharedCalls } from './shared-calls.js';
 import type { StageResult } from '../eval/stages.js';
@@ -33,6 +33,8 @@ export type CombineStages = (results: StageResult[]) => Evaluation;
 
 export interface BullEvaluationQueueOptions {
   connection: RedisOptions;
+  /** Signs every job and checks every result (`RATCHET_KEY`, or a session's own for a private Redis). */
+  key: Buffer;
   /** Folds the stages into an evaluation: `combineStages` from src/eval/combine.ts. */
   combine: CombineStages;
   prefix?: string;
@@ -45,7 +47,7 @@ export interface BullEvaluationQueueOptions {
 }
 
 interface QueueSide {
-  queue: Queue<StageJobData, StageResult>;
+  queue: Queue<StageJobData, StageReply>;
   events: QueueEvents;
   watcher: JobWatcher;
 }
@@ -111,11 +113,14 @@ export class BullEvaluationQueue implements EvaluationQueue {
   private async storedResults(run: RunQueues, request: EvaluationRequest): Promise<StageResult[] | undefined> {
     const results: StageResult[] = [];
     for (const stage of STAGES) {
-      const job = await run[stageQueue(stage)].queue.getJob(stageJobId(request.runId, request.experiment, stage));
-      if (job === undefined || !sameRequest(job.data, request, stage) || !isStageResult(job.returnvalue)) return undefined;
+      const jobId = stageJobId(request.runId, request.experiment, stage);
+      const job = await run[stageQueue(stage)].queue.getJob(jobId);
+      const data = job === undefined ? undefined : this.ownJob(job.data, request, stage);
+      const reply = job === undefined || data === undefined ? undefined : readReply(job.returnvalue, jobId, data, this.options.key);
+      if (job === undefined || reply?.ok !== true) return undefined;
       if ((await job.getState()) !== 'completed') return undefined;
-      results.push(job.returnvalue);
-      if (!stagePassed(job.returnvalue)) break;
+      results.push(reply.value);
+      if (!stagePassed(reply.value)) break;
     }
     return results;
   }
@@ -157,7 +162,7 @@ export class BullEvaluationQueue implements EvaluationQueue {
     const keep = this.options.keep ?? { ageS: 7 * 24 * 3600, count: 10_000 };
     const side = async (role: QueueRole): Promise<QueueSide> => {
       const name = queueName(runId, role);
-      const queue = new Queue<StageJobData, StageResult>(name, {
+      const queue = new Queue<StageJobData, StageReply>(name, {
         connection: producerRedisOptions(this.options.connection),
         prefix: this.prefix,
         defaultJobOptions: {
@@ -189,7 +194,7 @@ export class BullEvaluationQueue implements EvaluationQueue {
   private async runStage(side: QueueSide, request: EvaluationRequest, stage: StageKind, signal: AbortSignal, reuseFinished: boolean): Promise<StageResult> {
     const jobId = stageJobId(request.runId, request.experiment, stage);
     for (let round = 1; ; round++) {
-      await this.ensureJob(side, jobId, request, stage, signal, reuseFinished);
+      const data = await this.ensureJob(side, jobId, request, stage, signal, reuseFinished);
       let settled: Settled;
       try {
         settled = await side.watcher.wait(jobId, signal);
@@ -198,7 +203,9 @@ export class BullEvaluationQueue implements EvaluationQueue {
         throw error;
       }
       if (settled.kind === 'completed') {
-        return isStageResult(settled.value) ? settled.value : crashedStage(stage, `the ${stage} job returned no stage result`);
+        // A result we cannot verify could fake a keep: it is a crash, with the reason.
+        const reply = readReply(settled.value, jobId, data, this.options.key);
+        return reply.ok ? reply.value : crashedStage(stage, `the ${stage} job's result was refused: ${reply.reason}`);
       }
       // A job cancelled for an earlier request, or one that vanished, is not an answer: ask again.
       const again = settled.kind === 'missing' || settled.reason === CANCELLED || settled.reason === SUPERSEDED;
@@ -210,7 +217,8 @@ export class BullEvaluationQueue implements EvaluationQueue {
   /**
    * Makes sure the job for this request exists: reuses one that is queued, running or (when
    * `reuseFinished`) done for the same commits, and replaces a failed one or one left by an
-   * earlier request for this experiment (re-applied on a newer best, so other commits).
+   * earlier request for this experiment (re-applied on a newer best, so other commits), or one
+   * we cannot verify (another key, e.g. an earlier session's own). Returns the job's data.
    */
   private async ensureJob(
     side: QueueSide,
@@ -219,7 +227,7 @@ export class BullEvaluationQueue implements EvaluationQueue {
     stage: StageKind,
     signal: AbortSignal,
     reuseFinished: boolean,
-  ): Promise<void> {
+  ): Promise<StageJobData> {
     const redis = await this.client();
     const marker = cancelMarkerKey(this.prefix, side.queue.name, jobId);
     for (let round = 0; round < 2 * MAX_ROUNDS; round++) {
@@ -227,13 +235,14 @@ export class BullEvaluationQueue implements EvaluationQueue {
       const job = await side.queue.getJob(jobId);
       const state = job === undefined ? 'unknown' : await job.getState();
       if (job !== undefined && state !== 'unknown') {
-        const same = sameRequest(job.data, request, stage);
+        const data = this.ownJob(job.data, request, stage);
         // Results of any session stand; an unfinished job of an earlier session will be refused.
         const reusable =
-          state === 'completed' ? reuseFinished && isStageResult(job.returnvalue) : state !== 'failed' && job.data.session === this.session;
-        if (same && reusable) {
+          data !== undefined &&
+          (state === 'completed' ? reuseFinished && readReply(job.returnvalue, jobId, data, this.options.key).ok : state !== 'failed' && data.session === this.session);
+        if (data !== undefined && reusable) {
           await redis.del(marker); // an older abort must not cancel the job this request now wants
-          return;
+          return data;
         }
         if (state === 'active') {
           // Still running for other commits: stop it, wait for it to end, then replace it.
@@ -244,11 +253,17 @@ export class BullEvaluationQueue implements EvaluationQueue {
         if ((await side.queue.remove(jobId)) === 0) continue; // taken by a worker meanwhile
       }
       await redis.del(marker);
-      const data: StageJobData = { v: 1, stage, request, session: this.session };
+      const data = signJob(this.options.key, { stage, request, session: this.session });
       await side.queue.add(stage, data, { jobId });
-      return;
+      return data;
     }
     throw new InternalError(`job ${jobId} keeps changing state; cannot enqueue it`, { jobId });
+  }
+
+  /** A stored job's data when it is signed with our key and asks for this very request. */
+  private ownJob(stored: unknown, request: EvaluationRequest, stage: StageKind): StageJobData | undefined {
+    const checked = readJob(stored, this.options.key);
+    return checked.ok && sameRequest(checked.value, request, stage) ? checked.value : undefined;
   }
 
   /** Removes the job if it is still queued; otherwise tells the worker running it to stop. */

@@ -2,6 +2,8 @@
  * Redis connection options: parsing `REDIS_URL` / `--redis`, the two connection profiles BullMQ
  * needs (workers wait out a Redis restart, producers fail fast), and a check of the server.
  */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions as IoRedisOptions } from 'ioredis';
 import { UserError } from '../core/errors.js';
 
@@ -9,7 +11,7 @@ import { UserError } from '../core/errors.js';
 export type RedisOptions = Omit<IoRedisOptions, 'retryStrategy'> & { retryStrategy?: (times: number) => number | void | null };
 
 const REACH_HINT = 'start it (docker compose up -d redis), fix REDIS_URL, or unset REDIS_URL to let ratchet start its own';
-const URL_FORMS = 'redis://[user:password@]host[:port][/db], rediss://… (TLS), or redis+unix:///path/to/redis.sock';
+const URL_FORMS = 'redis://[user:password@]host[:port][/db], rediss://…[?ca=/path/to/ca.pem] (TLS), or redis+unix:///path/to/redis.sock';
 
 /** The URL the user chose: the `--redis` flag, then `REDIS_URL`; undefined means "start our own". */
 export function redisUrlFrom(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -20,6 +22,9 @@ export function redisUrlFrom(flag: string | undefined, env: NodeJS.ProcessEnv = 
 /**
  * `redis://`, `rediss://`, `redis+unix:///path` or `unix:///path` (a bare absolute path too) to
  * ioredis options. A unix URL takes `?db=N&password=…` since it has no host part to carry them.
+ * `rediss://` verifies the server's certificate against the system's CAs, plus those of
+ * `NODE_EXTRA_CA_CERTS` (Node reads it for every TLS connection), or only the CA file `?ca=`
+ * names: a private CA for this Redis alone.
  */
 export function parseRedisUrl(text: string): RedisOptions {
   if (text.startsWith('/')) return { path: text };
@@ -49,8 +54,22 @@ export function parseRedisUrl(text: string): RedisOptions {
   }
   options.host = url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
   options.port = url.port === '' ? 6379 : Number(url.port);
-  if (url.protocol === 'rediss:') options.tls = { servername: options.host };
+  const ca = url.searchParams.get('ca');
+  if (url.protocol === 'rediss:') {
+    // SNI names a host, never an address (RFC 6066); the certificate is checked against either.
+    options.tls = { ...(isIP(options.host) === 0 ? { servername: options.host } : {}), ...(ca === null ? {} : { ca: readCa(ca) }) };
+  } else if (ca !== null) {
+    throw new UserError(`?ca= is for TLS, but ${JSON.stringify(redact(text))} is not a rediss:// URL`, { hint: `expected ${URL_FORMS}` });
+  }
   return options;
+}
+
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new UserError(`cannot read the CA file ${path} of the Redis URL`, { hint: 'give ?ca= the path of a PEM file', cause });
+  }
 }
 
 function isUnix(url: URL): boolean {
@@ -58,7 +77,7 @@ function isUnix(url: URL): boolean {
 }
 
 function redact(text: string): string {
-  return text.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  return text.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@').replace(/([?&]password=)[^&]*/g, '$1***');
 }
 
 /** Where the options point, without the password: for messages. */
@@ -82,16 +101,34 @@ export function producerRedisOptions(base: RedisOptions): RedisOptions {
 export async function connectRedis(base: RedisOptions, role: 'worker' | 'producer'): Promise<Redis> {
   const options = role === 'worker' ? workerRedisOptions(base) : producerRedisOptions(base);
   const client = new Redis({ ...options, lazyConnect: true });
+  const firstError = rememberFirstError(client);
   try {
     await client.connect();
   } catch (cause) {
     client.disconnect();
-    throw new UserError(`cannot reach Redis at ${describeRedis(base)}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+    throw new UserError(`cannot reach Redis at ${describeRedis(base)}: ${firstError() ?? messageOf(cause)}`, {
       hint: REACH_HINT,
       cause,
     });
   }
   return client;
+}
+
+/**
+ * ioredis rejects connect() with a bare "Connection is closed" and emits the cause (a refused
+ * TLS certificate, a wrong password) as an `error` event; the first one is what the user needs.
+ */
+function rememberFirstError(client: Redis): () => string | undefined {
+  let first: string | undefined;
+  const listener = (error: Error): void => {
+    first ??= error.message;
+  };
+  client.on('error', listener);
+  return () => first;
+}
+
+function messageOf(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 export interface RedisServerCheck {
@@ -115,12 +152,12 @@ export async function checkRedisServer(base: RedisOptions, options: { timeoutMs?
     maxRetriesPerRequest: 1,
     retryStrategy: () => null,
   });
-  client.on('error', () => undefined); // surfaced through connect()'s rejection instead
+  const firstError = rememberFirstError(client); // surfaced through connect()'s rejection instead
   try {
     try {
       await client.connect();
     } catch (cause) {
-      throw new UserError(`cannot reach Redis at ${where}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      throw new UserError(`cannot reach Redis at ${where}: ${firstError() ?? messageOf(cause)}`, {
         hint: REACH_HINT,
         cause,
         fields: { redis: where },

@@ -20,7 +20,7 @@ export const QUEUE_ROLES: readonly QueueRole[] = ['work', 'bench'];
 export const STAGES: readonly StageKind[] = ['setup', 'checks', 'bench'];
 
 // BullMQ forbids `:` in queue names and job ids; the rest keeps keys readable in redis-cli.
-const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 export function assertRunId(runId: string): void {
   if (!SAFE_ID.test(runId)) {

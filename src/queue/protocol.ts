@@ -1,16 +1,34 @@
 /**
  * What producers and workers agree on: the job's data, the reasons a job ends without a result,
  * and the cancel message. Versioned, because a resumed run may meet jobs from an older ratchet.
+ * Jobs and results are signed (signing.ts): a worker runs only what an orchestrator holding the
+ * same key enqueued, and an orchestrator keeps only what such a worker measured.
  */
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
 import type { EvaluationRequest, StageKind, StageOutcome } from '../core/types.js';
 import type { StageResult } from '../eval/stages.js';
+import { SAFE_ID, STAGES } from './names.js';
+import { sign, verify } from './signing.js';
+
+/** v2: signed (`sig`), and a worker returns a signed `StageReply`. v1 jobs are refused as unsigned. */
+export const JOB_VERSION = 2;
 
 export interface StageJobData {
-  v: 1;
+  v: typeof JOB_VERSION;
   stage: StageKind;
   request: EvaluationRequest;
   /** The orchestrator session that enqueued it; see registry.ts. */
   session: string;
+  /** HMAC of the rest (signing.ts), by the orchestrator. */
+  sig: string;
+}
+
+/** What a worker returns for a job: the stage's result, signed for that very job. */
+export interface StageReply {
+  v: typeof JOB_VERSION;
+  result: StageResult;
+  sig: string;
 }
 
 /** Failed reason of a job the orchestrator cancelled: not a result, so a new request re-runs it. */
@@ -40,15 +58,82 @@ export function parseCancelMessage(text: string): CancelMessage | undefined {
   return undefined;
 }
 
-export function isStageJobData(value: unknown): value is StageJobData {
-  return (
-    isRecord(value) && value['v'] === 1 && typeof value['stage'] === 'string' && typeof value['session'] === 'string' && isRecord(value['request'])
-  );
+const absolutePath = z
+  .string()
+  .max(4096)
+  .refine((p) => isAbsolute(p) && !p.includes('\0'), 'expected an absolute path');
+const commit = z.string().regex(/^[0-9a-f]{7,64}$/, 'expected a hexadecimal commit id');
+
+/**
+ * The spec travels parsed (durations in ms). Only the few fields every stage reads are checked,
+ * loosely: the signature, not this shape, is what says the spec is the orchestrator's.
+ */
+const specShape = z.looseObject({
+  checks: z.array(z.looseObject({ name: z.string(), run: z.string() })),
+  bench: z.looseObject({ run: z.string(), metric: z.looseObject({ name: z.string() }) }),
+});
+
+const requestShape = z.looseObject({
+  runId: z.string().max(200).regex(SAFE_ID, 'expected a run id'),
+  experiment: z.string().regex(/^e\d{4,}$/, 'expected an experiment id like e0003'),
+  worktree: absolutePath,
+  commit,
+  parentWorktree: absolutePath.optional(),
+  parentCommit: commit.optional(),
+  logDir: absolutePath,
+  spec: specShape,
+  baseCommit: commit,
+});
+
+const jobShape = z.strictObject({
+  v: z.literal(JOB_VERSION),
+  stage: z.enum(STAGES as [StageKind, ...StageKind[]]),
+  request: requestShape,
+  session: z.string().min(1).max(200),
+  sig: z.string(),
+});
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** The orchestrator's side: a job's data, signed. */
+export function signJob(key: Buffer, job: Omit<StageJobData, 'v' | 'sig'>): StageJobData {
+  const payload = { v: JOB_VERSION, stage: job.stage, request: job.request, session: job.session } as const;
+  return { ...payload, sig: sign(key, 'job', payload) };
+}
+
+/** A job's data as a worker must see it before running anything: well formed and signed with `key`. */
+export function readJob(value: unknown, key: Buffer): Checked<StageJobData> {
+  if (!isRecord(value)) return { ok: false, reason: 'malformed job: its data is not an object' };
+  if (!('sig' in value)) return { ok: false, reason: 'unsigned job' };
+  const shape = jobShape.safeParse(value);
+  if (!shape.success) return { ok: false, reason: `malformed job: ${describeIssues(shape.error)}` };
+  // The signature covers the data as stored, so whatever the shape check let through is signed too.
+  const { sig, ...payload } = value;
+  if (!verify(key, 'job', payload, sig)) return { ok: false, reason: 'bad signature (not signed with this RATCHET_KEY, or changed since)' };
+  return { ok: true, value: value as unknown as StageJobData };
+}
+
+/** The worker's side: a result bound to the job it answers, so it cannot be moved to another. */
+export function signReply(key: Buffer, jobId: string, job: StageJobData, result: StageResult): StageReply {
+  return { v: JOB_VERSION, result, sig: sign(key, 'result', { jobId, job: job.sig, result }) };
+}
+
+/** A job's return value as the orchestrator may trust it: a stage result the worker signed for this job. */
+export function readReply(value: unknown, jobId: string, job: StageJobData, key: Buffer): Checked<StageResult> {
+  if (!isRecord(value) || value['v'] !== JOB_VERSION || !isStageResult(value['result'])) return { ok: false, reason: 'not a stage result of a known version' };
+  if (!verify(key, 'result', { jobId, job: job.sig, result: value['result'] }, value['sig'])) return { ok: false, reason: 'bad signature' };
+  return { ok: true, value: value['result'] };
+}
+
+function describeIssues(error: z.ZodError): string {
+  const shown = error.issues.slice(0, 3).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+  const more = error.issues.length > 3 ? `; and ${error.issues.length - 3} more` : '';
+  return `${shown.join('; ')}${more}`.slice(0, 500);
 }
 
 /** A stored job is reusable only when it evaluated the same commits in the same worktrees. */
-export function sameRequest(stored: unknown, request: EvaluationRequest, stage: StageKind): boolean {
-  if (!isStageJobData(stored) || stored.stage !== stage) return false;
+export function sameRequest(stored: StageJobData, request: EvaluationRequest, stage: StageKind): boolean {
+  if (stored.stage !== stage) return false;
   const r = stored.request;
   return (
     r.runId === request.runId &&

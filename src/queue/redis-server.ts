@@ -2,9 +2,15 @@
  * The Redis ratchet starts itself when no `REDIS_URL` is given: a private `redis-server` on a
  * unix socket (no TCP port), persisting to an append-only file in the run's folder so that
  * `ratchet resume` finds its queues again, and stopped with the run.
+ *
+ * Two locks on it: the socket and its folder are 0700 (no other user gets in), and a random
+ * password, new for each start, is asked of every client (a process of ours that found the
+ * socket is not enough). The password reaches the server on its stdin, so it is never in a
+ * command line (`ps`, `/proc/<pid>/cmdline`) nor in a file.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,7 +37,7 @@ export interface EmbeddedRedisOptions {
 
 export interface EmbeddedRedis {
   socket: string;
-  /** The socket as a URL other ratchet processes accept (`--redis`, `REDIS_URL`). */
+  /** The socket and password as a URL other ratchet processes accept (`--redis`, `REDIS_URL`). */
   url: string;
   connection: RedisOptions;
   pid: number;
@@ -48,7 +54,9 @@ const MAX_SOCKET_PATH = 100;
 export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
   if (options.signal?.aborted === true) throw new AbortedError();
   const dir = resolve(options.dir);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // It holds the socket and the append-only files; one made by an older ratchet may be open.
+  await chmod(dir, 0o700);
   await refuseLiveServer(dir, options.replaceOrphan === true);
 
   let socketDir: string | undefined;
@@ -58,7 +66,9 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
     socket = join(socketDir, 'redis.sock');
   }
   const logFile = join(dir, 'redis.log');
+  const password = randomBytes(32).toString('hex');
   const args = [
+    '-', // the rest of the configuration (the password) comes on stdin
     '--port', '0',
     '--unixsocket', socket,
     '--unixsocketperm', '700',
@@ -72,7 +82,10 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
     '--logfile', logFile,
   ];
   const binary = options.binary ?? 'redis-server';
-  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], env: options.env ?? process.env });
+  const child = spawn(binary, args, { stdio: ['pipe', 'ignore', 'pipe'], env: options.env ?? process.env });
+  // A server that failed to start closes its stdin; that failure is reported from its exit.
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(`requirepass ${password}\n`);
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
@@ -88,7 +101,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
   };
 
   try {
-    await waitUntilReady({ child, socket, exited, signal: options.signal, deadline: Date.now() + (options.startTimeoutMs ?? 60_000) });
+    await waitUntilReady({ child, socket, password, exited, signal: options.signal, deadline: Date.now() + (options.startTimeoutMs ?? 60_000) });
   } catch (error) {
     await cleanup();
     if (isMissingBinary(error)) {
@@ -107,8 +120,8 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
   let stopping: Promise<void> | undefined;
   return {
     socket,
-    url: `redis+unix://${socket}`,
-    connection: { path: socket },
+    url: `redis+unix://${socket}?password=${password}`,
+    connection: { path: socket, password },
     pid: child.pid ?? -1,
     stop: () => (stopping ??= cleanup()),
   };
@@ -130,6 +143,7 @@ function isMissingBinary(error: unknown): boolean {
 async function waitUntilReady(input: {
   child: ChildProcess;
   socket: string;
+  password: string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   signal: AbortSignal | undefined;
   deadline: number;
@@ -147,7 +161,7 @@ async function waitUntilReady(input: {
   const ready = (async () => {
     // Redis answers -LOADING while it replays the append-only file; only +PONG means ready.
     while (!settled) {
-      if (await ping(input.socket)) return;
+      if (await ping(input.socket, input.password)) return;
       if (Date.now() > input.deadline) throw new UserError(`redis-server did not answer on ${input.socket} in time`, { hint: 'see redis.log in the run folder' });
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -160,7 +174,8 @@ async function waitUntilReady(input: {
   }
 }
 
-function ping(socket: string): Promise<boolean> {
+/** AUTH then PING, inline (the password is hex): ready once the second reply is +PONG. */
+function ping(socket: string, password: string): Promise<boolean> {
   return new Promise((done) => {
     const connection = createConnection(socket);
     let reply = '';
@@ -170,10 +185,11 @@ function ping(socket: string): Promise<boolean> {
     };
     connection.setTimeout(1000, () => finish(false));
     connection.once('error', () => finish(false));
-    connection.once('connect', () => connection.write('PING\r\n'));
+    connection.once('connect', () => connection.write(`AUTH ${password}\r\nPING\r\n`));
     connection.on('data', (chunk) => {
       reply += chunk.toString('utf8');
-      if (reply.includes('\r\n')) finish(reply.startsWith('+PONG'));
+      const lines = reply.split('\r\n');
+      if (lines.length > 2) finish(lines[0] === '+OK' && lines[1] === '+PONG');
     });
   });
 }

@@ -5,12 +5,12 @@
  * serves every run in the registry, following it as runs come and go.
  */
 import { hostname } from 'node:os';
-import { type Job, WaitingError, Worker } from 'bullmq';
+import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AbortedError } from '../core/errors.js';
 import { type RedisOptions, connectRedis, workerRedisOptions } from './connection.js';
-import { DEFAULT_PREFIX, QUEUE_ROLES, assertPrefix, assertRunId, cancelChannel, cancelMarkerKey, queueName } from './names.js';
-import { CANCELLED, INTERRUPTED, LOCK_LOST, SUPERSEDED, isStageJobData, parseCancelMessage } from './protocol.js';
+import { DEFAULT_PREFIX, QUEUE_ROLES, type QueueRole, assertPrefix, assertRunId, cancelChannel, cancelMarkerKey, queueName, stageJobId, stageQueue } from './names.js';
+import { CANCELLED, INTERRUPTED, LOCK_LOST, SUPERSEDED, type StageJobData, type StageReply, parseCancelMessage, readJob, signReply } from './protocol.js';
 import { registeredRuns, runSession } from './registry.js';
 import type { StageExecutor, StageResult } from '../eval/stages.js';
 
@@ -26,6 +26,8 @@ export const LOCK_SETTINGS = { lockDuration: 60_000, stalledInterval: 30_000, ma
 
 export interface StartWorkerOptions {
   connection: RedisOptions;
+  /** The key jobs are signed with (`RATCHET_KEY`); the worker signs its results with it too. */
+  key: Buffer;
   executor: StageExecutor;
   /** The runs to serve, or `registered` to serve every run in the registry as it changes. */
   runs: readonly string[] | 'registered';
@@ -36,7 +38,7 @@ export interface StartWorkerOptions {
   pollMs?: number;
   /** Stops the worker like `close()`. */
   signal?: AbortSignal;
-  /** Redis and BullMQ errors that do not stop the worker (they retry); no console in src/. */
+  /** Redis and BullMQ errors that do not stop the worker (they retry), and refused jobs; no console in src/. */
   onError?: (error: Error) => void;
 }
 
@@ -53,7 +55,7 @@ interface ServedRun {
   runId: string;
   /** Set before the Workers close, so a job fetched in that instant goes straight back. */
   closing: boolean;
-  workers: Worker<unknown, StageResult>[];
+  workers: Worker<unknown, StageReply>[];
 }
 
 export async function startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
@@ -83,7 +85,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
 class WorkerPool {
   readonly onError: (error: Error) => void;
   private readonly served = new Map<string, ServedRun>();
-  private readonly byQueue = new Map<string, Worker<unknown, StageResult>>();
+  private readonly byQueue = new Map<string, Worker<unknown, StageReply>>();
   private readonly benchLock = new Mutex();
   private readonly badRunIds = new Set<string>();
   private syncing: Promise<void> = Promise.resolve();
@@ -146,7 +148,7 @@ class WorkerPool {
     this.served.set(runId, run);
     for (const role of QUEUE_ROLES) {
       const name = queueName(runId, role);
-      const worker = new Worker<unknown, StageResult>(name, this.processor(run), {
+      const worker = new Worker<unknown, StageReply>(name, this.processor(run, role), {
         connection: workerRedisOptions(this.options.connection),
         prefix: this.prefix,
         // Benches one at a time, so their timings do not disturb each other.
@@ -171,11 +173,10 @@ class WorkerPool {
     this.served.delete(run.runId);
   }
 
-  private processor(run: ServedRun) {
-    return async (job: Job<unknown, StageResult>, token: string | undefined, signal: AbortSignal | undefined): Promise<StageResult> => {
+  private processor(run: ServedRun, role: QueueRole) {
+    return async (job: Job<unknown, StageReply>, token: string | undefined, signal: AbortSignal | undefined): Promise<StageReply> => {
       if (run.closing) return requeue(job, token);
-      const data = job.data;
-      if (!isStageJobData(data)) throw new Error(`job ${String(job.id)} does not carry a ratchet stage of a known version`);
+      const data = this.admit(job, run.runId, role);
       const abort = signal ?? new AbortController().signal;
       const marker = cancelMarkerKey(this.prefix, job.queueName, job.id ?? '');
       if ((await this.client.exists(marker)) === 1) throw new Error(CANCELLED);
@@ -197,8 +198,23 @@ class WorkerPool {
         throw new Error(typeof abort.reason === 'string' ? abort.reason : CANCELLED);
       }
       if (!outcome.ok) throw outcome.error;
-      return outcome.result;
+      return signReply(this.options.key, job.id ?? '', data, outcome.result);
     };
+  }
+
+  /**
+   * The job's data if this worker may run it: well formed, signed with our key, and in the
+   * place its orchestrator put it (a signed job copied to another run, queue or id is refused
+   * too). Anything else fails the job with the reason, reported, and the worker goes on.
+   */
+  private admit(job: Job, runId: string, role: QueueRole): StageJobData {
+    const checked = readJob(job.data, this.options.key);
+    const reason = checked.ok ? misplaced(job, runId, role, checked.value) : checked.reason;
+    if (checked.ok && reason === undefined) return checked.value;
+    const message = `refused job ${String(job.id)} of ${job.queueName}: ${reason ?? ''}`;
+    this.onError(new Error(message));
+    // Unrecoverable: never retried, whatever attempts the job's writer asked for.
+    throw new UnrecoverableError(message);
   }
 
   close(): Promise<void> {
@@ -210,6 +226,13 @@ class WorkerPool {
     })();
     return this.closing;
   }
+}
+
+/** Why a validly signed job is not where its orchestrator put it, if it is not. */
+function misplaced(job: Job, runId: string, role: QueueRole, data: StageJobData): string | undefined {
+  const { request, stage } = data;
+  if (request.runId === runId && stageQueue(stage) === role && job.id === stageJobId(runId, request.experiment, stage)) return undefined;
+  return `a signed ${stage} job of ${request.runId}/${request.experiment} moved to job ${String(job.id)} of ${job.queueName}`;
 }
 
 /** Puts an interrupted job back in the queue, unfinished, for whichever worker comes next. */

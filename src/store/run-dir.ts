@@ -4,8 +4,11 @@
  *   events.jsonl      append-only events, the source of truth
  *   results.tsv       one row per experiment, rewritten atomically from the state
  *   eNNNN/            patch.diff, agent.jsonl, setup.log, checks.log, bench.log, result.json
+ *
+ * The folder is 0700: its logs may hold what a command printed, and its events are what `show`
+ * and `pick` trust, so no other user of the machine may read or append to them.
  */
-import { appendFile, mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { ExperimentId } from '../core/types.js';
@@ -16,6 +19,9 @@ import { applyEvent, emptyState, foldEvents, type RunState } from './state.js';
 import { renderResultsTsv } from './results-tsv.js';
 
 export const RUN_JSON_VERSION = 1;
+
+/** Owner only; see the header. */
+const RUN_FOLDER_MODE = 0o700;
 
 export interface RunInfo {
   /** Schema version of run.json. v1: the first format. */
@@ -51,7 +57,7 @@ export class RunStore {
     const dir = runDir(root, info.runId);
     await mkdir(resolve(root), { recursive: true });
     try {
-      await mkdir(dir);
+      await mkdir(dir, { mode: RUN_FOLDER_MODE });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new UserError(`run ${info.runId} already exists in ${resolve(root)}`, {
@@ -60,15 +66,18 @@ export class RunStore {
       }
       throw error;
     }
+    // mkdir's mode passes through the umask, which only ever removes bits; chmod says it outright.
+    await chmod(dir, RUN_FOLDER_MODE);
     await writeFileAtomic(join(dir, 'run.json'), `${JSON.stringify(info, null, 2)}\n`);
     await writeFileAtomic(join(dir, 'events.jsonl'), '');
     return new RunStore(dir, emptyState(info.runId));
   }
 
-  /** An existing run folder, its state rebuilt from events.jsonl. */
+  /** An existing run folder, its state rebuilt from events.jsonl; made 0700 if an older ratchet left it open. */
   static async open(root: string, runId: string): Promise<RunStore> {
     const dir = runDir(root, runId);
     const events = await readRunEvents(dir);
+    await chmod(dir, RUN_FOLDER_MODE);
     return new RunStore(dir, foldEvents(runId, events));
   }
 

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/gitdir.js';
@@ -30,6 +31,23 @@ describe('ratchet worker in its own process', () => {
     expect(stopped.code, stopped.stderr).toBe(0);
     expect(stopped.stderr).toContain('serving every registered run');
   }, 120_000);
+
+  it('refuses to start on a shared Redis without RATCHET_KEY, and so does a run, naming the fix', async () => {
+    const work = await tempDir();
+    cleanups.push(work.cleanup);
+    const redis = `redis+unix://${testRedisSocket()}`;
+    const env = { RATCHET_KEY: '' };
+
+    const worker = await runCli(['worker', '--redis', redis], { env });
+    const run = await runCli(['run', work.path, '--redis', redis, '--experiments', join(work.path, 'experiments'), '--run-id', 'no-key'], { env });
+
+    for (const result of [worker, run]) {
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain('needs RATCHET_KEY on a shared Redis');
+      expect(result.stderr).toContain('export RATCHET_KEY=$(openssl rand -hex 32)');
+    }
+    expect(existsSync(join(work.path, 'experiments', 'no-key'))).toBe(false);
+  }, 60_000);
 
   it('says how to point it at Redis when none is given', async () => {
     const result = await runCli(['worker'], { env: { REDIS_URL: '' } });

@@ -15,3 +15,10 @@ export function testRedisOptions(): { path: string; maxRetriesPerRequest: null }
 export function uniquePrefix(label = 't'): string {
   return `ratchet-test-${label}-${randomUUID().slice(0, 8)}`;
 }
+
+/** The key jobs are signed with in tests: RATCHET_KEY, set for every test in vitest.config.ts. */
+export function testJobKey(): Buffer {
+  const key = process.env['RATCHET_KEY'];
+  if (key === undefined || key === '') throw new Error('RATCHET_KEY is not set; vitest.config.ts sets it for the tests');
+  return Buffer.from(key, 'utf8');
+}

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/core/errors.js';
 import {
@@ -32,6 +35,19 @@ describe('parseRedisUrl', () => {
     });
   });
 
+  it('verifies rediss:// against the CA file ?ca= names, and sends no host name for an address', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ratchet-ca-'));
+    try {
+      await writeFile(join(dir, 'ca.pem'), 'PEM TEXT');
+      expect(parseRedisUrl(`rediss://cache.example?ca=${join(dir, 'ca.pem')}`).tls).toEqual({ servername: 'cache.example', ca: 'PEM TEXT' });
+      expect(parseRedisUrl('rediss://10.0.0.7:6380').tls).toEqual({});
+      expect(() => parseRedisUrl(`rediss://cache.example?ca=${join(dir, 'missing.pem')}`)).toThrow(/cannot read the CA file/);
+      expect(() => parseRedisUrl(`redis://cache.example?ca=${join(dir, 'ca.pem')}`)).toThrow(/not a rediss:\/\/ URL/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads a socket path from redis+unix://, unix:// or a bare path', () => {
     expect(parseRedisUrl('redis+unix:///run/ratchet/redis.sock')).toEqual({ path: '/run/ratchet/redis.sock' });
     expect(parseRedisUrl('unix:///tmp/r.sock?db=3&password=pw')).toEqual({ path: '/tmp/r.sock', db: 3, password: 'pw' });
@@ -52,6 +68,8 @@ describe('parseRedisUrl', () => {
     })();
     expect(error?.hint).toContain('redis+unix://');
     expect(error?.message).not.toContain('hunter2');
+    expect(() => parseRedisUrl('redis+unix://?password=hunter2')).toThrow(UserError);
+    expect(() => parseRedisUrl('redis+unix://?password=hunter2')).not.toThrow(/hunter2/);
   });
 });
 

@@ -5,10 +5,10 @@ import { AbortedError } from '../../src/core/errors.js';
 import type { StageKind } from '../../src/core/types.js';
 import { BullEvaluationQueue } from '../../src/queue/bullmq-queue.js';
 import { cancelMarkerKey } from '../../src/queue/names.js';
-import { CANCELLED, SUPERSEDED } from '../../src/queue/protocol.js';
+import { CANCELLED, SUPERSEDED, signJob } from '../../src/queue/protocol.js';
 import type { StageExecutor } from '../../src/eval/stages.js';
 import { type StartWorkerOptions, startWorker } from '../../src/queue/worker.js';
-import { testRedisSocket, uniquePrefix } from '../helpers/redis.js';
+import { testJobKey, testRedisSocket, uniquePrefix } from '../helpers/redis.js';
 import { alive, combine, eventually, newRunId, recordingExecutor, request, runUntilAborted, stageResult } from './support.js';
 
 const connection = (): { path: string } => ({ path: testRedisSocket() });
@@ -25,13 +25,13 @@ afterEach(async () => {
 });
 
 function openQueue(): BullEvaluationQueue {
-  const queue = new BullEvaluationQueue({ connection: connection(), prefix, combine, pollMs: 500 });
+  const queue = new BullEvaluationQueue({ connection: connection(), key: testJobKey(), prefix, combine, pollMs: 500 });
   cleanups.push(() => queue.close());
   return queue;
 }
 
 async function openWorker(runs: string[], executor: StageExecutor, extra: Partial<StartWorkerOptions> = {}) {
-  const worker = await startWorker({ connection: connection(), prefix, runs, executor, concurrency: 4, ...extra });
+  const worker = await startWorker({ connection: connection(), key: testJobKey(), prefix, runs, executor, concurrency: 4, ...extra });
   cleanups.push(() => worker.close());
   return worker;
 }
@@ -175,7 +175,7 @@ describe('BullEvaluationQueue with a worker', () => {
     const { calls, executor } = recordingExecutor();
     const work = inspect(`${run}.work`);
     const jobId = `${run}.e0001.setup`;
-    await work.add('setup', { v: 1, stage: 'setup', request: request(run), session: 'any' }, { jobId });
+    await work.add('setup', signJob(testJobKey(), { stage: 'setup', request: request(run), session: 'any' }), { jobId });
     const redis = new Redis(connection());
     await redis.set(cancelMarkerKey(prefix, `${run}.work`, jobId), '1');
     await redis.quit();

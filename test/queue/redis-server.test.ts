@@ -1,6 +1,7 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createConnection } from 'node:net';
+import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortedError, UserError } from '../../src/core/errors.js';
@@ -17,8 +18,8 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-async function start(dir: string): Promise<EmbeddedRedis> {
-  const server = await startEmbeddedRedis({ dir });
+async function start(dir: string, binary?: string): Promise<EmbeddedRedis> {
+  const server = await startEmbeddedRedis({ dir, ...(binary === undefined ? {} : { binary }) });
   servers.push(server);
   return server;
 }
@@ -35,6 +36,23 @@ async function withClient<T>(server: EmbeddedRedis, use: (redis: Redis) => Promi
   } finally {
     await redis.quit();
   }
+}
+
+/** One inline command on a fresh connection, with no AUTH: the first reply line. */
+function rawCommand(socket: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const connection = createConnection(socket);
+    let reply = '';
+    connection.once('error', reject);
+    connection.once('connect', () => connection.write(`${command}\r\n`));
+    connection.on('data', (chunk) => {
+      reply += chunk.toString('utf8');
+      if (reply.includes('\r\n')) {
+        connection.destroy();
+        resolve(reply.split('\r\n')[0] ?? '');
+      }
+    });
+  });
 }
 
 describe('startEmbeddedRedis', () => {
@@ -56,6 +74,48 @@ describe('startEmbeddedRedis', () => {
       fsync: ['appendfsync', 'everysec'],
       save: ['save', ''],
     });
+  });
+
+  it('refuses a client without its password and serves one with it', async () => {
+    const server = await start(await tempDir());
+    const { password, ...withoutPassword } = parseRedisUrl(server.url);
+
+    expect(withoutPassword).toEqual({ path: server.socket });
+
+    expect(await rawCommand(server.socket, 'PING')).toMatch(/^-NOAUTH/);
+    expect(password).toMatch(/^[0-9a-f]{64}$/);
+    expect(await withClient(server, (redis) => redis.ping())).toBe('PONG');
+  });
+
+  it('takes a new password at every start and never shows it in a command line', async () => {
+    const dir = await tempDir();
+    // A stand-in binary that records the arguments it was given, then becomes redis-server.
+    const wrapper = join(dir, 'redis-server-wrapper');
+    await writeFile(wrapper, `#!/bin/sh\nprintf '%s\\n' "$@" > '${join(dir, 'args.txt')}'\nexec redis-server "$@"\n`);
+    await chmod(wrapper, 0o755);
+
+    const first = await start(join(dir, 'data'), wrapper);
+    const firstPassword = parseRedisUrl(first.url).password ?? '';
+    const cmdline = await readFile(`/proc/${first.pid}/cmdline`, 'utf8');
+    const args = await readFile(join(dir, 'args.txt'), 'utf8');
+    await first.stop();
+    const second = await start(join(dir, 'data'));
+
+    expect(firstPassword).not.toBe('');
+    expect(cmdline).toContain('redis-server');
+    expect(cmdline).not.toContain(firstPassword);
+    expect(args).toContain('--unixsocket');
+    expect(args).not.toContain(firstPassword);
+    expect(parseRedisUrl(second.url).password).not.toBe(firstPassword);
+  });
+
+  it('keeps the socket in a folder only its owner can enter', async () => {
+    const root = await tempDir();
+    const short = await start(join(root, 'short'));
+    const long = await start(join(root, 'a-rather-long-folder-name-for-a-run'.repeat(3)));
+
+    for (const server of [short, long]) expect((await stat(dirname(server.socket))).mode & 0o777).toBe(0o700);
+    expect((await stat(short.socket)).mode & 0o777).toBe(0o700);
   });
 
   it('keeps its data across a stop and a start on the same folder', async () => {

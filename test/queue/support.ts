@@ -25,10 +25,10 @@ export function request(runId: string, experiment = 'e0001', commit = 'c0ffee1')
     worktree: `/tmp/wt/${experiment}`,
     commit,
     parentWorktree: undefined,
-    parentCommit: experiment === 'e0000' ? undefined : 'base000',
+    parentCommit: experiment === 'e0000' ? undefined : 'ba5e000',
     logDir: `/tmp/logs/${experiment}`,
     spec,
-    baseCommit: 'base000',
+    baseCommit: 'ba5e000',
     gitDir: '/tmp/repo/.git',
   };
 }

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BullEvaluationQueue } from '../../src/queue/bullmq-queue.js';
 import { registerRun, registeredRuns, unregisterRun } from '../../src/queue/registry.js';
 import { startWorker } from '../../src/queue/worker.js';
-import { testRedisSocket, uniquePrefix } from '../helpers/redis.js';
+import { testJobKey, testRedisSocket, uniquePrefix } from '../helpers/redis.js';
 import { combine, eventually, newRunId, recordingExecutor, request } from './support.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/registry-worker.ts', import.meta.url));
@@ -44,7 +44,7 @@ describe('a worker in its own process', () => {
     const run = newRunId();
     const worker = spawnWorker(prefix);
     await worker.ready;
-    const queue = new BullEvaluationQueue({ connection: { path: testRedisSocket() }, prefix, combine, pollMs: 500 });
+    const queue = new BullEvaluationQueue({ connection: { path: testRedisSocket() }, key: testJobKey(), prefix, combine, pollMs: 500 });
     cleanups.push(() => queue.close());
 
     const evaluation = await queue.evaluate(request(run), new AbortController().signal);
@@ -63,7 +63,7 @@ describe('the run registry', () => {
     const run = newRunId();
     const redis = new Redis({ path: testRedisSocket() });
     cleanups.push(async () => void (await redis.quit()));
-    const worker = await startWorker({ connection: { path: testRedisSocket() }, prefix, runs: 'registered', executor: recordingExecutor().executor, pollMs: 60_000 });
+    const worker = await startWorker({ connection: { path: testRedisSocket() }, key: testJobKey(), prefix, runs: 'registered', executor: recordingExecutor().executor, pollMs: 60_000 });
     cleanups.push(() => worker.close());
 
     await registerRun(redis, run, 'session-1', prefix);
@@ -82,7 +82,7 @@ describe('the run registry', () => {
     const run = newRunId();
     const redis = new Redis({ path: testRedisSocket() });
     cleanups.push(async () => void (await redis.quit()));
-    const queue = new BullEvaluationQueue({ connection: { path: testRedisSocket() }, prefix, combine });
+    const queue = new BullEvaluationQueue({ connection: { path: testRedisSocket() }, key: testJobKey(), prefix, combine });
     const controller = new AbortController();
 
     const pending = queue.evaluate(request(run), controller.signal).catch(() => undefined);

@@ -52,7 +52,7 @@ export function formatExperiment(d: ExperimentDetail): string {
     ...(r.usage === undefined ? [] : [`  usage       ${field('usage')}`]),
     `  folder      ${d.dir}`,
   ];
-  return [head.join('\n'), section('patch.diff', d.patch), section('setup.log (tail)', d.logs.setup), section('checks.log (tail)', d.logs.checks), section('bench.log (tail)', d.logs.bench), section('agent.log (tail)', d.logs.agent)].join('');
+  return [head.join('\n'), section('patch.diff', d.patchTruncated === undefined ? d.patch : `${d.patch}\n[… ${d.patchTruncated.note}]`), section('setup.log (tail)', d.logs.setup), section('checks.log (tail)', d.logs.checks), section('bench.log (tail)', d.logs.bench), section('agent.log (tail)', d.logs.agent)].join('');
 }
 
 export function registerInspect(program: Command): void {

@@ -14,9 +14,11 @@ export function registerViews(program: Command): void {
     .addOption(experimentsOption())
     .option('--port <n>', 'the port (0 for any free one)', intArg, 8740)
     .option('--host <host>', 'the address to bind; keep it local unless you mean to share', '127.0.0.1')
-    .action(async (o: { experiments: string; port: number; host: string }) => {
+    .option('--token <token>', 'the token every request needs (default: RATCHET_DASHBOARD_TOKEN; off loopback, a random one)')
+    .action(async (o: { experiments: string; port: number; host: string; token?: string }) => {
       const interrupt = interruptOnSignals();
-      const server = await serve({ experimentsRoot: o.experiments, port: o.port, host: o.host, signal: interrupt.signal });
+      const token = o.token ?? process.env['RATCHET_DASHBOARD_TOKEN'];
+      const server = await serve({ experimentsRoot: o.experiments, port: o.port, host: o.host, signal: interrupt.signal, ...(token === undefined ? {} : { token }) });
       out(`ratchet dashboard: ${server.url}  (Ctrl-C to stop)`);
       await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
       await server.close();

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { createRunner, createWorkerExecutor, processRedactor } from '../../app/compose.js';
+import { resolveJobKey } from '../../app/job-key.js';
 import { UserError } from '../../core/errors.js';
-import { parseRedisUrl, redisUrlFrom } from '../../queue/connection.js';
+import { describeRedis, parseRedisUrl, redisUrlFrom } from '../../queue/connection.js';
 import { startWorker } from '../../queue/worker.js';
 import { err } from '../output.js';
 import { interruptOnSignals } from '../signals.js';
@@ -19,16 +20,20 @@ export function registerWorker(program: Command): void {
       if (url === undefined) {
         throw new UserError('ratchet worker needs the Redis the runs use', { hint: 'pass --redis URL or set REDIS_URL (the URL `ratchet run` prints when it starts)' });
       }
+      const connection = parseRedisUrl(url);
+      const key = resolveJobKey({ shared: true, who: 'ratchet worker' });
       const interrupt = interruptOnSignals();
       const worker = await startWorker({
-        connection: parseRedisUrl(url),
-        executor: createWorkerExecutor(createRunner(processRedactor())),
+        connection,
+        key,
+        executor: createWorkerExecutor(createRunner(processRedactor(connection.password === undefined ? [] : [{ name: 'REDIS_PASSWORD', value: connection.password }]))),
         runs: o.run === undefined ? 'registered' : [o.run],
         concurrency: o.concurrency,
         signal: interrupt.signal,
         onError: (e) => err(`ratchet worker: ${e.message}`),
       });
-      err(`ratchet worker: serving ${o.run ?? 'every registered run'} on ${url}; Ctrl-C to stop`);
+      // describeRedis, not the URL: the URL may carry the password.
+      err(`ratchet worker: serving ${o.run ?? 'every registered run'} on ${describeRedis(connection)}; Ctrl-C to stop`);
       await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
       await worker.close();
       interrupt.dispose();

@@ -2,18 +2,18 @@
  * The dashboard's data, read from the run folders on every request: events.jsonl is the source
  * of truth and folding it is cheap, so there is no cache to go stale.
  */
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../../core/errors.js';
 import { experimentNumber, type ExperimentId, type Verdict } from '../../core/types.js';
 import { listRunIds, readRunEvents, readRunInfo, runDir, type RunInfo } from '../../store/run-dir.js';
 import { bestGain, foldEvents, totalCostUsd, type ExperimentState, type RunState } from '../../store/state.js';
 import { chartMetric, progressData, type ProgressData } from '../chart/progress-data.js';
+import { readPatchPreview, type PatchPreview } from '../patch-preview.js';
 
 const RUN_ID = /^[A-Za-z0-9][\w.-]*$/;
 const EXP_ID = /^e\d{4,}$/;
 const LOG_TAIL_BYTES = 16 * 1024;
-const DIFF_MAX_BYTES = 512 * 1024;
 
 /** Not found, or a name that could leave the experiments folder. */
 export class NotFoundError extends Error {}
@@ -72,7 +72,8 @@ export interface ExperimentDetail {
   row: ExperimentRow;
   /** result.json as written by the loop, or null while the experiment runs. */
   result: unknown;
-  diff: FileTail;
+  /** The start of patch.diff (a diff cut at the end still renders), with a note when cut. */
+  diff: PatchPreview;
   logs: { setup: FileTail; checks: FileTail; bench: FileTail; agent: FileTail };
 }
 
@@ -196,25 +197,6 @@ export async function fileTail(path: string, bytes: number): Promise<FileTail> {
   }
 }
 
-async function readDiff(path: string): Promise<FileTail> {
-  try {
-    const { size } = await stat(path);
-    // A diff cut at the end still renders; one cut at the start does not.
-    if (size <= DIFF_MAX_BYTES) return { text: await readFile(path, 'utf8'), truncated: false };
-    const handle = await open(path, 'r');
-    try {
-      const buffer = Buffer.alloc(DIFF_MAX_BYTES);
-      await handle.read(buffer, 0, DIFF_MAX_BYTES, 0);
-      const text = buffer.toString('utf8');
-      return { text: text.slice(0, text.lastIndexOf('\n') + 1), truncated: true };
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return { text: '', truncated: false };
-  }
-}
-
 async function readResult(path: string): Promise<unknown> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as unknown;
@@ -231,7 +213,7 @@ export async function experimentDetail(root: string, runId: string, exp: string)
   const folder = join(dir, exp);
   const [result, diff, setup, checks, bench, agent] = await Promise.all([
     readResult(join(folder, 'result.json')),
-    readDiff(join(folder, 'patch.diff')),
+    readPatchPreview(join(folder, 'patch.diff')),
     fileTail(join(folder, 'setup.log'), LOG_TAIL_BYTES),
     fileTail(join(folder, 'checks.log'), LOG_TAIL_BYTES),
     fileTail(join(folder, 'bench.log'), LOG_TAIL_BYTES),

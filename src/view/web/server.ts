@@ -7,12 +7,16 @@
  *   GET /api/runs/:run/chart.svg            the progress chart (?from=&to=&width=&height=)
  *   GET /api/runs/:run/experiments/:exp     one experiment: result.json, diff, log tails
  *   GET /api/runs/:run/events               server-sent events: each new line of events.jsonl
+ *
+ * Off loopback every request needs the dashboard's token (access.ts). A path that cannot be
+ * decoded is the client's mistake: 400, not 500.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { UserError } from '../../core/errors.js';
 import { renderProgressData, type ChartOptions } from '../chart/svg.js';
+import { admit, dashboardToken, isLoopback } from './access.js';
 import { experimentDetail, listRuns, loadRun, NotFoundError, runDetail, runFolder } from './api.js';
 import { staticAsset, vendorAsset, type Asset } from './assets.js';
 import { LiveHub } from './live.js';
@@ -28,16 +32,21 @@ export interface ServeOptions {
   host?: string;
   /** How often events.jsonl is checked besides fs.watch notifications. */
   pollIntervalMs?: number;
+  /**
+   * The token every request must carry (access.ts). Without one, a loopback server needs none
+   * and any other gets a random one, in `url`.
+   */
+  token?: string;
   /** Closes the server when aborted. */
   signal?: AbortSignal;
 }
 
 export interface DashboardServer {
+  /** Where to open it; with `?token=…` when it needs one. */
   url: string;
+  token: string | undefined;
   close(): Promise<void>;
 }
-
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 const CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'";
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}): void {
@@ -77,15 +86,23 @@ function chartOptions(params: URLSearchParams): ChartOptions {
 
 /** Refuse pages served under another name (DNS rebinding) when bound to loopback. */
 function hostAllowed(req: IncomingMessage, host: string): boolean {
-  if (!LOOPBACK.has(host)) return true;
+  if (!isLoopback(host)) return true;
   const header = req.headers.host ?? '';
   const name = header.startsWith('[') ? header.slice(0, header.indexOf(']') + 1) : header.split(':')[0] ?? '';
-  return LOOPBACK.has(name);
+  return isLoopback(name);
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, root: string, hub: LiveHub): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+/** The request's URL and decoded path segments, or undefined when it cannot be read. */
+function readTarget(req: IncomingMessage): { url: URL; parts: string[] } | undefined {
+  try {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    return { url, parts: url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent) };
+  } catch {
+    return undefined; // URIError (bad percent-encoding) or TypeError (no URL at all)
+  }
+}
+
+async function route(url: URL, parts: string[], res: ServerResponse, root: string, hub: LiveHub): Promise<void> {
   const [head, second, runId, sub, exp] = parts;
 
   if (parts.length === 0 || url.pathname === '/index.html') return asset(res, await staticAsset('index.html'));
@@ -127,11 +144,17 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 export async function serve(options: ServeOptions): Promise<DashboardServer> {
   const root = resolve(options.experimentsRoot);
   const host = options.host ?? '127.0.0.1';
+  const token = dashboardToken(host, options.token);
   const hub = new LiveHub(options.pollIntervalMs ?? 1000);
   const server = createServer((req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     if (!hostAllowed(req, host)) return json(res, 403, { error: 'unexpected Host header' });
-    route(req, res, root, hub).catch((error: unknown) => {
+    const target = readTarget(req);
+    if (target === undefined) return json(res, 400, { error: 'malformed URL' });
+    const admission = admit(req, target.url, token);
+    if (admission.kind === 'denied') return json(res, 401, { error: 'this dashboard needs its token: open the URL `ratchet serve` printed (…/?token=…)' });
+    if (admission.kind === 'grant') return send(res, 303, 'text/plain; charset=utf-8', '', { location: admission.location, 'set-cookie': admission.cookie });
+    route(target.url, target.parts, res, root, hub).catch((error: unknown) => {
       if (res.headersSent) {
         res.end();
         return;
@@ -157,5 +180,6 @@ export async function serve(options: ServeOptions): Promise<DashboardServer> {
   };
   if (options.signal?.aborted) await close();
   else options.signal?.addEventListener('abort', () => void close(), { once: true });
-  return { url: `http://${shown}:${port}/`, close };
+  const query = token === undefined ? '' : `?token=${encodeURIComponent(token)}`;
+  return { url: `http://${shown}:${port}/${query}`, token, close };
 }

@@ -41,7 +41,7 @@ function samplesView(samples) {
 
 function diffView(diff) {
   if (!diff.text.trim()) return '<p class="muted">No diff (nothing was committed).</p>';
-  const note = diff.truncated ? '<p class="muted">The diff is long; only its beginning is shown.</p>' : '';
+  const note = diff.note ? `<p class="muted diff-note">${escapeHtml(diff.note)}</p>` : '';
   if (window.Diff2Html) {
     return note + window.Diff2Html.html(diff.text, { drawFileList: false, matching: 'lines', outputFormat: 'line-by-line', diffStyle: 'word' });
   }
