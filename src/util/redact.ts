@@ -61,12 +61,19 @@ export function createRedactor(secrets: readonly Secret[]): Redactor {
     longest,
     secrets: unique,
     stream() {
-      // Hold back the last `longest - 1` characters: they may be the start of a secret.
+      // Hold back only a tail that could be the start of a secret, so live logs do not lag.
       let pending = '';
+      const heldBack = (text: string): number => {
+        for (let k = Math.min(text.length, longest - 1); k > 0; k--) {
+          const tail = text.slice(text.length - k);
+          if (unique.some((secret) => secret.value.startsWith(tail))) return k;
+        }
+        return 0;
+      };
       return {
         push(chunk) {
           const text = redact(pending + chunk);
-          const keep = Math.min(text.length, longest - 1);
+          const keep = heldBack(text);
           pending = text.slice(text.length - keep);
           return text.slice(0, text.length - keep);
         },
