@@ -184,7 +184,8 @@ async function restoreHead(worktree: string, start: { head: string | undefined; 
 }
 
 async function git(cwd: string, args: string[], env: Record<string, string> = {}): Promise<{ exitCode: number | undefined; stdout: string }> {
-  const result = await execa('git', args, { cwd, reject: false, stdin: 'ignore', env: { GIT_TERMINAL_PROMPT: '0', ...env } });
+  // The ceiling keeps git to this worktree: with its .git link gone, git must fail, not find the user's repository above.
+  const result = await execa('git', args, { cwd, reject: false, stdin: 'ignore', env: { GIT_TERMINAL_PROMPT: '0', GIT_CEILING_DIRECTORIES: dirname(cwd), ...env } });
   return { exitCode: result.exitCode, stdout: result.stdout };
 }
 

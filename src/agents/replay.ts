@@ -4,7 +4,7 @@
  * does not apply is a `rejected` experiment, not an error.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { UserError } from '../core/errors.js';
 import type { ProposalContext, ProposalOutcome, Proposer } from '../core/types.js';
@@ -62,7 +62,7 @@ export class ReplayProposer implements Proposer {
       cwd: context.worktree,
       reject: false,
       cancelSignal: signal,
-      env: { GIT_TERMINAL_PROMPT: '0' },
+      env: { GIT_TERMINAL_PROMPT: '0', GIT_CEILING_DIRECTORIES: dirname(context.worktree) },
     });
     if (signal.aborted) return { kind: 'failed', verdict: 'crash', reason: 'interrupted' };
     if (result.exitCode !== 0) {

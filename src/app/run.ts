@@ -121,7 +121,7 @@ export async function startRun(options: RunOptions): Promise<RunOutcome> {
     specSource: source,
     versions: { ratchet: RATCHET_VERSION, node: process.version },
   };
-  const store = await RunStore.create(options.experimentsRoot, info);
+  const store = await RunStore.create(options.experimentsRoot, info, { redactor: processRedactor() });
   return session(options, info, store, workspace, false);
 }
 
@@ -132,7 +132,7 @@ export interface ResumeOptions extends SessionOptions {
 /** Continue a run from its events and git refs: what was in flight is proposed again. */
 export async function resumeRun(options: ResumeOptions): Promise<RunOutcome> {
   const info = await readRunInfo(runDir(options.experimentsRoot, options.runId));
-  const store = await RunStore.open(options.experimentsRoot, options.runId);
+  const store = await RunStore.open(options.experimentsRoot, options.runId, { redactor: processRedactor() });
   const workspace = await GitWorkspace.open(info.target, { runId: info.runId });
   await checkAgentReady(info.spec, workspace.repo);
   return session(options, info, store, workspace, true);

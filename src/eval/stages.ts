@@ -53,6 +53,10 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
 
   /** The committed tree, then setup in it, then the check of what setup did. */
   async function setUp(request: EvaluationRequest, checkout: Checkout, log: string, signal: AbortSignal): Promise<SetUp> {
+    if (!(await guard.linkOk(checkout.worktree, request.gitDir)) && !(await guard.repairLink(checkout.worktree, request.gitDir))) {
+      const reason = `the ${checkout.side} worktree ${checkout.worktree} lost its git link and cannot be repaired`;
+      return { ok: false, result: { outcomes: [outcome('setup', 'setup', 'crash', undefined, 0, reason)], failureTail: reason } };
+    }
     await guard.clean(checkout.worktree, checkout.commit);
     const clean = await guard.record(checkout.worktree, checkout.commit);
     const command = request.spec.setup;

@@ -3,6 +3,7 @@
  * into an error that carries git's own message.
  */
 import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { execa } from 'execa';
 import { InternalError, UserError } from '../core/errors.js';
 
@@ -50,6 +51,12 @@ export interface GitOptions {
   env?: Record<string, string>;
   /** Return a non-zero exit as data instead of throwing. */
   allowFailure?: boolean;
+  /**
+   * Let git look for the repository above `cwd`. Off by default: a worktree whose `.git` link a
+   * candidate deleted sits inside the repository's git dir, and a git that searched upwards
+   * would act on the user's own repository instead of failing.
+   */
+  discover?: boolean;
 }
 
 export interface GitResult {
@@ -67,9 +74,10 @@ function gitEnv(extra: Record<string, string> | undefined): Record<string, strin
 }
 
 function spawnOptions(options: GitOptions) {
+  const ceiling = options.discover === true ? {} : { GIT_CEILING_DIRECTORIES: dirname(resolve(options.cwd)) };
   return {
     cwd: options.cwd,
-    env: gitEnv(options.env),
+    env: { ...gitEnv(options.env), ...ceiling },
     extendEnv: false,
     reject: false,
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),

@@ -46,7 +46,7 @@ export class GitWorkspace implements Workspace {
     const path = resolvePath(repoPath);
     const isDir = await stat(path).then((s) => s.isDirectory(), () => false);
     if (!isDir) throw new UserError(`${path} is not a folder`, { fields: { path } });
-    const top = await git(['rev-parse', '--show-toplevel'], { cwd: path, allowFailure: true });
+    const top = await git(['rev-parse', '--show-toplevel'], { cwd: path, allowFailure: true, discover: true });
     if (top.exitCode !== 0) {
       throw new UserError(`${path} is not a git repository (with a working tree)`, {
         hint: 'point ratchet at a folder inside a git repository',

@@ -14,6 +14,7 @@ import { UserError } from '../core/errors.js';
 import type { ExperimentId } from '../core/types.js';
 import type { Spec } from '../spec/schema.js';
 import { writeFileAtomic } from './atomic.js';
+import { NO_REDACTION, type Redactor } from '../util/redact.js';
 import { EVENT_VERSION, parseEvents, type NewEvent, type RunEvent } from './events.js';
 import { applyEvent, emptyState, foldEvents, type RunState } from './state.js';
 import { renderResultsTsv } from './results-tsv.js';
@@ -37,6 +38,10 @@ export interface RunInfo {
   versions: { ratchet: string; node: string; git?: string };
 }
 
+export interface StoreOptions {
+  redactor?: Redactor;
+}
+
 export function runDir(root: string, runId: string): string {
   return join(resolve(root), runId);
 }
@@ -47,13 +52,18 @@ export class RunStore {
   private writing: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<(event: RunEvent, state: RunState) => void>();
 
-  private constructor(dir: string, state: RunState) {
+  private constructor(
+    dir: string,
+    state: RunState,
+    /** Secrets never reach the record: every event and experiment file passes through it. */
+    private readonly redactor: Redactor,
+  ) {
     this.dir = dir;
     this.state = state;
   }
 
   /** A new run folder; fails when one with that id exists. */
-  static async create(root: string, info: RunInfo): Promise<RunStore> {
+  static async create(root: string, info: RunInfo, options: StoreOptions = {}): Promise<RunStore> {
     const dir = runDir(root, info.runId);
     await mkdir(resolve(root), { recursive: true });
     try {
@@ -70,15 +80,15 @@ export class RunStore {
     await chmod(dir, RUN_FOLDER_MODE);
     await writeFileAtomic(join(dir, 'run.json'), `${JSON.stringify(info, null, 2)}\n`);
     await writeFileAtomic(join(dir, 'events.jsonl'), '');
-    return new RunStore(dir, emptyState(info.runId));
+    return new RunStore(dir, emptyState(info.runId), options.redactor ?? NO_REDACTION);
   }
 
   /** An existing run folder, its state rebuilt from events.jsonl; made 0700 if an older ratchet left it open. */
-  static async open(root: string, runId: string): Promise<RunStore> {
+  static async open(root: string, runId: string, options: StoreOptions = {}): Promise<RunStore> {
     const dir = runDir(root, runId);
     const events = await readRunEvents(dir);
     await chmod(dir, RUN_FOLDER_MODE);
-    return new RunStore(dir, foldEvents(runId, events));
+    return new RunStore(dir, foldEvents(runId, events), options.redactor ?? NO_REDACTION);
   }
 
   get runId(): string {
@@ -100,9 +110,11 @@ export class RunStore {
 
   /** Append one event (a whole line per write, so a crash tears at most the last line). */
   append(event: NewEvent): Promise<RunEvent> {
-    const full = { v: EVENT_VERSION, t: new Date().toISOString(), run: this.state.runId, ...event } as RunEvent;
+    const line = this.redactor.redact(JSON.stringify({ v: EVENT_VERSION, t: new Date().toISOString(), run: this.state.runId, ...event }));
+    // Redacted as text, then read back: the state holds exactly what the file does.
+    const full = JSON.parse(line) as RunEvent;
     const done = this.writing.then(async () => {
-      await appendFile(join(this.dir, 'events.jsonl'), `${JSON.stringify(full)}\n`);
+      await appendFile(join(this.dir, 'events.jsonl'), `${line}\n`);
       this.state = applyEvent(this.state, full);
       // Rows come from finished experiments only; no other event changes the file.
       if (full.type === 'experiment_finished') await this.writeResultsTsv();
@@ -127,7 +139,7 @@ export class RunStore {
   }
 
   async writeExperimentFile(exp: ExperimentId, name: string, content: string): Promise<void> {
-    await writeFileAtomic(join(await this.ensureExperimentDir(exp), name), content);
+    await writeFileAtomic(join(await this.ensureExperimentDir(exp), name), this.redactor.redact(content));
   }
 }
 

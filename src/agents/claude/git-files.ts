@@ -3,6 +3,7 @@
  * whether it has changed anything. None of them takes a lock (`--no-optional-locks`), so they
  * never contend with the orchestrator's own git operations on the repository.
  */
+import { dirname } from 'node:path';
 import { execa } from 'execa';
 
 const GIT_ENV = { GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0' };
@@ -12,7 +13,8 @@ async function git(cwd: string, args: string[], signal?: AbortSignal): Promise<{
     cwd,
     reject: false,
     stdin: 'ignore',
-    env: GIT_ENV,
+    // The ceiling keeps git to this worktree: with its .git link gone, git must fail, not find the user's repository above.
+    env: { ...GIT_ENV, GIT_CEILING_DIRECTORIES: dirname(cwd) },
     maxBuffer: 64 * 1024 * 1024,
     ...(signal === undefined ? {} : { cancelSignal: signal }),
   });
