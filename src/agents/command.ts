@@ -27,7 +27,7 @@ import type { ProposalContext, ProposalOutcome, Proposer } from '../core/types.j
 import { isEditable } from '../git/path-policy.js';
 import { agentSandbox } from './sandbox.js';
 import { formatDuration } from '../spec/duration.js';
-import type { Spec } from '../spec/schema.js';
+import { commandLimits, type Spec } from '../spec/schema.js';
 import { listWorktreeFiles } from './claude/git-files.js';
 import { DESCRIPTION_FILE, renderPrompt } from './prompt.js';
 
@@ -101,6 +101,7 @@ export class CommandProposer implements Proposer {
           ...gitEnv,
         },
         signal,
+        limits: commandLimits(context.spec),
         // The CLI must reach its model: the network stays; the machine, the user's home and the
         // record do not, but for the folders the spec lends it (its login state).
         sandbox: agentSandbox(context, all, {

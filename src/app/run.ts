@@ -14,6 +14,7 @@ import { combineStages } from '../eval/combine.js';
 import { GitWorkspace } from '../git/workspace.js';
 import type { CommandRunner } from '../core/ports.js';
 import { checkoutMounts, treeOfFiles } from '../eval/stage-sandbox.js';
+import { limitsNotice } from '../proc/limits.js';
 import { listWorktreeFiles } from '../agents/claude/git-files.js';
 import { BullEvaluationQueue } from '../queue/bullmq-queue.js';
 import { openEventPublisher } from '../queue/event-stream.js';
@@ -22,7 +23,7 @@ import type { SpecFlags } from '../spec/flags.js';
 import { resolveSpec } from '../spec/flags.js';
 import { readSpecFile } from '../spec/load.js';
 import { resolveObjective } from '../spec/objective.js';
-import type { Spec } from '../spec/schema.js';
+import { commandLimits, type Spec } from '../spec/schema.js';
 import type { RunEvent } from '../store/events.js';
 import { RUN_JSON_VERSION, RunStore, readRunInfo, runDir, type RunInfo } from '../store/run-dir.js';
 import type { RunState } from '../store/state.js';
@@ -74,6 +75,7 @@ function setupBeforeAgent(spec: Spec, runner: CommandRunner, gitDir: string): No
       logFile: join(logDir, 'agent-setup.log'),
       allowEnv: spec.env,
       signal,
+      limits: commandLimits(spec),
       sandbox: {
         mode: spec.sandbox,
         network: spec.setup_network,
@@ -153,6 +155,8 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
   const detach = options.onEvent ? store.onEvent(options.onEvent) : undefined;
   const sandbox = await resolveSandbox(info.spec.sandbox);
   if (sandbox.notice !== undefined) options.onWarning?.(sandbox.notice);
+  const limits = await limitsNotice(commandLimits(info.spec));
+  if (limits !== undefined) options.onWarning?.(limits);
   // Worktrees of a crashed session of this run would block its experiment names.
   await workspace.reconcile(workspace.worktreeRoot);
   const redis = await openRunRedis({ ...(options.redis === undefined ? {} : { flag: options.redis }), runDir: store.dir, signal });

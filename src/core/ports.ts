@@ -115,6 +115,8 @@ export interface CommandOptions {
   captureBytes?: number;
   /** Run inside the sandbox (unless its mode resolves to none on this machine). */
   sandbox?: SandboxRequest;
+  /** Memory and CPU for the command's whole process tree (`limits.memory`, `limits.cpu`). */
+  limits?: { memoryBytes?: number | undefined; cpus?: number | undefined };
 }
 
 export interface CommandRunner {

@@ -11,6 +11,7 @@ import { throwIfAborted } from '../core/errors.js';
 import type { CheckoutGuard, CheckoutRecord, CommandResult, CommandRunner } from '../core/ports.js';
 import type { BenchSample, EvaluationRequest, StageKind, StageOutcome } from '../core/types.js';
 import { readMetric, readSecondary } from './metric.js';
+import { commandLimits } from '../spec/schema.js';
 import { checkoutsOf, RecordCache, restoreCheckout, stageViolations, type Checkout } from './isolation.js';
 import { failureOf, isAB, outcome, ratchetEnv, rejectedStage, tailLines, type BenchPolicy, type StageExecutor, type StageResult } from './stage-results.js';
 import { stageSandbox } from './stage-sandbox.js';
@@ -44,6 +45,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       allowEnv: request.spec.env,
       signal,
       sandbox: stageSandbox(request, stage, checkout.worktree, record),
+      limits: commandLimits(request.spec),
     });
   };
 

@@ -16,6 +16,7 @@ import { formatDuration } from '../spec/duration.js';
 import { bytesRedactor, NO_REDACTION, type Redactor } from '../util/redact.js';
 import { childEnv } from './env.js';
 import { DEFAULT_KILL_GRACE_MS, newProcessToken, PROCESS_TOKEN_VAR, stopGroup, sweepToken, track, untrack } from './process-tree.js';
+import { limitCommand } from './limits.js';
 import { bwrapArgs, probeBwrap, readSandboxHost, type BwrapProbe, type SandboxHost } from './sandbox.js';
 
 export const DEFAULT_MAX_LOG_BYTES = 10 * 1024 * 1024;
@@ -60,6 +61,8 @@ export interface ExecaCommandRunnerOptions {
   redactor?: Redactor;
 }
 
+const JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+
 /** How one command is started: a shell, or a shell inside bubblewrap. */
 type Launch = { ok: true; file: string; args: string[]; sandboxed: boolean } | { ok: false; reason: string };
 
@@ -79,15 +82,15 @@ export class ExecaCommandRunner implements CommandRunner {
     this.redactor = options.redactor ?? NO_REDACTION;
   }
 
-  private async launch(options: CommandOptions): Promise<Launch> {
-    const shell: Launch = { ok: true, file: 'sh', args: ['-c', options.command], sandboxed: false };
+  private async launch(options: CommandOptions, command: string): Promise<Launch> {
+    const shell: Launch = { ok: true, file: 'sh', args: ['-c', command], sandboxed: false };
     const request = options.sandbox;
     if (request === undefined || request.mode === 'none') return shell;
     const probe = await this.probe();
     if (!probe.ok) return request.mode === 'bwrap' ? { ok: false, reason: `sandbox: bwrap was asked for, but ${probe.reason}` } : shell;
     this.host ??= this.options.sandboxHost ?? readSandboxHost(this.baseEnv);
     const host = this.host;
-    return { ok: true, file: probe.binary, args: bwrapArgs(host, request, options.cwd, options.command), sandboxed: true };
+    return { ok: true, file: probe.binary, args: bwrapArgs(host, request, options.cwd, command), sandboxed: true };
   }
 
   async run(options: CommandOptions): Promise<CommandResult> {
@@ -106,12 +109,14 @@ export class ExecaCommandRunner implements CommandRunner {
     // A log that stops accepting writes (a full disk) must not take the worker down: the output
     // is still captured in memory.
     log.on('error', () => undefined);
-    const launch = await this.launch(options);
+    const limited = await limitCommand(options.command, options.limits ?? {});
+    const launch = await this.launch(options, limited.command);
     const where = launch.ok && launch.sandboxed ? ' (sandboxed)' : '';
     log.write(this.redactor.redact(`[ratchet] ${new Date().toISOString()} in ${options.cwd}${where}\n$ ${options.command}\n`));
     if (!launch.ok) {
       log.end(`[ratchet] could not start: ${launch.reason}\n`);
       await logClosed;
+      await limited.release();
       return { ...NOT_STARTED, output: `${launch.reason}\n` };
     }
 
@@ -145,7 +150,12 @@ export class ExecaCommandRunner implements CommandRunner {
 
     const token = newProcessToken();
     const started = performance.now();
-    const subprocess = execa(launch.file, launch.args, {
+    // The command joins its cgroups before it runs anything, so no child escapes the limits.
+    const [file, args] =
+      limited.procs.length === 0
+        ? [launch.file, launch.args]
+        : ['sh', ['-c', JOIN_CGROUPS, 'ratchet-limits', ...limited.procs, '--', launch.file, ...launch.args]];
+    const subprocess = execa(file, args, {
       cwd: options.cwd,
       env: { ...childEnv(this.baseEnv, { allowEnv: options.allowEnv, env: options.env, denyEnv: options.denyEnv }), [PROCESS_TOKEN_VAR]: token },
       extendEnv: false,
@@ -220,6 +230,7 @@ export class ExecaCommandRunner implements CommandRunner {
       if (pgid !== undefined) untrack(pgid);
       log.end();
       await logClosed;
+      await limited.release();
     }
   }
 }

@@ -33,6 +33,8 @@ export interface SpecFlags {
   duration?: string;
   usd?: number;
   model?: string;
+  /** `auto`, `bwrap` or `none`. */
+  sandbox?: string;
 }
 
 /** Each flag's spelling and the spec value it sets; the CLI can register its options from this. */
@@ -54,6 +56,7 @@ export const SPEC_FLAGS: { readonly [K in keyof Required<SpecFlags>]: { flag: st
   duration: { flag: '--duration', path: ['budget', 'duration'] },
   usd: { flag: '--usd', path: ['budget', 'usd'] },
   model: { flag: '--model', path: ['agent', 'model'] },
+  sandbox: { flag: '--sandbox', path: ['sandbox'] },
 };
 
 type FlagKey = keyof SpecFlags;

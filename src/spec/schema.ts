@@ -253,3 +253,8 @@ export type BenchSpec = Spec['bench'];
 export type CheckSpec = Spec['checks'][number];
 export type TuneParam = z.output<typeof tuneParamSchema>;
 export type Goal = Spec['bench']['metric']['goal'];
+
+/** The spec's `limits.memory` and `limits.cpu`, as the command runner takes them. */
+export function commandLimits(spec: Spec): { memoryBytes: number | undefined; cpus: number | undefined } {
+  return { memoryBytes: spec.limits.memory, cpus: spec.limits.cpu };
+}

@@ -14,6 +14,7 @@ import { AbortedError, isAbortError } from '../../core/errors.js';
 import type { CommandRunner } from '../../core/ports.js';
 import type { ProposalContext, ProposalOutcome, Proposer, Usage } from '../../core/types.js';
 import { renderPrompt } from '../prompt.js';
+import { commandLimits } from '../../spec/schema.js';
 import { agentSandbox } from '../sandbox.js';
 import type { Redactor } from '../../util/redact.js';
 import { createClient, type ClaudeAgentSpec } from './client.js';
@@ -75,6 +76,7 @@ export class ClaudeProposer implements Proposer {
       // Offline, like the checks: the model's commands need the worktree, not the internet.
       sandbox: async () => agentSandbox(context, await listWorktreeFiles(context.worktree), { network: false }),
       redactor: this.redactor,
+      limits: commandLimits(context.spec),
       signal,
     });
     try {

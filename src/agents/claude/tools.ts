@@ -43,6 +43,8 @@ export interface ToolContext {
   denyEnv: readonly string[];
   /** The sandbox of run_command, built when it runs (the worktree's files change meanwhile). */
   sandbox: () => Promise<SandboxRequest>;
+  /** Memory and CPU of run_command (`limits.memory`, `limits.cpu`). */
+  limits: { memoryBytes: number | undefined; cpus: number | undefined };
   /** Applied to every tool result: a secret the agent finds is not shown to the model. */
   redactor: Redactor;
   signal: AbortSignal;
@@ -195,6 +197,7 @@ async function commandTool(input: ToolInput<'run_command'>, context: ToolContext
     denyEnv: context.denyEnv,
     signal: context.signal,
     sandbox: await context.sandbox(),
+    limits: context.limits,
     captureBytes: LIMITS.commandOutputChars * 4,
   });
   if (result.aborted || context.signal.aborted) throw new AbortedError();

@@ -93,7 +93,8 @@ export function registerRun(program: Command): void {
       .option('--timeout <duration>', 'the bench timeout, e.g. 5m')
       .option('--duration <duration>', 'the time budget, e.g. 8h')
       .option('--usd <amount>', 'the spending budget in US dollars', numberArg)
-      .option('--model <id>', 'claude: the model'),
+      .option('--model <id>', 'claude: the model')
+      .addOption(new Option('--sandbox <mode>', 'where candidate commands run: bwrap, none, or auto (bwrap when it works here)').choices(['auto', 'bwrap', 'none'])),
   ).action(async (repo: string, o: RunCliOptions) => {
     process.exitCode = await runSession(o, (signal, live) =>
       startRun({
