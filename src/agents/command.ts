@@ -17,6 +17,7 @@
  * The prompt goes to `<experimentDir>/prompt.md`, outside the worktree. The command sees the
  * spec's `env` allowlist plus the usual credentials of coding agents (AGENT_ENV_ALLOWLIST).
  */
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -111,7 +112,8 @@ export class CommandProposer implements Proposer {
             { kind: 'ro', path: promptFile },
             { kind: 'rw', path: scratch },
             ...(admin === undefined ? [] : [{ kind: 'rw' as const, path: admin }]),
-            ...this.agent.mounts.map((path) => ({ kind: 'rw' as const, path: expandHome(path) })),
+            // A folder lent that does not exist here is skipped: bwrap cannot mount what is not there.
+            ...this.agent.mounts.map(expandHome).filter((path) => existsSync(path)).map((path) => ({ kind: 'rw' as const, path })),
           ],
         }),
       });
