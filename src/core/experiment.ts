@@ -7,7 +7,7 @@ import { decide } from '../eval/decide.js';
 import { formatSize } from '../spec/size.js';
 import { isAbortError } from './errors.js';
 import { gateChange } from './gate.js';
-import type { Worktree } from './ports.js';
+import type { RepoSnapshot, Worktree } from './ports.js';
 import { historyRows, lastFailure, progressToEvents, recordFinished } from './record.js';
 import { refs, type RunContext } from './run-context.js';
 import { expectedRunRefs, runRefDrift } from './run-refs.js';
@@ -63,7 +63,7 @@ export async function evaluateAndDecide(
 }
 
 /** What the agent did beyond its worktree's files: one reason, or undefined. Undone as it goes. */
-async function agentViolation(run: RunContext, worktree: Worktree, before: Awaited<ReturnType<RunContext['workspace']['snapshotRepo']>>): Promise<string | undefined> {
+async function agentViolation(run: RunContext, worktree: Worktree, before: RepoSnapshot): Promise<string | undefined> {
   const problems: string[] = [];
   if (!(await run.workspace.worktreeLinkOk(worktree.path))) problems.push("the agent deleted or corrupted its worktree's git link (.git)");
   const undone = [...(await run.workspace.undoRepoChanges(before)), ...(await putBackRunRefs(run))];

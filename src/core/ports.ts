@@ -60,10 +60,6 @@ export interface Workspace {
   removeWorktree(path: string): Promise<void>;
   /** Remove worktrees under `root` left behind by a crashed run, then prune. Returns their paths. */
   reconcile(root: string): Promise<string[]>;
-  /** Restore `paths` in a worktree to their content at `commit` (deleting those absent there). */
-  restorePaths(worktree: string, commit: string, globs: readonly string[]): Promise<string[]>;
-  /** Paths matching `globs` whose content in the worktree differs from `commit`. */
-  diffPaths(worktree: string, commit: string, globs: readonly string[]): Promise<string[]>;
 }
 
 export interface CommandResult {

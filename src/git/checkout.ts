@@ -10,20 +10,14 @@
  */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { CheckoutRecord } from '../core/ports.js';
 import { clearHidingFlags } from './protect.js';
 import { git, LITERAL_PATHSPECS, splitNul } from './exec.js';
 import { matchesAny } from './path-policy.js';
-import { diffTreeStates, readTreeState, topmost, type TreeChanges, type TreeState } from './tree-state.js';
+import { diffTreeStates, readTreeState, topmost, type TreeChanges } from './tree-state.js';
 
-/** The worktree as setup left it, for one commit. */
-export interface SetupState {
-  commit: string;
-  tree: TreeState;
-  /** Files of the commit. */
-  tracked: ReadonlySet<string>;
-  /** Tracked files setup changed or removed: restoring them from the commit would undo setup. */
-  setupTouched: ReadonlySet<string>;
-}
+/** The worktree as setup left it, for one commit (the port's CheckoutRecord). */
+export type SetupState = CheckoutRecord;
 
 export type RestoreOutcome =
   | { ok: true; state: SetupState; restored: string[]; removed: string[] }

@@ -12,7 +12,6 @@ import { listChangedPaths } from './changes.js';
 import { git, LITERAL_PATHSPECS, RATCHET_IDENTITY } from './exec.js';
 import { withRepoLock, type RepoLockOptions } from './lock.js';
 import { describeCommit } from './patch.js';
-import { diffPaths, restorePaths } from './protect.js';
 import { worktreeLinkOk } from './checkout.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import type { RepoSnapshot } from '../core/ports.js';
@@ -227,14 +226,6 @@ export class GitWorkspace implements Workspace {
 
   undoRepoChanges(before: RepoSnapshot): Promise<string[]> {
     return undoRepoChanges(this.gitDir, before);
-  }
-
-  restorePaths(worktree: string, commit: string, globs: readonly string[]): Promise<string[]> {
-    return restorePaths(worktree, commit, globs);
-  }
-
-  diffPaths(worktree: string, commit: string, globs: readonly string[]): Promise<string[]> {
-    return diffPaths(worktree, commit, globs);
   }
 
   private locked<T>(fn: () => Promise<T>): Promise<T> {

@@ -3,6 +3,7 @@ import { chmod, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Worktree } from '../../src/core/ports.js';
+import { diffPaths, restorePaths } from '../../src/git/protect.js';
 import { git } from '../helpers/gitdir.js';
 import { experimentRef, target, type Target } from './fixtures/repo.js';
 
@@ -41,7 +42,7 @@ describe('diffPaths', () => {
     const { t, wt } = await setUp();
     await tamper(wt.path);
     await writeFile(join(wt.path, 'src/sort.js'), 'editable change\n');
-    expect(await t.ws.diffPaths(wt.path, t.head, PROTECTED)).toEqual([
+    expect(await diffPaths(wt.path, t.head, PROTECTED)).toEqual([
       'bench/data/input.txt',
       'bench/link',
       'bench/run.js',
@@ -57,7 +58,7 @@ describe('diffPaths', () => {
     await writeFile(join(wt.path, 'bench/run.js'), 'cheat, longer than before\n');
     await writeFile(join(wt.path, 'test/sort.test.js'), 'weakened test, longer\n');
     expect(git(wt.path, 'status', '--porcelain')).toBe('');
-    expect(await t.ws.diffPaths(wt.path, t.head, PROTECTED)).toEqual(['bench/run.js', 'test/sort.test.js']);
+    expect(await diffPaths(wt.path, t.head, PROTECTED)).toEqual(['bench/run.js', 'test/sort.test.js']);
   });
 
   it('compares against the given commit, not the worktree HEAD, and ignores ignored files', async () => {
@@ -66,15 +67,15 @@ describe('diffPaths', () => {
     await t.ws.commitAll(wt, 'cheat');
     await mkdir(join(wt.path, 'test/node_modules/x'), { recursive: true });
     await writeFile(join(wt.path, 'test/node_modules/x/a.test.js'), '');
-    expect(await t.ws.diffPaths(wt.path, t.head, PROTECTED)).toEqual(['bench/run.js']);
+    expect(await diffPaths(wt.path, t.head, PROTECTED)).toEqual(['bench/run.js']);
   });
 
   it('finds nothing when the evaluator is untouched or no globs are given', async () => {
     const { t, wt } = await setUp();
     await writeFile(join(wt.path, 'src/sort.js'), 'editable change\n');
-    expect(await t.ws.diffPaths(wt.path, t.head, PROTECTED)).toEqual([]);
+    expect(await diffPaths(wt.path, t.head, PROTECTED)).toEqual([]);
     await tamper(wt.path);
-    expect(await t.ws.diffPaths(wt.path, t.head, [])).toEqual([]);
+    expect(await diffPaths(wt.path, t.head, [])).toEqual([]);
   });
 });
 
@@ -87,7 +88,7 @@ describe('restorePaths', () => {
     await writeFile(join(wt.path, 'node_modules/dep/index.js'), 'setup output\n');
     const indexBefore = git(wt.path, 'ls-files', '-s');
 
-    const restored = await t.ws.restorePaths(wt.path, t.head, PROTECTED);
+    const restored = await restorePaths(wt.path, t.head, PROTECTED);
     expect(restored).toEqual(['bench/data/input.txt', 'bench/link', 'bench/run.js', 'ratchet.yaml', 'test/extra.test.js']);
     expect(await readFile(join(wt.path, 'bench/run.js'), 'utf8')).toBe('bench\n');
     expect(await readFile(join(wt.path, 'bench/data/input.txt'), 'utf8')).toBe('input\n');
@@ -97,7 +98,7 @@ describe('restorePaths', () => {
     expect(await readFile(join(wt.path, 'src/sort.js'), 'utf8')).toBe('editable change\n');
     expect(existsSync(join(wt.path, 'node_modules/dep/index.js'))).toBe(true);
     expect(git(wt.path, 'ls-files', '-s')).toBe(indexBefore);
-    expect(await t.ws.diffPaths(wt.path, t.head, PROTECTED)).toEqual([]);
+    expect(await diffPaths(wt.path, t.head, PROTECTED)).toEqual([]);
   });
 
   it('restores a file the agent replaced with a folder', async () => {
@@ -105,13 +106,13 @@ describe('restorePaths', () => {
     await rm(join(wt.path, 'bench/run.js'));
     await mkdir(join(wt.path, 'bench/run.js'));
     await writeFile(join(wt.path, 'bench/run.js/index.js'), 'cheat\n');
-    await t.ws.restorePaths(wt.path, t.head, PROTECTED);
+    await restorePaths(wt.path, t.head, PROTECTED);
     expect(await readFile(join(wt.path, 'bench/run.js'), 'utf8')).toBe('bench\n');
   });
 
   it('changes nothing and returns nothing when there is nothing to restore', async () => {
     const { t, wt } = await setUp();
-    await expect(t.ws.restorePaths(wt.path, t.head, PROTECTED)).resolves.toEqual([]);
+    await expect(restorePaths(wt.path, t.head, PROTECTED)).resolves.toEqual([]);
     expect(git(wt.path, 'status', '--porcelain')).toBe('');
   });
 });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
+import { restorePaths } from '../../src/git/protect.js';
 import { git } from '../helpers/gitdir.js';
 import { experimentRef, target } from './fixtures/repo.js';
 
@@ -46,7 +47,7 @@ it('never touches the user checkout: branch, HEAD, index, dirty and untracked fi
   }
   const best = (await t.ws.readRef(worktrees[2]!.ref))!;
   await t.ws.updateRef('refs/heads/ratchet/run1/best', best);
-  await t.ws.restorePaths(worktrees[0]!.path, t.head, ['src/**']);
+  await restorePaths(worktrees[0]!.path, t.head, ['src/**']);
   await t.ws.removeWorktree(worktrees[0]!.path);
   await t.ws.removeWorktree(worktrees[1]!.path);
   await t.ws.reconcile(t.ws.worktreeRoot);
