@@ -24,11 +24,6 @@ export async function userCheckoutOf(gitDir: string): Promise<string | undefined
   return path === undefined || main.includes('bare') ? undefined : path;
 }
 
-async function stampOf(file: string): Promise<string> {
-  const info = await lstat(file).catch(() => undefined);
-  return info === undefined ? 'gone' : `${info.mode}:${info.size}:${info.mtimeMs}:${info.ino}`;
-}
-
 export async function snapshotCheckout(gitDir: string): Promise<CheckoutSnapshot | undefined> {
   const path = await userCheckoutOf(gitDir);
   if (path === undefined) return undefined;
@@ -38,9 +33,9 @@ export async function snapshotCheckout(gitDir: string): Promise<CheckoutSnapshot
   let kept = 0;
   for (const entry of splitNul(status.stdout)) {
     const file = entry.slice(3);
-    const stamp = `${entry.slice(0, 2)} ${await stampOf(join(path, file))}`;
-    let content: string | undefined;
     const info = await lstat(join(path, file)).catch(() => undefined);
+    const stamp = `${entry.slice(0, 2)} ${info === undefined ? 'gone' : `${info.mode}:${info.size}:${info.mtimeMs}:${info.ino}`}`;
+    let content: string | undefined;
     if (info?.isFile() === true && info.size <= KEEP_FILE_BYTES && kept + info.size <= KEEP_TOTAL_BYTES) {
       content = await readFile(join(path, file), 'latin1').catch(() => undefined);
       kept += content?.length ?? 0;
