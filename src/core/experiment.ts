@@ -56,10 +56,13 @@ export async function evaluateAndDecide(
     progressToEvents(run, exp),
   );
   const moved = await putBackRunRefs(run);
+  const decision = decide({ bench: run.spec.bench, best: parent.metric, evaluation });
   if (moved.length > 0) {
-    return { evaluation, decision: { verdict: 'rejected', reason: `${moved.join(', ')} while it ran (put back)`, delta: undefined, gain: undefined } };
+    // What the stages found and put back (the user's branches) is named too, not only the run's refs.
+    const also = decision.verdict === 'rejected' ? `; ${decision.reason}` : '';
+    return { evaluation, decision: { verdict: 'rejected', reason: `${moved.join(', ')} while it ran (put back)${also}`, delta: undefined, gain: undefined } };
   }
-  return { evaluation, decision: decide({ bench: run.spec.bench, best: parent.metric, evaluation }) };
+  return { evaluation, decision };
 }
 
 /** What the agent did beyond its worktree's files: one reason, or undefined. Undone as it goes. */

@@ -137,6 +137,14 @@ export interface CheckoutRecord {
 export interface RepoSnapshot {
   readonly refs: ReadonlyMap<string, string>;
   readonly files: ReadonlyMap<string, string | undefined>;
+  /** The user's checkout, when asked for (stages that may run unsandboxed). */
+  readonly checkout?: CheckoutSnapshot | undefined;
+}
+
+/** The files `git status` lists in the user's checkout: a stamp each, the content of small ones. */
+export interface CheckoutSnapshot {
+  readonly path: string;
+  readonly entries: ReadonlyMap<string, { readonly stamp: string; readonly content: string | undefined }>;
 }
 
 export type CheckoutRestore =
@@ -159,7 +167,12 @@ export interface CheckoutGuard {
   linkOk(worktree: string, gitDir: string): Promise<boolean>;
   /** Rewrites a broken link; false when the worktree must be made anew. */
   repairLink(worktree: string, gitDir: string): Promise<boolean>;
-  snapshotRepo(gitDir: string): Promise<RepoSnapshot>;
+  snapshotRepo(gitDir: string, options?: { checkout?: boolean }): Promise<RepoSnapshot>;
   /** Puts back what changed since `before`; returns what that was (`moved refs/heads/main`). */
   undoRepoChanges(gitDir: string, before: RepoSnapshot): Promise<string[]>;
+  /**
+   * Puts the user's checkout back as `before.checkout` had it, copying what is there now under
+   * `aside` first; returns the paths that had changed.
+   */
+  undoCheckoutChanges(gitDir: string, before: RepoSnapshot, aside: string): Promise<string[]>;
 }

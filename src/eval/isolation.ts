@@ -8,6 +8,7 @@
  * when that is impossible (the stage changed setup's own files) setup runs again. A worker that
  * never set the worktree up (another process did) runs setup first, so it always knows.
  */
+import { join } from 'node:path';
 import type { CheckoutGuard, CheckoutRecord, RepoSnapshot } from '../core/ports.js';
 import type { EvaluationRequest, StageKind } from '../core/types.js';
 
@@ -103,6 +104,8 @@ export async function stageViolations(
   stage: StageKind,
   sides: readonly { checkout: Checkout; record: CheckoutRecord }[],
   before: RepoSnapshot,
+  /** Whether a command of the stage ran outside the sandbox, where it could reach the user's checkout. */
+  unsandboxed: boolean,
 ): Promise<string | undefined> {
   const problems: string[] = [];
   const broken = new Set<Checkout>();
@@ -115,6 +118,13 @@ export async function stageViolations(
   const undone = await guard.undoRepoChanges(request.gitDir, before);
   if (undone.length > 0) {
     problems.push(`${undone.slice(0, 3).join(', ')}${undone.length > 3 ? `, and ${undone.length - 3} more` : ''} in the repository during ${stage} (put back)`);
+  }
+  if (unsandboxed) {
+    const wrote = await guard.undoCheckoutChanges(request.gitDir, before, join(request.logDir, `${stage}-checkout`));
+    if (wrote.length > 0) {
+      const more = wrote.length > 3 ? `, and ${wrote.length - 3} more` : '';
+      problems.push(`wrote ${wrote.slice(0, 3).join(', ')}${more} in the user's checkout during ${stage} (put back; a copy of what it left is in ${stage}-checkout/ of the experiment's folder)`);
+    }
   }
   for (const { checkout, record } of sides) {
     if (broken.has(checkout)) continue;

@@ -18,6 +18,11 @@ import { stageSandbox } from './stage-sandbox.js';
 
 export { isAB, ratchetEnv, RATCHET_ENV, tailLines, type BenchPolicy, type StageExecutor, type StageResult } from './stage-results.js';
 
+/** Whether a stage's commands may run outside bubblewrap (`none`, or `auto` where it does not work). */
+function mayRunUnsandboxed(request: EvaluationRequest): boolean {
+  return request.spec.sandbox !== 'bwrap';
+}
+
 export interface StageExecutorOptions {
   /** Adaptive stopping; without one the bench runs exactly `bench.repeat` rounds. */
   policy?: BenchPolicy;
@@ -69,10 +74,10 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     const parent = checkout.side === 'parent';
     const subject = parent ? 'setup in the parent worktree' : 'setup';
     await noter(log)(parent ? `setup in the parent worktree (${checkout.commit} at ${checkout.worktree})` : `setup in the candidate worktree (${request.experiment} at ${checkout.commit})`);
-    const before = await guard.snapshotRepo(request.gitDir);
+    const before = await guard.snapshotRepo(request.gitDir, { checkout: mayRunUnsandboxed(request) });
     const ran = await exec(request, 'setup', checkout, clean, command, request.spec.setup_timeout, log, signal);
     const failure = failureOf(ran, subject, request.spec.setup_timeout, 'failed');
-    const violation = await stageViolations(guard, request, 'setup', [{ checkout, record: clean }], before);
+    const violation = await stageViolations(guard, request, 'setup', [{ checkout, record: clean }], before, ran.sandboxed !== true);
     if (violation !== undefined) return { ok: false, result: rejectedStage('setup', violation) };
     if (failure !== undefined) {
       return { ok: false, result: { outcomes: [outcome('setup', 'setup', failure.status, ran.exitCode, ran.durationMs, failure.reason)], failureTail: tailLines(ran.output, keepLines) } };
@@ -116,13 +121,15 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     const [own] = checkoutsOf(request, false);
     const ready = await prepare(request, 'checks', own!, log, signal);
     if (!ready.ok) return ready.result;
-    const before = await guard.snapshotRepo(request.gitDir);
+    const before = await guard.snapshotRepo(request.gitDir, { checkout: mayRunUnsandboxed(request) });
     const all = request.spec.checks;
     const outcomes: StageOutcome[] = [];
     let failureTail: string | undefined;
+    let unsandboxed = false;
     for (const [i, check] of all.entries()) {
       await noter(log)(`check "${check.name}" (${i + 1}/${all.length})`);
       const result = await exec(request, 'checks', own!, ready.record, check.run, check.timeout, log, signal);
+      if (result.sandboxed !== true) unsandboxed = true;
       const failure = failureOf(result, `check "${check.name}"`, check.timeout, 'failed');
       if (failure === undefined) {
         outcomes.push(outcome('checks', check.name, 'ok', result.exitCode, result.durationMs, `check "${check.name}" passed`));
@@ -135,7 +142,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       failureTail = tailLines(result.output, keepLines);
       break;
     }
-    const violation = await stageViolations(guard, request, 'checks', [{ checkout: own!, record: ready.record }], before);
+    const violation = await stageViolations(guard, request, 'checks', [{ checkout: own!, record: ready.record }], before, unsandboxed);
     // Breaking the rules outweighs failing a test: the rejection comes first, so it decides.
     if (violation !== undefined) return { outcomes: [...rejectedStage('checks', violation).outcomes, ...outcomes], failureTail: violation };
     return failureTail === undefined ? { outcomes } : { outcomes, failureTail };
@@ -149,13 +156,20 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       if (!ready.ok) return ready.result;
       sides.push({ checkout, record: ready.record });
     }
-    const before = await guard.snapshotRepo(request.gitDir);
-    const measured = await measure(request, sides, log, signal);
-    const violation = await stageViolations(guard, request, 'bench', sides, before);
+    const before = await guard.snapshotRepo(request.gitDir, { checkout: mayRunUnsandboxed(request) });
+    const ran = { unsandboxed: false };
+    const measured = await measure(request, sides, log, signal, ran);
+    const violation = await stageViolations(guard, request, 'bench', sides, before, ran.unsandboxed);
     return violation === undefined ? measured : rejectedStage('bench', violation);
   }
 
-  async function measure(request: EvaluationRequest, sides: readonly { checkout: Checkout; record: CheckoutRecord }[], log: string, signal: AbortSignal): Promise<StageResult> {
+  async function measure(
+    request: EvaluationRequest,
+    sides: readonly { checkout: Checkout; record: CheckoutRecord }[],
+    log: string,
+    signal: AbortSignal,
+    ran: { unsandboxed: boolean },
+  ): Promise<StageResult> {
     const spec = request.spec.bench;
     const secondaryNames = [...spec.constraints.map((c) => ({ name: c.metric, pattern: c.pattern })), 'memory_gb', 'peak_vram_mb'];
     const policy = options.policy;
@@ -174,6 +188,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       const { checkout, record } = side;
       await noter(log)(`bench ${label} (${checkout.side}, ${checkout.commit})`);
       const result = await exec(request, 'bench', checkout, record, spec.run, spec.timeout, log, signal);
+      if (result.sandboxed !== true) ran.unsandboxed = true;
       durationMs += result.durationMs;
       exitCode = result.exitCode;
       const suffix = checkout.side === 'parent' ? ' (parent)' : '';

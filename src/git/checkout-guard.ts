@@ -1,8 +1,9 @@
 /** The CheckoutGuard port over git and the file system, for the stage executor. */
-import type { CheckoutGuard, CheckoutRecord } from '../core/ports.js';
+import type { CheckoutGuard, CheckoutRecord, RepoSnapshot } from '../core/ports.js';
 import { cleanCheckout, protectedTouched, recordSetupState, repairWorktreeLink, restoreSetupState, worktreeLinkOk } from './checkout.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { diffTreeStates, readTreeState } from './tree-state.js';
+import { undoCheckoutChanges } from './user-checkout.js';
 
 export class GitCheckoutGuard implements CheckoutGuard {
   clean(worktree: string, commit: string): Promise<void> {
@@ -33,4 +34,8 @@ export class GitCheckoutGuard implements CheckoutGuard {
 
   snapshotRepo = snapshotRepo;
   undoRepoChanges = undoRepoChanges;
+
+  undoCheckoutChanges(gitDir: string, before: RepoSnapshot, aside: string): Promise<string[]> {
+    return before.checkout === undefined ? Promise.resolve([]) : undoCheckoutChanges(gitDir, before.checkout, aside);
+  }
 }

@@ -9,6 +9,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { RepoSnapshot } from '../core/ports.js';
 import { git } from './exec.js';
+import { snapshotCheckout } from './user-checkout.js';
 
 /** Refs ratchet's runs own (every run's, not just this one's: runs may share a repository). */
 export const RATCHET_REF_PREFIXES = ['refs/heads/ratchet/', 'refs/ratchet/'];
@@ -37,11 +38,12 @@ async function watchedFiles(gitDir: string): Promise<string[]> {
   return files;
 }
 
-export async function snapshotRepo(gitDir: string): Promise<RepoSnapshot> {
-  const [refs, names] = await Promise.all([refsOf(gitDir), watchedFiles(gitDir)]);
+/** With `checkout`, the user's checkout's files too (user-checkout.ts). */
+export async function snapshotRepo(gitDir: string, options: { checkout?: boolean } = {}): Promise<RepoSnapshot> {
+  const [refs, names, checkout] = await Promise.all([refsOf(gitDir), watchedFiles(gitDir), options.checkout === true ? snapshotCheckout(gitDir) : undefined]);
   const files = new Map<string, string | undefined>();
   await Promise.all(names.map(async (name) => files.set(name, await readFile(join(gitDir, name), 'latin1').catch(() => undefined))));
-  return { refs, files };
+  return { refs, files, checkout };
 }
 
 /** What changed from `before` to `after`, one phrase each (`moved refs/heads/main`). Pure. */

@@ -21,6 +21,8 @@ import { bwrapArgs, probeBwrap, readSandboxHost, type BwrapProbe, type SandboxHo
 
 export const DEFAULT_MAX_LOG_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_CAPTURE_BYTES = 1024 * 1024;
+/** How long output is still read after the command and everything it started are stopped. */
+const PIPE_DRAIN_MS = 250;
 export { DEFAULT_KILL_GRACE_MS, groupAlive, killLiveGroups, stopGroup } from './process-tree.js';
 
 /** Keeps the last `limit` bytes written to it. */
@@ -193,7 +195,15 @@ export class ExecaCommandRunner implements CommandRunner {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     subprocess.once('exit', () => {
       clearTimeout(timer);
-      void stop();
+      // A process that left the group and cleared its environment (`env -i setsid …`) escapes
+      // both; if it holds the output pipe, waiting for the pipe would wait for it. Once every
+      // process we can find is stopped, read what is buffered, then stop reading.
+      void stop()
+        .then(() => new Promise((resolve) => setTimeout(resolve, PIPE_DRAIN_MS)))
+        .then(() => {
+          subprocess.stdout?.destroy();
+          subprocess.stderr?.destroy();
+        });
     });
 
     try {

@@ -16,5 +16,6 @@ export function inertGuard(): CheckoutGuard {
     repairLink: () => Promise.resolve(true),
     snapshotRepo: () => Promise.resolve({ refs: new Map(), files: new Map() }),
     undoRepoChanges: () => Promise.resolve([]),
+    undoCheckoutChanges: () => Promise.resolve([]),
   };
 }
