@@ -62,8 +62,13 @@ export function cgroupRoots(): Promise<CgroupRoots | undefined> {
 }
 
 export interface LimitedLaunch {
-  /** The files whose `cgroup.procs` the command writes its pid into before it runs. */
+  /** The `cgroup.procs` files the command writes its pid into before it runs. */
   procs: string[];
+  /**
+   * Kills every process still in the command's cgroups: the one sweep nothing escapes without
+   * privileges (a child that cleared its environment and left the session included).
+   */
+  killMembers(): Promise<number>;
   /** The command itself, with a per-process fallback where no cgroup could do it. */
   command: string;
   /** Removes the cgroups once the command is gone. */
@@ -72,9 +77,20 @@ export interface LimitedLaunch {
 
 /** Cgroups for one command with `limits`, or the `ulimit` fallback. */
 export async function limitCommand(command: string, limits: ResourceLimits): Promise<LimitedLaunch> {
-  const none: LimitedLaunch = { procs: [], command, release: () => Promise.resolve() };
-  if (limits.memoryBytes === undefined && limits.cpus === undefined) return none;
+  const none: LimitedLaunch = { procs: [], command, release: () => Promise.resolve(), killMembers: () => Promise.resolve(0) };
   const roots = await cgroupRoots();
+  if (limits.memoryBytes === undefined && limits.cpus === undefined) {
+    // No limits, but a cgroup still tracks every descendant, so the end of the command ends them all.
+    const root = roots?.memory ?? roots?.cpu;
+    if (root === undefined) return none;
+    const dir = join(root, `ratchet-${randomBytes(6).toString('hex')}`);
+    try {
+      await mkdir(dir);
+    } catch {
+      return none;
+    }
+    return { procs: [join(dir, 'cgroup.procs')], command, release: () => release([dir]), killMembers: () => killMembers([dir]) };
+  }
   const name = `ratchet-${randomBytes(6).toString('hex')}`;
   const made: string[] = [];
   const make = async (root: string): Promise<string> => {
@@ -109,9 +125,32 @@ export async function limitCommand(command: string, limits: ResourceLimits): Pro
   } catch {
     // A cgroup that cannot be set up is not a reason to fail the command: fall back.
     await release(made);
-    return { procs: [], command: limits.memoryBytes === undefined ? command : `ulimit -d ${Math.max(1, Math.floor(limits.memoryBytes / 1024))} 2>/dev/null; ${command}`, release: () => Promise.resolve() };
+    const perProcess = limits.memoryBytes === undefined ? command : `ulimit -d ${Math.max(1, Math.floor(limits.memoryBytes / 1024))} 2>/dev/null; ${command}`;
+    return { ...none, command: perProcess };
   }
-  return { procs: made.map((dir) => join(dir, 'cgroup.procs')), command: fallback, release: () => release(made) };
+  return { procs: made.map((dir) => join(dir, 'cgroup.procs')), command: fallback, release: () => release(made), killMembers: () => killMembers(made) };
+}
+
+async function killMembers(dirs: readonly string[]): Promise<number> {
+  let killed = 0;
+  for (let round = 0; round < 20; round++) {
+    const pids = new Set<number>();
+    for (const dir of dirs) {
+      const text = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+      for (const line of text.split('\n')) if (/^\d+$/.test(line)) pids.add(Number(line));
+    }
+    if (pids.size === 0) return killed;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed++;
+      } catch {
+        // gone already
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return killed;
 }
 
 async function release(dirs: readonly string[]): Promise<void> {

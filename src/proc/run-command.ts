@@ -181,6 +181,7 @@ export class ExecaCommandRunner implements CommandRunner {
       stopping ??= (async () => {
         if (pgid !== undefined) await stopGroup(pgid, this.killGraceMs);
         await sweepToken(token);
+        await limited.killMembers();
       })();
       return stopping;
     };

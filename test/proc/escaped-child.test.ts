@@ -1,8 +1,8 @@
 /**
  * Without the sandbox, a child that leaves the process group and clears its environment
- * (`env -i setsid …`) escapes both the group kill and the token sweep. It may outlive the
- * command (only bubblewrap's pid namespace stops that), but holding the output pipe must not
- * keep the command from ending.
+ * (`env -i setsid …`) escapes both the group kill and the token sweep. The command's cgroup
+ * (where the machine lets ratchet make one) still ends it; and holding the output pipe must
+ * never keep the command from ending.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -56,4 +56,12 @@ it('still reads all the output a command wrote just before it exited', async () 
   expect(result.exitCode).toBe(0);
   expect(result.output.endsWith('y\nlast-line\n')).toBe(true);
   expect((await readFile(join(dir, 'log'), 'utf8')).length).toBeGreaterThan(3_000_000);
+});
+
+it('kills an escaped child too, through the command\'s cgroup, where the machine gives one', async () => {
+  const dir = await folder();
+  const seconds = uniqueSleep();
+  const result = await new ExecaCommandRunner().run({ command: `env -i setsid sleep ${seconds} & echo started`, cwd: dir, timeoutMs: 30_000, logFile: join(dir, 'log') });
+  expect(result.exitCode).toBe(0);
+  expect(await processesWith(`sleep ${seconds}`)).toEqual([]);
 });
