@@ -192,10 +192,10 @@ function markdown(r: Report): string {
     '| --- | --- | --- | --- |',
     ...c.costs.map((x) => `| ${label[x.sandboxed]} vs ${label[x.plain]} | **${ms(x.cost_ms)}** | ${ms(x.paired_median_cost_ms)} | ${x.ratio.toFixed(2)}× |`),
     '',
-    `Per mount of the checkout (raw bwrap, over the same with none): ${c.mount_sweep
+    `Average cost per mount of the checkout (raw bwrap, over the same with none): ${c.mount_sweep
       .filter((x) => x.ms_per_caller_mount !== undefined)
       .map((x) => `${x.ms_per_caller_mount!.toFixed(2)} ms at ${x.caller_mounts}`)
-      .join(', ')}: bubblewrap re-reads the mount table for every bind, so the cost grows with the square of the mounts.`,
+      .join(', ')}: bubblewrap 0.8 re-reads the whole mount table after every bind, so each bind costs in proportion to the mounts already made and the total grows with the square of their number.`,
     `Building the mounts (part of the runner arms; \`checkoutMounts\` matches every path of the worktree against the protected globs): ${c.mount_building.protected_20.median_ms.toFixed(2)} ms with 20 protected files, ${c.mount_building.protected_20_big.median_ms.toFixed(2)} ms on the 20,000-file worktree, ${c.mount_building.protected_500.median_ms.toFixed(2)} ms with 500 protected files.`,
     '',
     '## Stage isolation (per stage, with or without the sandbox)',
