@@ -163,6 +163,8 @@ export interface CheckoutGuard {
   restore(worktree: string, record: CheckoutRecord): Promise<CheckoutRestore>;
   /** Protected paths changed since `record`: tracked ones, or added and not ignored. */
   protectedTouched(worktree: string, record: CheckoutRecord, globs: readonly string[]): Promise<string[]>;
+  /** A quick look at the protected paths alone: has any changed since `record`? */
+  protectedChanged(worktree: string, record: CheckoutRecord, globs: readonly string[]): Promise<boolean>;
   /** Whether the worktree's `.git` link still leads to its admin folder in `gitDir` and back. */
   linkOk(worktree: string, gitDir: string): Promise<boolean>;
   /** Rewrites a broken link; false when the worktree must be made anew. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { maxPairs } from './noise-decision.js';
 import { median } from './stats.js';
 import { throwIfAborted } from '../core/errors.js';
-import type { CheckoutGuard, CheckoutRecord, CommandResult, CommandRunner } from '../core/ports.js';
+import type { CheckoutGuard, CheckoutRecord, CommandResult, CommandRunner, SandboxRequest } from '../core/ports.js';
 import type { BenchSample, EvaluationRequest, StageKind, StageOutcome } from '../core/types.js';
 import { readMetric, readSecondary } from './metric.js';
 import { commandLimits } from '../spec/schema.js';
@@ -39,6 +39,18 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
   // candidate) is not set up again by every candidate built on it.
   const records = new RecordCache();
 
+  // A stage's mounts depend on its record alone: worked out once per stage, not per command
+  // (on a large worktree, matching every path against the protected globs takes a while).
+  const mounts = new WeakMap<CheckoutRecord, Map<string, SandboxRequest>>();
+  const sandboxOf = (request: EvaluationRequest, stage: StageKind, worktree: string, record: CheckoutRecord): SandboxRequest => {
+    const known = mounts.get(record) ?? new Map<string, SandboxRequest>();
+    mounts.set(record, known);
+    const key = `${stage}\0${worktree}`;
+    const found = known.get(key) ?? stageSandbox(request, stage, worktree, record);
+    known.set(key, found);
+    return found;
+  };
+
   const exec = (request: EvaluationRequest, stage: StageKind, checkout: Checkout, record: CheckoutRecord, command: string, timeoutMs: number, log: string, signal: AbortSignal): Promise<CommandResult> => {
     throwIfAborted(signal);
     return runner.run({
@@ -49,7 +61,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       env: ratchetEnv(request, stage, checkout.side),
       allowEnv: request.spec.env,
       signal,
-      sandbox: stageSandbox(request, stage, checkout.worktree, record),
+      sandbox: sandboxOf(request, stage, checkout.worktree, record),
       limits: commandLimits(request.spec),
     });
   };
@@ -196,7 +208,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       if (failure !== undefined) return crash(failure.status === 'timeout' ? 'timeout' : 'crash', failure.reason + suffix, result.output);
       // Unsandboxed, a run could rewrite the evaluator for the next run and put it back after:
       // look after every run, so such a trick ends the bench (the caller says why).
-      if (result.sandboxed !== true && (await guard.protectedTouched(checkout.worktree, record, request.spec.protected)).length > 0) {
+      if (result.sandboxed !== true && (await guard.protectedChanged(checkout.worktree, record, request.spec.protected))) {
         return crash('crash', `the bench changed a protected file${suffix}`, result.output);
       }
       if (!recordIt) return undefined;

@@ -1,6 +1,6 @@
 /** The CheckoutGuard port over git and the file system, for the stage executor. */
 import type { CheckoutGuard, CheckoutRecord, RepoSnapshot } from '../core/ports.js';
-import { cleanCheckout, protectedTouched, recordSetupState, repairWorktreeLink, restoreSetupState, worktreeLinkOk } from './checkout.js';
+import { cleanCheckout, protectedChanged, protectedTouched, recordSetupState, repairWorktreeLink, restoreSetupState, worktreeLinkOk } from './checkout.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { diffTreeStates, readTreeState } from './tree-state.js';
 import { undoCheckoutChanges } from './user-checkout.js';
@@ -22,6 +22,10 @@ export class GitCheckoutGuard implements CheckoutGuard {
   async protectedTouched(worktree: string, record: CheckoutRecord, globs: readonly string[]): Promise<string[]> {
     if (globs.length === 0) return [];
     return protectedTouched(worktree, diffTreeStates(record.tree, await readTreeState(worktree)), globs);
+  }
+
+  protectedChanged(worktree: string, record: CheckoutRecord, globs: readonly string[]): Promise<boolean> {
+    return protectedChanged(worktree, record, globs);
   }
 
   linkOk(worktree: string, gitDir: string): Promise<boolean> {

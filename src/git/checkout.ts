@@ -14,7 +14,7 @@ import type { CheckoutRecord } from '../core/ports.js';
 import { clearHidingFlags } from './protect.js';
 import { git, LITERAL_PATHSPECS, splitNul } from './exec.js';
 import { matchesAny } from './path-policy.js';
-import { diffTreeStates, readTreeState, topmost, type TreeChanges } from './tree-state.js';
+import { diffTreeStates, readTreeState, stampPath, topmost, type TreeChanges } from './tree-state.js';
 
 /** The worktree as setup left it, for one commit (the port's CheckoutRecord). */
 export type SetupState = CheckoutRecord;
@@ -116,6 +116,28 @@ export async function protectedTouched(worktree: string, changes: TreeChanges, g
     touched.push(...added.filter((path) => !skip.has(path)));
   }
   return [...new Set(touched)].sort();
+}
+
+/**
+ * Whether any protected path of `record` changed, or a protected folder gained an entry, looking
+ * at those paths alone (not the whole worktree): the check between two runs of a bench.
+ */
+export async function protectedChanged(worktree: string, record: CheckoutRecord, globs: readonly string[]): Promise<boolean> {
+  if (globs.length === 0) return false;
+  const guarded = [...record.tree.keys()].filter((path) => matchesAny(path, globs));
+  const folders = topmost(guarded.filter((path) => record.tree.get(path)?.startsWith('d:') === true));
+  const inFolders = new Set(folders);
+  for (const path of guarded) {
+    if (isUnder(path, inFolders) || inFolders.has(path)) continue;
+    if (stampPath(join(worktree, path)) !== record.tree.get(path)) return true;
+  }
+  for (const folder of folders) {
+    const now = await readTreeState(join(worktree, folder), folder);
+    if (stampPath(join(worktree, folder)) !== record.tree.get(folder)) return true;
+    const before = new Map([...record.tree].filter(([path]) => path.startsWith(`${folder}/`)));
+    if (now.size !== before.size || [...now].some(([path, stamp]) => before.get(path) !== stamp)) return true;
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * stage changed without hashing anything: a write, a rename over a file, a chmod or a touch all
  * change the stamp, and the change time cannot be set back by the candidate.
  */
-import { lstat, readdir } from 'node:fs/promises';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 /** Path (relative, `/`-separated) → stamp. The worktree's own `.git` link is left out. */
@@ -15,41 +15,57 @@ export interface TreeChanges {
   removed: string[];
 }
 
-function stampOf(info: Awaited<ReturnType<typeof lstat>>): { kind: string; stamp: string } {
+function stampOf(info: Stats): { kind: string; stamp: string } {
   const kind = info.isSymbolicLink() ? 'l' : info.isDirectory() ? 'd' : info.isFile() ? 'f' : 'o';
   // A folder's own times change with every entry added or removed; its entries say that already.
   if (kind === 'd') return { kind, stamp: `d:${info.mode}` };
   return { kind, stamp: `${kind}:${info.ino}:${info.size}:${info.mode}:${info.mtimeMs}:${info.ctimeMs}` };
 }
 
-/** Stamps of every file, link and folder under `root`, symlinks not followed. */
-export async function readTreeState(root: string): Promise<Map<string, string>> {
+/** The stamp of one path, or undefined when it is gone. */
+export function stampPath(path: string): string | undefined {
+  try {
+    return stampOf(lstatSync(path)).stamp;
+  } catch {
+    return undefined;
+  }
+}
+
+const YIELD_EVERY = 2_000;
+
+/**
+ * Stamps of every file, link and folder under `root` (keys prefixed with `prefix`), symlinks not
+ * followed. Synchronous calls, which are several times faster than a promise per file on a
+ * large tree, with a yield to the event loop every few thousand entries so timers (a job lock's
+ * renewal) still run.
+ */
+export async function readTreeState(root: string, prefix = ''): Promise<Map<string, string>> {
   const state = new Map<string, string>();
-  const walk = async (dir: string, prefix: string): Promise<void> => {
+  const pending: { dir: string; prefix: string }[] = [{ dir: root, prefix }];
+  let seen = 0;
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     let names: string[];
     try {
-      names = await readdir(dir);
+      names = readdirSync(next.dir);
     } catch {
-      return; // gone or unreadable meanwhile: what is missing shows as removed
+      continue; // gone or unreadable meanwhile: what is missing shows as removed
     }
-    await Promise.all(
-      names.map(async (name) => {
-        if (prefix === '' && name === '.git') return;
-        const path = prefix === '' ? name : `${prefix}/${name}`;
-        const full = join(dir, name);
-        let info;
-        try {
-          info = await lstat(full);
-        } catch {
-          return;
-        }
-        const { kind, stamp } = stampOf(info);
-        state.set(path, stamp);
-        if (kind === 'd') await walk(full, path);
-      }),
-    );
-  };
-  await walk(root, '');
+    for (const name of names) {
+      if (next.prefix === '' && name === '.git') continue;
+      const path = next.prefix === '' ? name : `${next.prefix}/${name}`;
+      const full = join(next.dir, name);
+      let info;
+      try {
+        info = lstatSync(full);
+      } catch {
+        continue;
+      }
+      const { kind, stamp } = stampOf(info);
+      state.set(path, stamp);
+      if (kind === 'd') pending.push({ dir: full, prefix: path });
+      if (++seen % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
   return state;
 }
 

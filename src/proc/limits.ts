@@ -76,10 +76,11 @@ export interface LimitedLaunch {
 }
 
 /** Cgroups for one command with `limits`, or the `ulimit` fallback. */
-export async function limitCommand(command: string, limits: ResourceLimits): Promise<LimitedLaunch> {
+export async function limitCommand(command: string, limits: ResourceLimits, options: { track: boolean } = { track: true }): Promise<LimitedLaunch> {
   const none: LimitedLaunch = { procs: [], command, release: () => Promise.resolve(), killMembers: () => Promise.resolve(0) };
   const roots = await cgroupRoots();
   if (limits.memoryBytes === undefined && limits.cpus === undefined) {
+    if (!options.track) return none;
     // No limits, but a cgroup still tracks every descendant, so the end of the command ends them all.
     const root = roots?.memory ?? roots?.cpu;
     if (root === undefined) return none;

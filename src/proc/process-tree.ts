@@ -99,13 +99,14 @@ function startSweeper(token: string): void {
   }
 }
 
-export function track(pgid: number, token: string): void {
+/** `watchdog: false` for bubblewrap, whose `--die-with-parent` already ends it with ratchet. */
+export function track(pgid: number, token: string, options: { watchdog: boolean } = { watchdog: true }): void {
   if (!exitHookInstalled) {
     process.on('exit', killLiveGroups);
     exitHookInstalled = true;
   }
   live.set(pgid, { pgid, token });
-  startWatchdog(pgid, token);
+  if (options.watchdog) startWatchdog(pgid, token);
 }
 
 export function untrack(pgid: number): void {

@@ -84,15 +84,19 @@ export class ExecaCommandRunner implements CommandRunner {
     this.redactor = options.redactor ?? NO_REDACTION;
   }
 
-  private async launch(options: CommandOptions, command: string): Promise<Launch> {
-    const shell: Launch = { ok: true, file: 'sh', args: ['-c', command], sandboxed: false };
+  /** bubblewrap's binary when this command runs sandboxed, undefined when unconfined; a reason when it cannot run. */
+  private async sandboxBinary(options: CommandOptions): Promise<{ ok: true; binary: string | undefined } | { ok: false; reason: string }> {
     const request = options.sandbox;
-    if (request === undefined || request.mode === 'none') return shell;
+    if (request === undefined || request.mode === 'none') return { ok: true, binary: undefined };
     const probe = await this.probe();
-    if (!probe.ok) return request.mode === 'bwrap' ? { ok: false, reason: `sandbox: bwrap was asked for, but ${probe.reason}` } : shell;
+    if (probe.ok) return { ok: true, binary: probe.binary };
+    return request.mode === 'bwrap' ? { ok: false, reason: `sandbox: bwrap was asked for, but ${probe.reason}` } : { ok: true, binary: undefined };
+  }
+
+  private launch(options: CommandOptions, command: string, binary: string | undefined): Launch {
+    if (binary === undefined || options.sandbox === undefined) return { ok: true, file: 'sh', args: ['-c', command], sandboxed: false };
     this.host ??= this.options.sandboxHost ?? readSandboxHost(this.baseEnv);
-    const host = this.host;
-    return { ok: true, file: probe.binary, args: bwrapArgs(host, request, options.cwd, command), sandboxed: true };
+    return { ok: true, file: binary, args: bwrapArgs(this.host, options.sandbox, options.cwd, command), sandboxed: true };
   }
 
   async run(options: CommandOptions): Promise<CommandResult> {
@@ -111,8 +115,12 @@ export class ExecaCommandRunner implements CommandRunner {
     // A log that stops accepting writes (a full disk) must not take the worker down: the output
     // is still captured in memory.
     log.on('error', () => undefined);
-    const limited = await limitCommand(options.command, options.limits ?? {});
-    const launch = await this.launch(options, limited.command);
+    const mode = await this.sandboxBinary(options);
+    const sandboxed = mode.ok && mode.binary !== undefined;
+    // Inside bubblewrap the pid namespace ends every process with the command: a cgroup is only
+    // needed there for limits, and the token sweep and the watchdog not at all.
+    const limited = await limitCommand(options.command, options.limits ?? {}, { track: !sandboxed });
+    const launch: Launch = mode.ok ? this.launch(options, limited.command, mode.binary) : mode;
     const where = launch.ok && launch.sandboxed ? ' (sandboxed)' : '';
     log.write(this.redactor.redact(`[ratchet] ${new Date().toISOString()} in ${options.cwd}${where}\n$ ${options.command}\n`));
     if (!launch.ok) {
@@ -169,7 +177,7 @@ export class ExecaCommandRunner implements CommandRunner {
       encoding: 'buffer',
     });
     const pgid = subprocess.pid;
-    if (pgid !== undefined) track(pgid, token);
+    if (pgid !== undefined) track(pgid, token, { watchdog: !launch.sandboxed });
     subprocess.all.on('data', (chunk: Uint8Array) => record(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
 
     let timedOut = false;
@@ -180,7 +188,7 @@ export class ExecaCommandRunner implements CommandRunner {
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
         if (pgid !== undefined) await stopGroup(pgid, this.killGraceMs);
-        await sweepToken(token);
+        if (!launch.sandboxed) await sweepToken(token);
         await limited.killMembers();
       })();
       return stopping;

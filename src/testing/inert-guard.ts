@@ -12,6 +12,7 @@ export function inertGuard(): CheckoutGuard {
     record: (_worktree, commit) => Promise.resolve(record(commit)),
     restore: (_worktree, known) => Promise.resolve({ ok: true, record: known, restored: [], removed: [] }),
     protectedTouched: () => Promise.resolve([]),
+    protectedChanged: () => Promise.resolve(false),
     linkOk: () => Promise.resolve(true),
     repairLink: () => Promise.resolve(true),
     snapshotRepo: () => Promise.resolve({ refs: new Map(), files: new Map() }),

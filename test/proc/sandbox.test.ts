@@ -147,6 +147,31 @@ describe('the bubblewrap sandbox', () => {
     expect(await processesRunning('sleep 3094')).toEqual([]);
   });
 
+  it('dies with ratchet when ratchet is killed outright', async () => {
+    const script = join(work.path, 'killed.mts');
+    const runCommand = join(process.cwd(), 'src/proc/run-command.ts');
+    await writeFile(
+      script,
+      [
+        `import { ExecaCommandRunner } from ${JSON.stringify(runCommand)};`,
+        `const runner = new ExecaCommandRunner();`,
+        `void runner.run({ command: 'sleep 3097 & sleep 3098', cwd: ${JSON.stringify(worktree)}, timeoutMs: 60_000, logFile: ${JSON.stringify(join(work.path, 'killed.log'))}, sandbox: ${JSON.stringify(sandbox())} });`,
+        `setInterval(() => undefined, 1000);`,
+      ].join('\n'),
+    );
+    const { spawn } = await import('node:child_process');
+    const child = spawn(join(process.cwd(), 'node_modules/.bin/tsx'), [script], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && (await processesRunning('sleep 3098')).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await processesRunning('sleep 3098')).toHaveLength(1);
+    // tsx runs the script in a child node; kill the whole tree outright, as a crash would.
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('pkill', ['-KILL', '-f', script]);
+    child.kill('SIGKILL');
+    for (let i = 0; i < 50 && (await processesRunning('sleep 3098')).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await processesRunning('sleep 3097')).toEqual([]);
+    expect(await processesRunning('sleep 3098')).toEqual([]);
+  });
+
   it('stops a command at its timeout, the whole namespace with it', async () => {
     const started = Date.now();
     const result = await run('sleep 3095 & sleep 3096', { timeoutMs: 1_000 });
