@@ -14,20 +14,42 @@ import { matchesAny } from '../git/path-policy.js';
 /** A name no real file has, to ask whether anything new in a folder would be protected. */
 const PROBES = ['ratchet-probe', '.ratchet-probe/x'];
 
-/** Read-only mounts for the protected paths present in the worktree (`tree`: path → stamp). */
+/** Folders every entry of which is a protected file: one mount covers them all. */
+function whollyProtected(tree: ReadonlyMap<string, string>, isProtected: (path: string) => boolean): string[] {
+  const counts = new Map<string, { all: number; guarded: number }>();
+  for (const [path, stamp] of tree) {
+    if (stamp.startsWith('d:')) continue;
+    const guarded = stamp.startsWith('f:') && isProtected(path);
+    for (let at = path.lastIndexOf('/'); at > 0; at = path.lastIndexOf('/', at - 1)) {
+      const folder = path.slice(0, at);
+      const count = counts.get(folder) ?? { all: 0, guarded: 0 };
+      count.all++;
+      if (guarded) count.guarded++;
+      counts.set(folder, count);
+    }
+  }
+  return [...counts].filter(([, c]) => c.all > 0 && c.all === c.guarded).map(([folder]) => folder);
+}
+
+/**
+ * Read-only mounts for the protected paths present in the worktree (`tree`: path → stamp).
+ * With `wholeFolders`, a folder is one mount when anything new in it would be protected too
+ * (`bench/**`) or when all it holds is protected (`eval/*.json`): bubblewrap's cost grows with
+ * the square of its mounts, so fewer, larger ones matter.
+ */
 export function protectedMounts(worktree: string, tree: ReadonlyMap<string, string>, globs: readonly string[], wholeFolders: boolean): SandboxMount[] {
   if (globs.length === 0) return [];
+  const isProtected = (path: string): boolean => matchesAny(path, globs);
   const folders = wholeFolders
-    ? [...tree]
-        .filter(([path, stamp]) => stamp.startsWith('d:') && PROBES.every((probe) => matchesAny(`${path}/${probe}`, globs)))
-        .map(([path]) => path)
+    ? [
+        ...[...tree].filter(([path, stamp]) => stamp.startsWith('d:') && PROBES.every((probe) => isProtected(`${path}/${probe}`))).map(([path]) => path),
+        ...whollyProtected(tree, isProtected),
+      ]
     : [];
-  const topFolders = folders.filter((path) => !folders.some((other) => path.startsWith(`${other}/`)));
+  const topFolders = [...new Set(folders)].filter((path) => !folders.some((other) => path.startsWith(`${other}/`)));
   const covered = (path: string): boolean => topFolders.some((folder) => path.startsWith(`${folder}/`));
   // Links are left out: binding one would bind what it points at, which may be anywhere.
-  const files = [...tree]
-    .filter(([path, stamp]) => stamp.startsWith('f:') && !covered(path) && matchesAny(path, globs))
-    .map(([path]) => path);
+  const files = [...tree].filter(([path, stamp]) => stamp.startsWith('f:') && !covered(path) && isProtected(path)).map(([path]) => path);
   return [...topFolders, ...files].sort().map((path) => ({ kind: 'ro', path: join(worktree, path) }));
 }
 

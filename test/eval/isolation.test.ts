@@ -148,3 +148,26 @@ describe('stage isolation without the sandbox', () => {
     expect(combineStages(results).status).toBe('crash');
   });
 });
+
+describe('the protected mounts of a stage', () => {
+  const tree = new Map<string, string>([
+    ['bench', 'd:'],
+    ['bench/run.js', 'f:'],
+    ['eval', 'd:'],
+    ...Array.from({ length: 300 }, (_, i) => [`eval/case-${i}.json`, 'f:'] as [string, string]),
+    ['src', 'd:'],
+    ['src/a.js', 'f:'],
+    ['src/a.test.js', 'f:'],
+  ]);
+
+  it('makes a folder one mount when all it holds is protected, and protects the rest file by file', async () => {
+    const { protectedMounts } = await import('../../src/eval/stage-sandbox.js');
+    const mounts = protectedMounts('/w', tree, ['bench/**', 'eval/*.json', '**/*.test.js'], true).map((m) => m.path);
+    expect(mounts).toEqual(['/w/bench', '/w/eval', '/w/src/a.test.js']);
+  });
+
+  it('binds files alone during setup, so setup may still add to a protected folder', async () => {
+    const { protectedMounts } = await import('../../src/eval/stage-sandbox.js');
+    expect(protectedMounts('/w', tree, ['bench/**', 'eval/*.json'], false)).toHaveLength(301);
+  });
+});
