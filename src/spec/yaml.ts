@@ -31,7 +31,14 @@ export function parseSpecYaml(text: string, source: string): SpecDocument {
       }),
     );
   }
-  const input: unknown = doc.contents === null ? {} : doc.toJS();
+  let input: unknown;
+  try {
+    input = doc.contents === null ? {} : doc.toJS();
+  } catch (error) {
+    // Aliases resolve only here: one without its anchor, or a "billion laughs" past yaml's
+    // alias limit, throws rather than landing in doc.errors.
+    throw specError(source, [{ path: '', message: `YAML error: ${error instanceof Error ? error.message : String(error)}` }]);
+  }
   const lineOf = (path: readonly PathSegment[]): number | undefined => {
     let node: unknown = doc.contents;
     let offset: number | undefined;
