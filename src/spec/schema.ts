@@ -56,10 +56,11 @@ const minEffect = z
     if (typeof value === 'number') {
       if (Number.isFinite(value) && value >= 0) return { kind: 'absolute', value };
     } else {
+      // `1e999` or 400 digits parse as Infinity: no candidate could ever beat that.
       const pct = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value);
-      if (pct) return { kind: 'relative', value: Number(pct[1]) / 100 };
+      if (pct && Number.isFinite(Number(pct[1]))) return { kind: 'relative', value: Number(pct[1]) / 100 };
       const abs = /^\s*(\d+(?:\.\d+)?(?:e-?\d+)?)\s*$/i.exec(value);
-      if (abs) return { kind: 'absolute', value: Number(abs[1]) };
+      if (abs && Number.isFinite(Number(abs[1]))) return { kind: 'absolute', value: Number(abs[1]) };
     }
     ctx.addIssue({ code: 'custom', message: `expected a non-negative number or a percentage like "1%", got ${JSON.stringify(value)}` });
     return z.NEVER;
