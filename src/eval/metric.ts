@@ -44,8 +44,9 @@ function fromJsonLine(line: string, name: string): string | undefined {
   let parsed: unknown;
   try {
     // Python's json.dumps writes NaN and Infinity bare: quote them so they parse, then fail as
-    // "not finite" rather than vanish as "not found".
-    parsed = JSON.parse(line.replace(/(?<=[:,[]\s*)(-?Infinity|NaN)(?=\s*[,}\]])/g, '"$1"'));
+    // "not finite" rather than vanish as "not found". No lookbehind: `(?<=[:,[]\s*)` rescans a
+    // run of spaces from each of its positions, quadratic in a long line.
+    parsed = JSON.parse(line.replace(/([:,[]\s*)(-?Infinity|NaN)(?=\s*[,}\]])/g, '$1"$2"'));
   } catch {
     return undefined;
   }
