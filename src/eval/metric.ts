@@ -64,8 +64,10 @@ function lastRawValue(output: string, metric: MetricSource): string | undefined 
     return last;
   }
   const name = escapeRegExp(metric.name);
-  const prefixed = new RegExp(`^METRIC\\s+${name}\\s*[=:]\\s*(.*)$`);
-  const plain = new RegExp(`^${name}\\s*:\\s*(.*)$`);
+  // `s`: a value holding U+2028 or U+2029 (line breaks to a regex, not to a terminal) is still
+  // this line's value, not a reason to fall back to an earlier line.
+  const prefixed = new RegExp(`^METRIC\\s+${name}\\s*[=:]\\s*(.*)$`, 's');
+  const plain = new RegExp(`^${name}\\s*:\\s*(.*)$`, 's');
   // Progress bars rewrite a line with \r: each rewrite counts as a line.
   const lines = output.split(/\r\n|\r|\n/);
   for (let i = lines.length - 1; i >= 0; i--) {
