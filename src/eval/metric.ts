@@ -89,11 +89,12 @@ export function readMetric(output: string, metric: MetricSource): MetricReading 
  * missing or unreadable are left out: whether that matters is the decision's business.
  */
 export function readSecondary(output: string, metrics: readonly (string | MetricSource)[]): Record<string, number> {
-  const values: Record<string, number> = {};
+  const values: [string, number][] = [];
   for (const metric of metrics) {
     const source = typeof metric === 'string' ? { name: metric } : metric;
     const reading = readMetric(output, source);
-    if (reading.ok) values[source.name] = reading.value;
+    if (reading.ok) values.push([source.name, reading.value]);
   }
-  return values;
+  // Own properties: assigning `values.__proto__ = 3` would set the prototype, not a metric.
+  return Object.fromEntries(values);
 }
