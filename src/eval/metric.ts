@@ -68,14 +68,30 @@ function lastRawValue(output: string, metric: MetricSource): string | undefined 
   // this line's value, not a reason to fall back to an earlier line.
   const prefixed = new RegExp(`^METRIC\\s+${name}\\s*[=:]\\s*(.*)$`, 's');
   const plain = new RegExp(`^${name}\\s*:\\s*(.*)$`, 's');
-  // Progress bars rewrite a line with \r: each rewrite counts as a line.
-  const lines = output.split(/\r\n|\r|\n/);
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i]!.trim();
+  for (const text of linesNaming(output, metric.name)) {
+    const line = text.trim();
     const value = prefixed.exec(line)?.[1] ?? plain.exec(line)?.[1] ?? fromJsonLine(line, metric.name);
     if (value !== undefined) return value;
   }
   return undefined;
+}
+
+/**
+ * The lines of `output` that hold `name`, last first: every built-in format names the metric
+ * on its line, so 5 MB of other output costs a search, not a split into millions of lines.
+ * Progress bars rewrite a line with \r: each rewrite counts as a line.
+ */
+function* linesNaming(output: string, name: string): Generator<string> {
+  const isBreak = (at: number): boolean => output.charCodeAt(at) === 10 || output.charCodeAt(at) === 13;
+  for (let at = output.lastIndexOf(name); at !== -1; ) {
+    let start = at;
+    while (start > 0 && !isBreak(start - 1)) start--;
+    let end = at;
+    while (end < output.length && !isBreak(end)) end++;
+    yield output.slice(start, end);
+    // Each line is looked at once: the next search starts before this one.
+    at = start === 0 ? -1 : output.lastIndexOf(name, start - 1);
+  }
 }
 
 export function readMetric(output: string, metric: MetricSource): MetricReading {
