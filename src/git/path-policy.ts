@@ -24,7 +24,8 @@ function compile(globs: readonly string[]): Matcher {
   const key = globs.join('\0');
   let matcher = matchers.get(key);
   if (matcher === undefined) {
-    const patterns = globs.map(normalize);
+    // `.` and `./` are the root folder, which holds everything (and picomatch throws on '').
+    const patterns = globs.map(normalize).map((p) => (p === '' || p === '.' ? '**' : p));
     const glob = picomatch(patterns, { dot: true });
     const folders = patterns.filter((p) => !picomatch.scan(p).isGlob).map((p) => `${p.replace(/\/+$/, '')}/`);
     matcher = (path) => glob(path) || folders.some((folder) => path.startsWith(folder));
