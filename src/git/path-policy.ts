@@ -68,7 +68,8 @@ export function checkPaths(files: readonly string[], policy: PathPolicy): PathCh
 export function symlinkProblem(link: string, target: string, protectedGlobs: readonly string[]): string | undefined {
   if (target === '' || target.includes('\0')) return `adds a symlink ${link} with an empty or invalid target`;
   if (posix.isAbsolute(target)) return `adds a symlink ${link} pointing outside the worktree (${target})`;
-  const resolved = posix.normalize(posix.join(posix.dirname(link), target));
+  // A trailing slash names the same place: `./` is the root and `bench/` is bench.
+  const resolved = posix.normalize(posix.join(posix.dirname(link), target)).replace(/(.)\/+$/, '$1');
   if (resolved === '..' || resolved.startsWith('../')) return `adds a symlink ${link} pointing outside the worktree (${target})`;
   if (resolved === '.' || resolved === '.git' || resolved.startsWith('.git/')) return `adds a symlink ${link} pointing at the worktree's own ${resolved === '.' ? 'root' : '.git'}`;
   if (matchesAny(resolved, protectedGlobs) || matchesAny(`${resolved}/ratchet-probe`, protectedGlobs)) {
