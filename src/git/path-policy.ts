@@ -62,8 +62,8 @@ export function checkPaths(files: readonly string[], policy: PathPolicy): PathCh
 
 /**
  * Why a symlink the candidate added or changed may not stay, or undefined when it may: it must
- * point inside the worktree, and not at (or into) a protected path, or a command that reads it
- * would read the machine, and a write through it would reach the evaluator. Pure.
+ * point inside the worktree, and not at, into or above a protected path, or a command that reads
+ * it would read the machine, and a write through it would reach the evaluator. Pure.
  */
 export function symlinkProblem(link: string, target: string, protectedGlobs: readonly string[]): string | undefined {
   if (target === '' || target.includes('\0')) return `adds a symlink ${link} with an empty or invalid target`;
@@ -75,5 +75,13 @@ export function symlinkProblem(link: string, target: string, protectedGlobs: rea
   if (matchesAny(resolved, protectedGlobs) || matchesAny(`${resolved}/ratchet-probe`, protectedGlobs)) {
     return `adds a symlink ${link} into protected path ${resolved}`;
   }
+  // A folder that holds a protected path leads to it as well (`x -> bench`, then `x/run.js`):
+  // refused when a protected glob's fixed part lies inside it.
+  const held = protectedGlobs.find((glob) => {
+    const { base, negated } = picomatch.scan(normalize(glob));
+    const folder = base.replace(/\/+$/, '');
+    return !negated && (folder === resolved || folder.startsWith(`${resolved}/`));
+  });
+  if (held !== undefined) return `adds a symlink ${link} to ${resolved}, which holds protected path ${held}`;
   return undefined;
 }
