@@ -26,7 +26,8 @@ function compile(globs: readonly string[]): Matcher {
   if (matcher === undefined) {
     // `.` and `./` are the root folder, which holds everything (and picomatch throws on '').
     const patterns = globs.map(normalize).map((p) => (p === '' || p === '.' ? '**' : p));
-    const glob = picomatch(patterns, { dot: true });
+    // `s`: git paths may hold line breaks, and `bench/**` must still cover `bench/a<LF>b.js`.
+    const glob = picomatch(patterns, { dot: true, flags: 's' });
     const folders = patterns.filter((p) => !picomatch.scan(p).isGlob).map((p) => `${p.replace(/\/+$/, '')}/`);
     matcher = (path) => glob(path) || folders.some((folder) => path.startsWith(folder));
     matchers.set(key, matcher);
