@@ -9,7 +9,8 @@ export function formatMetric(value: number): string {
 export function constraintViolation(bench: BenchSpec, secondary: Record<string, number>, where?: string): string | undefined {
   const at = where === undefined ? '' : ` ${where}`;
   for (const c of bench.constraints) {
-    const value = secondary[c.metric];
+    // Own values only: `toString` is on every object, and would pass for a measured metric.
+    const value = Object.hasOwn(secondary, c.metric) ? secondary[c.metric] : undefined;
     if (value === undefined) return `constraint metric "${c.metric}" not found in the bench output${at}`;
     if (c.max !== undefined && value > c.max) return `${c.metric} ${formatMetric(value)} exceeds max ${formatMetric(c.max)}${at}`;
     if (c.min !== undefined && value < c.min) return `${c.metric} ${formatMetric(value)} is below min ${formatMetric(c.min)}${at}`;

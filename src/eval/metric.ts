@@ -44,8 +44,9 @@ function fromJsonLine(line: string, name: string): string | undefined {
   let parsed: unknown;
   try {
     // Python's json.dumps writes NaN and Infinity bare: quote them so they parse, then fail as
-    // "not finite" rather than vanish as "not found".
-    parsed = JSON.parse(line.replace(/(?<=[:,[]\s*)(-?Infinity|NaN)(?=\s*[,}\]])/g, '"$1"'));
+    // "not finite" rather than vanish as "not found". No lookbehind: `(?<=[:,[]\s*)` rescans a
+    // run of spaces from each of its positions, quadratic in a long line.
+    parsed = JSON.parse(line.replace(/([:,[]\s*)(-?Infinity|NaN)(?=\s*[,}\]])/g, '$1"$2"'));
   } catch {
     return undefined;
   }
@@ -63,16 +64,34 @@ function lastRawValue(output: string, metric: MetricSource): string | undefined 
     return last;
   }
   const name = escapeRegExp(metric.name);
-  const prefixed = new RegExp(`^METRIC\\s+${name}\\s*[=:]\\s*(.*)$`);
-  const plain = new RegExp(`^${name}\\s*:\\s*(.*)$`);
-  // Progress bars rewrite a line with \r: each rewrite counts as a line.
-  const lines = output.split(/\r\n|\r|\n/);
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i]!.trim();
+  // `s`: a value holding U+2028 or U+2029 (line breaks to a regex, not to a terminal) is still
+  // this line's value, not a reason to fall back to an earlier line.
+  const prefixed = new RegExp(`^METRIC\\s+${name}\\s*[=:]\\s*(.*)$`, 's');
+  const plain = new RegExp(`^${name}\\s*:\\s*(.*)$`, 's');
+  for (const text of linesNaming(output, metric.name)) {
+    const line = text.trim();
     const value = prefixed.exec(line)?.[1] ?? plain.exec(line)?.[1] ?? fromJsonLine(line, metric.name);
     if (value !== undefined) return value;
   }
   return undefined;
+}
+
+/**
+ * The lines of `output` that hold `name`, last first: every built-in format names the metric
+ * on its line, so 5 MB of other output costs a search, not a split into millions of lines.
+ * Progress bars rewrite a line with \r: each rewrite counts as a line.
+ */
+function* linesNaming(output: string, name: string): Generator<string> {
+  const isBreak = (at: number): boolean => output.charCodeAt(at) === 10 || output.charCodeAt(at) === 13;
+  for (let at = output.lastIndexOf(name); at !== -1; ) {
+    let start = at;
+    while (start > 0 && !isBreak(start - 1)) start--;
+    let end = at;
+    while (end < output.length && !isBreak(end)) end++;
+    yield output.slice(start, end);
+    // Each line is looked at once: the next search starts before this one.
+    at = start === 0 ? -1 : output.lastIndexOf(name, start - 1);
+  }
 }
 
 export function readMetric(output: string, metric: MetricSource): MetricReading {
@@ -86,11 +105,12 @@ export function readMetric(output: string, metric: MetricSource): MetricReading 
  * missing or unreadable are left out: whether that matters is the decision's business.
  */
 export function readSecondary(output: string, metrics: readonly (string | MetricSource)[]): Record<string, number> {
-  const values: Record<string, number> = {};
+  const values: [string, number][] = [];
   for (const metric of metrics) {
     const source = typeof metric === 'string' ? { name: metric } : metric;
     const reading = readMetric(output, source);
-    if (reading.ok) values[source.name] = reading.value;
+    if (reading.ok) values.push([source.name, reading.value]);
   }
-  return values;
+  // Own properties: assigning `values.__proto__ = 3` would set the prototype, not a metric.
+  return Object.fromEntries(values);
 }

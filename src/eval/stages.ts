@@ -234,10 +234,10 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
 
     const candidate = samples.filter((s) => s.side === 'candidate');
     const metric = median(candidate.map((s) => s.metric));
-    const secondary: Record<string, number> = {};
-    for (const name of new Set(candidate.flatMap((s) => Object.keys(s.secondary)))) {
-      secondary[name] = median(candidate.flatMap((s) => (s.secondary[name] === undefined ? [] : [s.secondary[name]])));
-    }
+    const names = new Set(candidate.flatMap((s) => Object.keys(s.secondary)));
+    const secondary: Record<string, number> = Object.fromEntries(
+      [...names].map((name) => [name, median(candidate.flatMap((s) => (Object.hasOwn(s.secondary, name) ? [s.secondary[name]!] : [])))]),
+    );
     const how = sides.length === 2 ? `median of ${candidate.length} A/B runs` : `median of ${candidate.length} run${candidate.length === 1 ? '' : 's'}`;
     return {
       outcomes: [outcome('bench', 'bench', 'ok', exitCode, durationMs, `${spec.metric.name} = ${metric} (${how})`)],

@@ -24,8 +24,10 @@ function compile(globs: readonly string[]): Matcher {
   const key = globs.join('\0');
   let matcher = matchers.get(key);
   if (matcher === undefined) {
-    const patterns = globs.map(normalize);
-    const glob = picomatch(patterns, { dot: true });
+    // `.` and `./` are the root folder, which holds everything (and picomatch throws on '').
+    const patterns = globs.map(normalize).map((p) => (p === '' || p === '.' ? '**' : p));
+    // `s`: git paths may hold line breaks, and `bench/**` must still cover `bench/a<LF>b.js`.
+    const glob = picomatch(patterns, { dot: true, flags: 's' });
     const folders = patterns.filter((p) => !picomatch.scan(p).isGlob).map((p) => `${p.replace(/\/+$/, '')}/`);
     matcher = (path) => glob(path) || folders.some((folder) => path.startsWith(folder));
     matchers.set(key, matcher);
@@ -61,17 +63,26 @@ export function checkPaths(files: readonly string[], policy: PathPolicy): PathCh
 
 /**
  * Why a symlink the candidate added or changed may not stay, or undefined when it may: it must
- * point inside the worktree, and not at (or into) a protected path, or a command that reads it
- * would read the machine, and a write through it would reach the evaluator. Pure.
+ * point inside the worktree, and not at, into or above a protected path, or a command that reads
+ * it would read the machine, and a write through it would reach the evaluator. Pure.
  */
 export function symlinkProblem(link: string, target: string, protectedGlobs: readonly string[]): string | undefined {
   if (target === '' || target.includes('\0')) return `adds a symlink ${link} with an empty or invalid target`;
   if (posix.isAbsolute(target)) return `adds a symlink ${link} pointing outside the worktree (${target})`;
-  const resolved = posix.normalize(posix.join(posix.dirname(link), target));
+  // A trailing slash names the same place: `./` is the root and `bench/` is bench.
+  const resolved = posix.normalize(posix.join(posix.dirname(link), target)).replace(/(.)\/+$/, '$1');
   if (resolved === '..' || resolved.startsWith('../')) return `adds a symlink ${link} pointing outside the worktree (${target})`;
   if (resolved === '.' || resolved === '.git' || resolved.startsWith('.git/')) return `adds a symlink ${link} pointing at the worktree's own ${resolved === '.' ? 'root' : '.git'}`;
   if (matchesAny(resolved, protectedGlobs) || matchesAny(`${resolved}/ratchet-probe`, protectedGlobs)) {
     return `adds a symlink ${link} into protected path ${resolved}`;
   }
+  // A folder that holds a protected path leads to it as well (`x -> bench`, then `x/run.js`):
+  // refused when a protected glob's fixed part lies inside it.
+  const held = protectedGlobs.find((glob) => {
+    const { base, negated } = picomatch.scan(normalize(glob));
+    const folder = base.replace(/\/+$/, '');
+    return !negated && (folder === resolved || folder.startsWith(`${resolved}/`));
+  });
+  if (held !== undefined) return `adds a symlink ${link} to ${resolved}, which holds protected path ${held}`;
   return undefined;
 }

@@ -2,10 +2,13 @@
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
 
+/** `1e308` seconds, or 400 digits, overflow to Infinity milliseconds: not a duration. */
+const finite = (ms: number): number | undefined => (Number.isFinite(ms) ? ms : undefined);
+
 export function parseDuration(input: string | number): number | undefined {
-  if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? input * 1000 : undefined;
+  if (typeof input === 'number') return input >= 0 ? finite(input * 1000) : undefined;
   const text = input.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  if (/^\d+(\.\d+)?$/.test(text)) return finite(Number(text) * 1000);
   PART.lastIndex = 0;
   let total = 0;
   let consumed = 0;

@@ -8,17 +8,30 @@ import { parseDuration } from './duration.js';
 import { parseSize } from './size.js';
 import { describeValue, type PathSegment } from './issues.js';
 
-const duration = z
-  .union([z.string(), z.number()], { error: (issue) => `expected a duration like 30s, 2m or 1h, got ${describeValue(issue.input)}` })
-  .meta({ description: 'A duration: seconds as a number, or a string like 500ms, 30s, 2m, 8h, 1h30m.' })
-  .transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 2m or 1h, got ${JSON.stringify(value)}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+/** Node fires a timer of more than 2^31 - 1 ms (24.8 days) at once, so a timeout stops at 24 days. */
+const MAX_TIMEOUT_MS = 24 * 86_400_000;
+
+function durationSchema(maxMs = Infinity) {
+  return z
+    .union([z.string(), z.number()], { error: (issue) => `expected a duration like 30s, 2m or 1h, got ${describeValue(issue.input)}` })
+    .meta({ description: `A duration: seconds as a number, or a string like 500ms, 30s, 2m, 8h, 1h30m${maxMs === Infinity ? '' : '; at most 24d'}.` })
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 2m or 1h, got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
+      if (ms > maxMs) {
+        ctx.addIssue({ code: 'custom', message: `must be at most 24d, got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+const duration = durationSchema();
+/** What a command may run for: a timer holds it. */
+const timeout = durationSchema(MAX_TIMEOUT_MS);
 
 const size = z
   .union([z.string(), z.number()], { error: (issue) => `expected a size like 5MB, 512MiB or a number of bytes, got ${describeValue(issue.input)}` })
@@ -43,31 +56,32 @@ const minEffect = z
     if (typeof value === 'number') {
       if (Number.isFinite(value) && value >= 0) return { kind: 'absolute', value };
     } else {
+      // `1e999` or 400 digits parse as Infinity: no candidate could ever beat that.
       const pct = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value);
-      if (pct) return { kind: 'relative', value: Number(pct[1]) / 100 };
+      if (pct && Number.isFinite(Number(pct[1]))) return { kind: 'relative', value: Number(pct[1]) / 100 };
       const abs = /^\s*(\d+(?:\.\d+)?(?:e-?\d+)?)\s*$/i.exec(value);
-      if (abs) return { kind: 'absolute', value: Number(abs[1]) };
+      if (abs && Number.isFinite(Number(abs[1]))) return { kind: 'absolute', value: Number(abs[1]) };
     }
     ctx.addIssue({ code: 'custom', message: `expected a non-negative number or a percentage like "1%", got ${JSON.stringify(value)}` });
     return z.NEVER;
   });
 
 const regex = z.string().superRefine((value, ctx) => {
-  let compiled: RegExp;
+  let groups: number;
   try {
-    compiled = new RegExp(value);
+    // V8 compiles a regex when it first runs: a huge one is "too large" only then.
+    groups = new RegExp(`${new RegExp(value).source}|`).exec('')!.length - 1;
   } catch (error) {
     ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(error as Error).message}` });
     return;
   }
-  const groups = new RegExp(`${compiled.source}|`).exec('')!.length - 1;
   if (groups !== 1) ctx.addIssue({ code: 'custom', message: `needs exactly one capture group for the value, found ${groups}` });
 });
 
 export const checkSchema = z.strictObject({
   name: nonEmpty.describe('A short name shown in logs and verdict reasons.'),
   run: nonEmpty.describe('Shell command; it passes when it exits 0.'),
-  timeout: duration.prefault(600),
+  timeout: timeout.prefault(600),
 });
 
 export const metricSchema = z.strictObject({
@@ -87,7 +101,7 @@ export const constraintSchema = z
 
 export const benchSchema = z.strictObject({
   run: nonEmpty.describe('Shell command that prints the metric.'),
-  timeout: duration.prefault(600),
+  timeout: timeout.prefault(600),
   metric: metricSchema,
   constraints: z.array(constraintSchema).default([]),
   repeat: z.int().min(1).default(1).describe('Measurements per candidate (A/B pairs with its parent when > 1).'),
@@ -120,7 +134,7 @@ export const replayAgentSchema = z.strictObject({
 export const commandAgentSchema = z.strictObject({
   kind: z.literal('command'),
   run: nonEmpty.describe('Command line; {prompt} and {prompt_file} are replaced.'),
-  timeout: duration.prefault(1800),
+  timeout: timeout.prefault(1800),
   sandbox: z.boolean().default(true).describe("Run the agent's CLI inside the run's sandbox (with network, a private HOME); false runs it with your own HOME, unconfined."),
   mounts: z.array(z.string().min(1)).default([]).describe("Folders bound writable into the agent's sandbox, such as the CLI's login state (~/.claude)."),
   parallel: z.int().min(1).default(1),
@@ -134,7 +148,7 @@ export const claudeAgentSchema = z.strictObject({
   max_turns: z.int().min(1).default(40),
   temperature: z.number().min(0).max(1).optional(),
   base_url: z.url().optional(),
-  command_timeout: duration.prefault(300),
+  command_timeout: timeout.prefault(300),
   max_retries: z.int().min(0).default(6),
   prices: z.record(z.string(), price).optional().describe('USD per million tokens, by model id.'),
   stream: z.boolean().optional().describe('Stream responses (default true); false for servers without streaming.'),
@@ -187,7 +201,7 @@ export const specSchema = z
     editable: z.array(z.string().min(1)).default([]).describe('Globs the agent may change; empty means everything not protected.'),
     protected: z.array(z.string().min(1)).default([]).describe('Globs the agent must never change.'),
     setup: z.string().optional().describe('Shell command run once per worktree before the checks.'),
-    setup_timeout: duration.prefault(900),
+    setup_timeout: timeout.prefault(900),
     checks: z.array(checkSchema).default([]),
     bench: benchSchema,
     budget: budgetSchema.default({ consecutive_failures: 10 }),

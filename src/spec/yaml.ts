@@ -20,7 +20,9 @@ export interface SpecDocument {
 /** The YAML stage: every syntax error at once, each with its line:col. */
 export function parseSpecYaml(text: string, source: string): SpecDocument {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  // logLevel: yaml's warnings (a mapping used as a key) would go to stderr past the CLI's output
+  // layer; what they point at is reported as a problem anyway.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, logLevel: 'error' });
   if (doc.errors.length > 0) {
     throw specError(
       source,
@@ -31,7 +33,14 @@ export function parseSpecYaml(text: string, source: string): SpecDocument {
       }),
     );
   }
-  const input: unknown = doc.contents === null ? {} : doc.toJS();
+  let input: unknown;
+  try {
+    input = doc.contents === null ? {} : doc.toJS();
+  } catch (error) {
+    // Aliases resolve only here: one without its anchor, or a "billion laughs" past yaml's
+    // alias limit, throws rather than landing in doc.errors.
+    throw specError(source, [{ path: '', message: `YAML error: ${error instanceof Error ? error.message : String(error)}` }]);
+  }
   const lineOf = (path: readonly PathSegment[]): number | undefined => {
     let node: unknown = doc.contents;
     let offset: number | undefined;
