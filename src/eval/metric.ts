@@ -5,7 +5,8 @@
  *   {"name": 1.5, ...}     (a whole line that parses as a JSON object with that key)
  *   name: 1.5              (as autoresearch's train.py prints `val_bpb: 0.9979`)
  *
- * or, when the spec gives `pattern`, only the last match of that regex's one capture group.
+ * or, when the spec gives `pattern`, only the last match of that regex's one capture group, tried
+ * on each line of up to 4 KB (so it never spans lines).
  * A value that is missing, not a number or not finite is a reason, never a number.
  */
 
@@ -56,11 +57,21 @@ function fromJsonLine(line: string, name: string): string | undefined {
   return JSON.stringify(value) ?? String(value);
 }
 
+/** Longest line a `pattern:` is tried on. */
+const MAX_PATTERN_LINE = 4096;
+
 /** The raw text of the last value the output gives `metric`, or undefined. */
 function lastRawValue(output: string, metric: MetricSource): string | undefined {
   if (metric.pattern !== undefined) {
+    // Line by line, long lines skipped: the candidate writes the output, and a backtracking
+    // pattern on one huge line would hold the worker for minutes. No metric line is that long.
+    const pattern = new RegExp(metric.pattern);
     let last: string | undefined;
-    for (const match of output.matchAll(new RegExp(metric.pattern, 'gm'))) last = match[1] ?? '';
+    for (const line of output.split(/\r?\n/)) {
+      if (line.length > MAX_PATTERN_LINE) continue;
+      const match = pattern.exec(line);
+      if (match !== null) last = match[1] ?? '';
+    }
     return last;
   }
   const name = escapeRegExp(metric.name);

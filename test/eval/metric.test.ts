@@ -120,3 +120,13 @@ describe('readSecondary', () => {
     expect(readSecondary(output, [])).toEqual({});
   });
 });
+
+describe('a metric pattern against hostile output', () => {
+  it('is tried line by line, skipping huge lines, so a backtracking pattern cannot hold the worker', async () => {
+    const { readMetric } = await import('../../src/eval/metric.js');
+    const output = `${'a '.repeat(500_000)}\nms: 12.5 ms\n`;
+    const started = Date.now();
+    expect(readMetric(output, { name: 'ms', goal: 'minimize', pattern: '(\\S+) ms' })).toEqual({ ok: true, value: 12.5 });
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
