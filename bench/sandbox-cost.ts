@@ -97,9 +97,14 @@ async function commandCosts(root: string, rounds: number, warmup: number) {
   await mkdir(join(root, 'logs'));
   const options = (c: Checkout, arm: string): CommandOptions => ({ command: COMMAND, cwd: c.worktree, timeoutMs: 60_000, logFile: join(root, 'logs', `${arm}.log`) });
   // Mounts are built for every command, as stages.ts does, so their cost is in the sandboxed arms.
-  const sandboxed = (c: Checkout, arm: string) => async (): Promise<void> => {
-    const result = await runner.run({ ...options(c, arm), sandbox: { mode: 'bwrap', mounts: mountsOf(c), network: false } });
-    if (result.exitCode !== 0 || result.sandboxed !== true) throw new Error(`${arm}: ${result.output}`);
+  // Mounts are worked out once per stage by the executor, not per command: likewise here (their
+  // cost is reported apart, as "building the mounts").
+  const sandboxed = (c: Checkout, arm: string) => {
+    const mounts = mountsOf(c);
+    return async (): Promise<void> => {
+      const result = await runner.run({ ...options(c, arm), sandbox: { mode: 'bwrap', mounts, network: false } });
+      if (result.exitCode !== 0 || result.sandboxed !== true) throw new Error(`${arm}: ${result.output}`);
+    };
   };
   const plain = async (): Promise<void> => {
     const result = await runner.run({ ...options(small, 'plain'), sandbox: { mode: 'none', mounts: [], network: false } });
@@ -198,7 +203,7 @@ function markdown(r: Report): string {
       .filter((x) => x.ms_per_caller_mount !== undefined)
       .map((x) => `${x.ms_per_caller_mount!.toFixed(2)} ms at ${x.caller_mounts}`)
       .join(', ')}: bubblewrap 0.8 re-reads the whole mount table after every bind, so each bind costs in proportion to the mounts already made and the total grows with the square of their number.`,
-    `Building the mounts (part of the runner arms; \`checkoutMounts\` matches every path of the worktree against the protected globs): ${c.mount_building.protected_20.median_ms.toFixed(2)} ms with 20 protected files, ${c.mount_building.protected_20_big.median_ms.toFixed(2)} ms on the 20,000-file worktree, ${c.mount_building.protected_500.median_ms.toFixed(2)} ms with 500 protected files.`,
+    `Building the mounts (once per stage, not part of the runner arms; \`checkoutMounts\` matches every path of the worktree against the protected globs): ${c.mount_building.protected_20.median_ms.toFixed(2)} ms with 20 protected files, ${c.mount_building.protected_20_big.median_ms.toFixed(2)} ms on the 20,000-file worktree, ${c.mount_building.protected_500.median_ms.toFixed(2)} ms with 500 protected files.`,
     '',
     '## Stage isolation (per stage, with or without the sandbox)',
     '',
