@@ -133,5 +133,7 @@ function decorate(node: unknown, path: PathSegment[]): void {
 /** Lists and mappings of a few plain values read best on one line: `{ name: test, run: npm test }`. */
 function isShortAndFlat(node: { items: unknown[]; toJSON: () => unknown }): boolean {
   const flat = node.items.every((item) => isScalar(item) || (typeof item === 'object' && item !== null && 'value' in item && isScalar(item.value)));
-  return flat && JSON.stringify(node.toJSON()).length <= 70;
+  const json = JSON.stringify(node.toJSON());
+  // A value with a line break would be written as a block scalar, which a flow collection cannot hold.
+  return flat && json.length <= 70 && !/\\[nr]|\u2028|\u2029/.test(json);
 }
