@@ -70,33 +70,28 @@ const WATCHDOG = [
   '[ -d /proc/self ] && sweep "$@"',
 ].join('\n');
 
-function startWatchdog(pgid: number, token: string): void {
+/** A detached `sh` running `script`, outliving ratchet on purpose; best effort. */
+function spawnDetached(script: string, name: string, args: readonly string[]): void {
   try {
-    const dog = spawn('sh', ['-c', WATCHDOG, 'ratchet-watchdog', String(process.pid), String(pgid), token], {
+    const child = spawn('sh', ['-c', script, name, ...args], {
       detached: true,
       stdio: 'ignore',
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', TOKEN_VAR: PROCESS_TOKEN_VAR },
     });
-    dog.on('error', () => undefined);
-    dog.unref();
+    child.on('error', () => undefined);
+    child.unref();
   } catch {
     // Without sh there is no command either; the exit hook still covers a normal exit.
   }
 }
 
+function startWatchdog(pgid: number, token: string): void {
+  spawnDetached(WATCHDOG, 'ratchet-watchdog', [String(process.pid), String(pgid), token]);
+}
+
 /** A one-off sweep in a detached shell, for the exit hook, which cannot wait. */
 function startSweeper(token: string): void {
-  try {
-    const sweeper = spawn('sh', ['-c', `${SWEEP}\nsweep "$@"`, 'ratchet-sweep', '0', '0', token], {
-      detached: true,
-      stdio: 'ignore',
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', TOKEN_VAR: PROCESS_TOKEN_VAR },
-    });
-    sweeper.on('error', () => undefined);
-    sweeper.unref();
-  } catch {
-    // nothing more can be done while exiting
-  }
+  spawnDetached(`${SWEEP}\nsweep "$@"`, 'ratchet-sweep', ['0', '0', token]);
 }
 
 /** `watchdog: false` for bubblewrap, whose `--die-with-parent` already ends it with ratchet. */
