@@ -79,6 +79,7 @@ export function registerRun(program: Command): void {
       .option('--spec <file>', 'the spec file (default: ratchet.yaml in the repository)')
       .option('--agent <kind>', 'the agent: replay, tune, claude, command')
       .option('--patches <dir>', 'replay: a folder of patch files, applied in name order')
+      .option('--agent-run <command>', 'command: the coding-agent CLI to run, with {prompt} or {prompt_file} (implies --agent command)')
       .option('--max-experiments <n>', 'stop after this many experiments', intArg)
       .option('--objective <text>', 'what to improve (prose, or a file in the repository)')
       .option('--bench <command>', 'the command that prints the metric')
