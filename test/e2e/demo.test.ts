@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/gitdir.js';
@@ -32,12 +33,18 @@ describe('ratchet demo', () => {
     expect(git(repo!, 'rev-parse', '--verify', `ratchet/${runId}/best`)).toMatch(/^[0-9a-f]{40}$/);
   }, 180_000);
 
-  it('refuses a target that needs a model, saying how to run it', async () => {
+  it('refuses a target that needs a model before copying anything, saying why and what to run instead', async () => {
     const work = await tempDir();
-    cleanups.push(work.cleanup);
-    const result = await runCli(['demo', 'circle-packing', '--experiments', join(work.path, 'experiments')]);
+    const tmp = await tempDir();
+    cleanups.push(work.cleanup, tmp.cleanup);
+    const result = await runCli(['demo', 'circle-packing', '--experiments', join(work.path, 'experiments')], { env: { TMPDIR: tmp.path } });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('needs a model-driven agent');
-    expect(result.stderr).toContain('ratchet init --from circle-packing');
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('the circle-packing target needs a model-driven agent (claude), and the demo runs without an API key or network; nothing was copied');
+    expect(result.stderr).toContain('ratchet init --from circle-packing DIR, then ANTHROPIC_API_KEY=… ratchet run DIR');
+    expect(result.stderr).toContain('demos that need no key: ratchet demo sort-speed, ratchet demo tiny-lm');
+    // tsx keeps its cache there too; no ratchet-demo-* copy may be.
+    expect((await readdir(tmp.path)).filter((name) => name.startsWith('ratchet'))).toEqual([]);
+    expect(await readdir(join(work.path, 'experiments')).catch(() => [])).toEqual([]);
   }, 60_000);
 });

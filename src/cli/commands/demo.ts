@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runDemo } from '../../app/demo.js';
+import { demoTemplate, runDemo } from '../../app/demo.js';
 import { showRun } from '../../app/inspect.js';
 import { formatRunTable } from './inspect.js';
 import { err, out, printJson } from '../output.js';
@@ -17,6 +17,8 @@ export function registerDemo(program: Command): void {
     .option('--max-experiments <n>', 'experiments after the baseline', intArg, 12)
     .option('--json', 'print the summary as JSON')
     .action(async (target: string, o: { experiments: string; maxExperiments: number; json?: boolean }) => {
+      // Refused before anything is copied or said about copying.
+      await demoTemplate(target);
       const interrupt = interruptOnSignals();
       const say = o.json ? err : out;
       say(`ratchet demo: copying the ${target} target into a temporary git repository and tuning it for ${o.maxExperiments} experiments.`);
