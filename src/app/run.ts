@@ -11,6 +11,7 @@ import { AbortedError, isAbortError } from '../core/errors.js';
 import { runLoop } from '../core/loop.js';
 import type { RunContext } from '../core/run-context.js';
 import { combineStages } from '../eval/combine.js';
+import { uncommitted, uncommittedNotice } from '../git/status.js';
 import { GitWorkspace } from '../git/workspace.js';
 import type { CommandRunner } from '../core/ports.js';
 import { checkoutMounts, treeOfFiles } from '../eval/stage-sandbox.js';
@@ -111,6 +112,8 @@ export async function startRun(options: RunOptions): Promise<RunOutcome> {
   const objective = await resolveObjective(spec, workspace.repo, source);
   for (const warning of await checkAgentReady(spec, workspace.repo)) options.onWarning?.(warning);
   const base = await workspace.resolve(options.base ?? 'HEAD');
+  const dirty = uncommittedNotice(await uncommitted(workspace.repo), { ref: options.base ?? 'HEAD', commit: base });
+  if (dirty !== undefined) options.onWarning?.(dirty);
   const info: RunInfo = {
     schema: RUN_JSON_VERSION,
     runId,

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { git, gitdir, tempDir } from '../helpers/gitdir.js';
+import { git, gitdir, tempDir, writeTree } from '../helpers/gitdir.js';
 import { runCli } from '../helpers/cli.js';
 import { testRedisSocket } from '../helpers/redis.js';
 import { makeTarget, replaceLinePatch, writePatches } from '../helpers/target.js';
@@ -76,5 +76,19 @@ describe('ratchet run from the command line', () => {
     expect(result.stderr).toContain(`ratchet: ${dir.path} is not a git repository`);
     expect(result.stderr).toContain(`hint: make it one: git -C ${dir.path} init`);
     expect(await readdir(dir.path)).toEqual([]);
+  }, 60_000);
+
+  it('says at the start, in one line, that uncommitted changes are not part of the run', async () => {
+    const target = await makeTarget();
+    const work = await tempDir();
+    cleanups.push(target.cleanup, work.cleanup);
+    await writeTree(target.path, { 'value.txt': '3\n', 'notes.md': 'mine\n' });
+    const head = git(target.path, 'rev-parse', 'HEAD');
+    const result = await runCli(['run', target.path, '--agent-run', 'true', '--max-experiments', '1', '--experiments', join(work.path, 'experiments'), '--redis', `redis+unix://${testRedisSocket()}`]);
+    expect(result.code, result.stderr).toBe(0);
+    const notices = result.stderr.split('\n').filter((line) => line.includes('uncommitted'));
+    expect(notices).toEqual([`ratchet: warning: uncommitted changes are not part of the run (1 changed file, 1 untracked: value.txt, notes.md); it starts from HEAD (${head.slice(0, 7)})`]);
+    // The baseline is the commit's 10, not the working tree's 3.
+    expect(result.stdout).toMatch(/baseline\s+10/);
   }, 60_000);
 });

@@ -30,6 +30,7 @@ describe('the command agent from the command line', () => {
       '--experiments', join(work.path, 'experiments'), '--redis', `redis+unix://${testRedisSocket()}`, '--json',
     ]);
     expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).not.toContain('uncommitted');
     const summary = JSON.parse(result.stdout) as { baseline: number; best: { metric: number }; counts: { keep: number }; experiments: number; stopped: { reason: string; detail: string } };
     expect(summary).toMatchObject({ baseline: 10, best: { metric: 9 }, counts: { keep: 1 }, experiments: 1 });
     expect(summary.stopped).toEqual({ reason: 'exhausted', detail: 'the agent has nothing left to try: the score is as low as this agent gets it' });
