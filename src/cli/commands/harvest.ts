@@ -73,7 +73,7 @@ export function registerHarvest(program: Command): void {
 
   program
     .command('diff')
-    .description("what a run changed: its best (or one experiment) against its base")
+    .description("what a run changed: its best against its base, or one experiment's own change against its parent")
     .argument('<run>', 'the run id')
     .argument('[experiment]', 'an experiment id instead of the best, e.g. e0003')
     .addOption(experimentsOption())
@@ -82,6 +82,6 @@ export function registerHarvest(program: Command): void {
     .action(async (runId: string, experiment: string | undefined, o: { experiments: string; stat?: boolean; json?: boolean }) => {
       const result = await diffRun({ experimentsRoot: o.experiments, runId, ...(experiment === undefined ? {} : { experiment }), stat: o.stat === true });
       if (o.json) return printJson(result);
-      out(o.stat ? result.stat || '(no changes)' : result.patch || '(no changes)');
+      out(result.note ?? (o.stat ? result.stat || '(no changes)' : result.patch || '(no changes)'));
     });
 }
