@@ -4,7 +4,7 @@
  * parses flags and prints; everything here returns data.
  */
 import { randomBytes } from 'node:crypto';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { checkAgentReady } from '../agents/factory.js';
 import { checkBudget, type Stop } from '../core/budget.js';
 import { AbortedError, isAbortError } from '../core/errors.js';
@@ -27,6 +27,7 @@ import { resolveObjective } from '../spec/objective.js';
 import { commandLimits, type Spec } from '../spec/schema.js';
 import type { RunEvent } from '../store/events.js';
 import { RUN_JSON_VERSION, RunStore, readRunInfo, runDir, type RunInfo } from '../store/run-dir.js';
+import { recordRun, runIndexPath } from '../store/run-index.js';
 import type { RunState } from '../store/state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 import { createRunner, createRunProposer, createWorkerExecutor, processRedactor, resolveSandbox } from './compose.js';
@@ -168,6 +169,10 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
   const redactor = processRedactor(password === undefined ? [] : [{ name: 'REDIS_PASSWORD', value: password }]);
   const runner = createRunner(redactor);
   for (const warning of redis.warnings) options.onWarning?.(warning);
+  // Now that the run can start: its id works from any folder. Best effort; the run needs none of it.
+  await recordRun({ runId: info.runId, dir: store.dir, target: info.target, createdAt: info.createdAt }).catch((error: unknown) =>
+    options.onWarning?.(`could not record the run in ${runIndexPath()} (${error instanceof Error ? error.message : String(error)}); from another folder, name its folder: --experiments ${dirname(store.dir)}`),
+  );
   options.onStart?.({ runId: info.runId, dir: store.dir, redisUrl: redis.url });
   const onError = (error: Error): void => options.onWarning?.(`redis: ${error.message}`);
   const queue = new BullEvaluationQueue({ connection: redis.connection, key: redis.jobKey, combine: combineStages, onError });
