@@ -4,6 +4,7 @@
  * parses flags and prints; everything here returns data.
  */
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { checkAgentReady } from '../agents/factory.js';
 import { checkBudget, type Stop } from '../core/budget.js';
@@ -128,7 +129,14 @@ export async function startRun(options: RunOptions): Promise<RunOutcome> {
     versions: { ratchet: RATCHET_VERSION, node: process.version },
   };
   const store = await RunStore.create(options.experimentsRoot, info, { redactor: processRedactor() });
-  return session(options, info, store, workspace, false);
+  try {
+    return await session(options, info, store, workspace, false);
+  } catch (error) {
+    // A run that never started (Redis unreachable, redis-server missing) leaves no folder that
+    // `ls` would show as running or crashed: there is nothing in it to look at or resume.
+    if (store.getState().started === undefined) await rm(store.dir, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
+  }
 }
 
 export interface ResumeOptions extends SessionOptions {
@@ -169,10 +177,6 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
   const redactor = processRedactor(password === undefined ? [] : [{ name: 'REDIS_PASSWORD', value: password }]);
   const runner = createRunner(redactor);
   for (const warning of redis.warnings) options.onWarning?.(warning);
-  // Now that the run can start: its id works from any folder. Best effort; the run needs none of it.
-  await recordRun({ runId: info.runId, dir: store.dir, target: info.target, createdAt: info.createdAt }).catch((error: unknown) =>
-    options.onWarning?.(`could not record the run in ${runIndexPath()} (${error instanceof Error ? error.message : String(error)}); from another folder, name its folder: --experiments ${dirname(store.dir)}`),
-  );
   options.onStart?.({ runId: info.runId, dir: store.dir, redisUrl: redis.url });
   const onError = (error: Error): void => options.onWarning?.(`redis: ${error.message}`);
   const queue = new BullEvaluationQueue({ connection: redis.connection, key: redis.jobKey, combine: combineStages, onError });
@@ -197,6 +201,10 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
       agent: info.spec.agent.kind,
       resumed,
     });
+    // A run that started: its id now works from any folder. Best effort; the run needs none of it.
+    await recordRun({ runId: info.runId, dir: store.dir, target: info.target, createdAt: info.createdAt }).catch((error: unknown) =>
+      options.onWarning?.(`could not record the run in ${runIndexPath()} (${error instanceof Error ? error.message : String(error)}); from another folder, name its folder: --experiments ${dirname(store.dir)}`),
+    );
     const run: RunContext = {
       runId: info.runId,
       spec: info.spec,
