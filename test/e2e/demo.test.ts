@@ -1,6 +1,7 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseEvents } from '../../src/store/events.js';
 import { tempDir } from '../helpers/gitdir.js';
 import { runCli } from '../helpers/cli.js';
 import { git } from '../helpers/gitdir.js';
@@ -22,6 +23,9 @@ describe('ratchet demo', () => {
     expect(result.stdout).toContain('stopped (budget): 3 of 3 experiments done');
     expect(result.stdout).toMatch(/e0000\s+keep\s+\d/);
     expect(result.stdout).toMatch(/e0001\s+(keep|discard)\s+\d.*LEARNING_RATE/);
+    // The table reads `NAME old → new`; the search state is a field of its own, not in the text.
+    expect(result.stdout).toMatch(/^e0001\s+(keep|discard)\s+\S+\s+\S+\s+[0-9a-f]{7}\s+\d+\s+LEARNING_RATE \S+ → \S+$/m);
+    expect(result.stdout).not.toContain('[tune');
     expect(result.stdout).toContain('ratchet pick');
     const repo = /the kept changes as a branch of (\S+)/.exec(result.stdout)?.[1];
     expect(repo).toBeDefined();
@@ -31,6 +35,10 @@ describe('ratchet demo', () => {
     });
     const runId = /run (\S+) stopped/.exec(result.stdout)?.[1];
     expect(git(repo!, 'rev-parse', '--verify', `ratchet/${runId}/best`)).toMatch(/^[0-9a-f]{40}$/);
+    const { events } = parseEvents(await readFile(join(work.path, 'experiments', runId!, 'events.jsonl'), 'utf8'));
+    const proposed = events.filter((e) => e.type === 'proposed' && e.exp !== 'e0000');
+    expect(proposed).toHaveLength(3);
+    for (const e of proposed) expect(e).toMatchObject({ agentState: { agent: 'tune', v: 1, params: expect.arrayContaining(['LEARNING_RATE']) } });
   }, 180_000);
 
   it('refuses a target that needs a model before copying anything, saying why and what to run instead', async () => {

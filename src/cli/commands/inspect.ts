@@ -47,6 +47,7 @@ export function formatExperiment(d: ExperimentDetail): string {
     `${d.experiment}  ${field('verdict')}  ${field('reason')}`,
     `  description ${field('description')}`,
     ...(r.hypothesis === undefined ? [] : [`  hypothesis  ${field('hypothesis')}`]),
+    ...(r.agentState === undefined ? [] : [`  agent state ${field('agentState')}`]),
     `  commit      ${field('commit')}   parent ${field('parent')}`,
     `  metric      ${field('metric')}   delta ${field('delta')}   gain ${typeof r.gain === 'number' ? formatGain(r.gain) : '-'}`,
     ...(r.stats === undefined ? [] : [`  stats       ${field('stats')}`]),
