@@ -191,6 +191,19 @@ describe('createLiveView', () => {
   });
 });
 
+describe('formatEventLine', () => {
+  const state = foldEvents(RUN, HISTORY.slice(0, 1));
+  const finished = (reason: string, extra: Partial<Extract<NewEvent, { type: 'experiment_finished' }>> = {}): RunEvent =>
+    ev(500, { type: 'experiment_finished', exp: 'e0007', verdict: 'keep', reason, description: 'd', parent: BASE, secondary: {}, durationS: 1, metric: 80, gain: 0.032, ...extra });
+
+  it('names the metric once on a keep line, with the measurement its reason leaves out', () => {
+    expect(formatEventLine(finished('score 100 → 80 (+20.0%)'), state)).toBe('10:08:20 e0007 KEEP score 100 → 80 (+20.0%)');
+    expect(formatEventLine(finished('score +3.2% [+1.9%, +4.4%] p=0.002 over 12 pairs'), state)).toBe('10:08:20 e0007 KEEP score +3.2% [+1.9%, +4.4%] p=0.002 over 12 pairs; measured 80');
+    expect(formatEventLine(finished('constraint rss_mb 600 > max 512', { verdict: 'discard' }), state)).toBe('10:08:20 e0007 DISCARD score=80 (+3.2%) constraint rss_mb 600 > max 512');
+    expect(formatEventLine(finished('check "test" failed (exit 1)', { verdict: 'checks_failed', metric: undefined, gain: undefined }), state)).toBe('10:08:20 e0007 CHECKS_FAILED check "test" failed (exit 1)');
+  });
+});
+
 describe('watching a run folder in plain mode', () => {
   let root: { path: string; cleanup: () => Promise<void> };
   let file: string;
