@@ -25,8 +25,15 @@ export async function listRuns(where: RunsWhere = {}): Promise<{ runs: RunListin
   const catalog = runCatalog(where);
   const runs: RunListing[] = [];
   for (const { runId, dir } of await catalog.list()) {
-    const state = foldEvents(runId, await readRunEvents(dir));
-    const info = await readRunInfo(dir);
+    // A folder being created (run.json before events.jsonl) or written by a newer ratchet is
+    // not listed, rather than ending the listing of every other run; `show` says what is wrong.
+    const read = await Promise.all([readRunEvents(dir), readRunInfo(dir)]).catch((error: unknown) => {
+      if (error instanceof UserError) return undefined;
+      throw error;
+    });
+    if (read === undefined) continue;
+    const [events, info] = read;
+    const state = foldEvents(runId, events);
     runs.push({ ...summarize(state, dir), createdAt: info.createdAt, status: state.stopped ? 'stopped' : 'running or crashed' });
   }
   return { runs, where: catalog.where };

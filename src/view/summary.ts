@@ -51,7 +51,8 @@ export function formatSummary(s: RunSummary): string {
   if (s.costUsd > 0) lines.push(`  cost       $${s.costUsd.toFixed(2)}`);
   lines.push(`  run folder ${s.runDir}`);
   // Commands that work from any folder: the run id is found wherever the run folder is, and git is pointed at the target.
-  const log = s.target === undefined ? `git log ${s.bestRef}` : `git -C ${shellWord(s.target)} log --oneline ${s.bestRef}`;
-  lines.push(`  look:      ratchet show ${s.runId}    the kept commits: ${log}    as a branch: ratchet pick ${s.runId}`);
+  const log = s.target === undefined ? `git log --oneline ${s.bestRef}` : `git -C ${shellWord(s.target)} log --oneline ${s.bestRef}`;
+  lines.push(`  look:      ratchet show ${s.runId}`);
+  lines.push(`  harvest:   ${log}, or as a branch: ratchet pick ${s.runId}`);
   return lines.join('\n');
 }

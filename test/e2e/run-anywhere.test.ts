@@ -95,7 +95,7 @@ describe('a run id from any folder', () => {
   }, 60_000);
 
   it('prints commands at the end of the run that work from any folder', () => {
-    const hint = /the kept commits: (git -C \S+ log --oneline ratchet\/anywhere\/best)/.exec(runOutput);
+    const hint = /harvest: +(git -C \S+ log --oneline ratchet\/anywhere\/best), or as a branch: ratchet pick anywhere/.exec(runOutput);
     expect(hint?.[1]).toBe(`git -C ${target.path} log --oneline ratchet/${runId}/best`);
     const log = execFileSync('sh', ['-c', hint![1]!], { cwd: elsewhere, encoding: 'utf8' });
     expect(log).toContain('lower the score to 8');
