@@ -69,11 +69,10 @@ export async function openWatch(options: WatchOptions): Promise<WatchSource> {
     }
   }
   const dir = await runs.find(runId);
-  const file = dir === undefined ? undefined : join(dir, 'events.jsonl');
-  if (dir !== undefined && file !== undefined && (await isFile(file))) {
+  if (dir !== undefined && (await isFile(join(dir, 'events.jsonl')))) {
     const info = await readRunInfo(dir).catch(() => undefined);
     const tail = { signal: options.signal, follow: options.follow, ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }), ...(options.onProblem ? { onProblem: options.onProblem } : {}) };
-    return { runId, from: 'folder', where: dir, info, batches: tailEvents(file, tail) };
+    return { runId, from: 'folder', where: dir, info, batches: tailEvents(join(dir, 'events.jsonl'), tail) };
   }
   if (url === undefined) {
     throw new UserError(`no run ${runId} in ${runs.where}`, { hint: 'list runs with: ratchet ls; follow a run on another machine with: ratchet watch <run> --redis URL' });
