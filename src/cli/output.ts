@@ -2,12 +2,14 @@
 import { RatchetError, UserError, ValidationError } from '../core/errors.js';
 
 let stdoutClosed = false;
+let stderrClosed = false;
 const closedListeners = new Set<() => void>();
 
 /**
  * `ratchet watch | head -1`: when the reader of stdout goes away, the next write fails with
  * EPIPE. Like any Unix filter, ratchet then ends quietly, with 0: at once, or, while a session
  * listens (`onStdoutClosed`: a run, the dashboard, a worker), by stopping it cleanly first.
+ * A closed stderr (`2>&1 | head -1`) only silences what would go there.
  */
 export function endQuietlyWhenStdoutCloses(): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -17,6 +19,11 @@ export function endQuietlyWhenStdoutCloses(): void {
     stdoutClosed = true;
     if (closedListeners.size === 0) process.exit(0);
     for (const listener of closedListeners) listener();
+  });
+  process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+    if (stderrClosed) return;
+    if (error.code !== 'EPIPE') throw error;
+    stderrClosed = true;
   });
 }
 
@@ -36,6 +43,7 @@ export function out(text: string): void {
 }
 
 export function err(text: string): void {
+  if (stderrClosed) return;
   process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
