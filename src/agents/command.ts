@@ -9,6 +9,10 @@
  * - The description: `.ratchet/description` if it wrote one (the file is then removed, so it is
  *   not part of the change), else the subject of its last commit, else the last line of its
  *   output.
+ * - Nothing left to try: `.ratchet/exhausted`, holding a one-line reason, is `{ kind:
+ *   'exhausted' }` and the run ends normally, whatever else the command did or how it exited.
+ *   A file, not an exit code: the model inside a CLI can write a file, but `claude -p` and the
+ *   like choose their own exit status.
  * - No change at all is still `{ kind: 'change' }`: the orchestrator sees the empty diff and
  *   rejects it, as for every agent.
  * - A timeout is `failed/timeout`, a non-zero exit `failed/crash` with the exit code and the
@@ -30,7 +34,7 @@ import { agentSandbox } from './sandbox.js';
 import { formatDuration } from '../spec/duration.js';
 import { commandLimits, type Spec } from '../spec/schema.js';
 import { listWorktreeFiles } from './claude/git-files.js';
-import { DESCRIPTION_FILE, renderPrompt } from './prompt.js';
+import { DESCRIPTION_FILE, EXHAUSTED_FILE, renderPrompt } from './prompt.js';
 
 export type CommandAgentSpec = Extract<Spec['agent'], { kind: 'command' }>;
 
@@ -76,9 +80,11 @@ export class CommandProposer implements Proposer {
     const prompt = renderPrompt(context, { files, finish: 'file' });
     const promptFile = join(experimentDir, PROMPT_FILE);
     const descriptionFile = join(worktree, DESCRIPTION_FILE);
+    const exhaustedFile = join(worktree, EXHAUSTED_FILE);
     await mkdir(experimentDir, { recursive: true });
     await writeFile(promptFile, prompt.full);
     await rm(descriptionFile, { force: true });
+    await rm(exhaustedFile, { force: true });
     // Coding-agent CLIs commit as they go. In the sandbox the repository is read-only, so new
     // objects go to a scratch store of their own (the repository's objects stay readable as an
     // alternate) and only this worktree's own admin folder (HEAD, index) is writable. Nothing
@@ -97,6 +103,7 @@ export class CommandProposer implements Proposer {
         env: {
           RATCHET_PROMPT_FILE: promptFile,
           RATCHET_DESCRIPTION_FILE: descriptionFile,
+          RATCHET_EXHAUSTED_FILE: exhaustedFile,
           RATCHET_EXPERIMENT: context.experiment,
           RATCHET_WORKTREE: worktree,
           ...gitEnv,
@@ -117,7 +124,7 @@ export class CommandProposer implements Proposer {
           ],
         }),
       });
-      return await this.outcome(result, { worktree, descriptionFile, start, gitEnv }, signal);
+      return await this.outcome(result, { worktree, descriptionFile, exhaustedFile, start, gitEnv }, signal);
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
@@ -125,15 +132,19 @@ export class CommandProposer implements Proposer {
 
   private async outcome(
     result: Awaited<ReturnType<CommandRunner['run']>>,
-    at: { worktree: string; descriptionFile: string; start: { head: string | undefined; branch: string | undefined }; gitEnv: Record<string, string> },
+    at: { worktree: string; descriptionFile: string; exhaustedFile: string; start: { head: string | undefined; branch: string | undefined }; gitEnv: Record<string, string> },
     signal: AbortSignal,
   ): Promise<ProposalOutcome> {
-    const { worktree, descriptionFile, start, gitEnv } = at;
-    const written = await takeDescription(descriptionFile);
+    const { worktree, descriptionFile, exhaustedFile, start, gitEnv } = at;
+    const written = await takeLine(descriptionFile);
+    const exhausted = await takeLine(exhaustedFile);
+    // Their folder too, when nothing else is in it: it is ratchet's, not part of the change.
+    await rmdir(dirname(descriptionFile)).catch(() => undefined);
     const moved = await restoreHead(worktree, start, gitEnv);
-    // A description file the agent staged or committed must not stay in the index.
-    await git(worktree, ['reset', '-q', '--', DESCRIPTION_FILE], gitEnv);
+    // A description or exhausted file the agent staged or committed must not stay in the index.
+    await git(worktree, ['reset', '-q', '--', DESCRIPTION_FILE, EXHAUSTED_FILE], gitEnv);
     if (result.aborted || signal.aborted) throw new AbortedError();
+    if (exhausted !== undefined) return { kind: 'exhausted', reason: `the agent has nothing left to try: ${exhausted.line ?? `(${EXHAUSTED_FILE} gave no reason)`}` };
     const outputTail = tail(result.output, OUTPUT_TAIL_CHARS);
     if (moved.kind === 'switched') {
       return { kind: 'failed', verdict: 'rejected', reason: `the agent switched the worktree from ${start.branch ?? 'a detached HEAD'} to ${moved.branch ?? 'a detached HEAD'}`, outputTail };
@@ -146,7 +157,7 @@ export class CommandProposer implements Proposer {
       const line = lastLine(result.output);
       return { kind: 'failed', verdict: 'crash', reason: `agent command ${how}${line === undefined ? '' : `: ${line}`}`, outputTail };
     }
-    const description = written ?? moved.subject ?? lastLine(result.output) ?? `change by \`${this.agent.run}\``;
+    const description = written?.line ?? moved.subject ?? lastLine(result.output) ?? `change by \`${this.agent.run}\``;
     return { kind: 'change', description: clip(description, DESCRIPTION_CHARS) };
   }
 }
@@ -156,8 +167,11 @@ function expandHome(path: string): string {
   return home !== undefined && (path === '~' || path.startsWith('~/')) ? join(home, path.slice(1)) : path;
 }
 
-/** The first non-empty line of the description file; the file (and an emptied folder) is removed. */
-async function takeDescription(path: string): Promise<string | undefined> {
+/**
+ * Whether the agent wrote the file, and its first non-empty line (undefined when it is empty);
+ * the file is removed.
+ */
+async function takeLine(path: string): Promise<{ line: string | undefined } | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -165,9 +179,8 @@ async function takeDescription(path: string): Promise<string | undefined> {
     return undefined;
   }
   await rm(path, { force: true });
-  await rmdir(dirname(path)).catch(() => undefined);
   const line = text.split('\n').map((l) => l.trim()).find((l) => l !== '');
-  return line === undefined ? undefined : clip(line, DESCRIPTION_CHARS);
+  return { line: line === undefined ? undefined : clip(line, DESCRIPTION_CHARS) };
 }
 
 type HeadState = { kind: 'same'; subject?: undefined } | { kind: 'moved'; subject: string | undefined } | { kind: 'switched'; branch: string | undefined; subject?: undefined };

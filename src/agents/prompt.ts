@@ -26,6 +26,8 @@ export interface PromptOptions {
 
 /** Where a `command` agent writes its one-line description, relative to the worktree. */
 export const DESCRIPTION_FILE = '.ratchet/description';
+/** Where a `command` agent writes why it has nothing left to try; the run then ends. */
+export const EXHAUSTED_FILE = '.ratchet/exhausted';
 
 /** Rows shown besides every kept one: the most recent tries. */
 export const RECENT_ROWS = 15;
@@ -45,7 +47,7 @@ function renderSystem(finish: 'tool' | 'file'): string {
   const done =
     finish === 'tool'
       ? 'When the change is complete, call the `finish` tool with a one-line `description` of the change (it becomes the commit message) and your `hypothesis`.'
-      : `When the change is complete, write a one-line description of it (it becomes the commit message) to \`${DESCRIPTION_FILE}\` and stop. Leave the change in the working tree; you need not commit it.`;
+      : `When the change is complete, write a one-line description of it (it becomes the commit message) to \`${DESCRIPTION_FILE}\` and stop. Leave the change in the working tree; you need not commit it. If nothing is left that is worth trying, change nothing: write a one-line reason to \`${EXHAUSTED_FILE}\` and stop, and the run ends.`;
   return [
     'You are a research engineer in an automated improvement loop. Each session you make one change to a code base in a fresh git worktree. An evaluator then runs the checks and the benchmark, and keeps the change only if every check passes and the metric improves by more than the measurement noise. Everything tried is recorded, kept or not.',
     '',

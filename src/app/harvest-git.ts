@@ -10,6 +10,7 @@ import { UserError } from '../core/errors.js';
 import { git, splitNul } from '../git/exec.js';
 import { withRepoLock } from '../git/lock.js';
 import { exists, listWorktrees } from '../git/worktrees.js';
+import { shellWord } from '../util/shell.js';
 
 export interface Repo {
   /** The target's checkout (run.json `target`). */
@@ -30,9 +31,7 @@ export async function openRepo(path: string): Promise<Repo> {
 }
 
 /** Quoted for a POSIX shell when it needs to be. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./^~-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
+export const shellQuote = shellWord;
 
 export function gitLine(args: readonly string[]): string {
   return ['git', ...args].map(shellQuote).join(' ');

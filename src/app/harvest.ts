@@ -12,7 +12,6 @@ import { refs } from '../core/run-context.js';
 import type { ExperimentId } from '../core/types.js';
 import { formatGain, formatMetric } from '../eval/decide.js';
 import { git, type GitResult } from '../git/exec.js';
-import { readRunInfo, runDir } from '../store/run-dir.js';
 import { bestGain } from '../store/state.js';
 import {
   addTempWorktree,
@@ -21,7 +20,6 @@ import {
   checkedOutAt,
   cherryPick,
   gitLine,
-  openRepo,
   refuseDirty,
   removeTempWorktree,
   shellQuote,
@@ -228,7 +226,7 @@ function finishing(
 export interface DiffOptions {
   experimentsRoot: string;
   runId: string;
-  /** One experiment instead of the best. */
+  /** One experiment's own change (against its parent) instead of the best against the base. */
   experiment?: string;
   /** Only the summary of files, no patch. */
   stat?: boolean;
@@ -239,30 +237,54 @@ export interface DiffResult {
   repo: string;
   base: string;
   ref: string;
-  commit: string;
+  /** The commit shown; undefined for an experiment that made none (see `note`). */
+  commit: string | undefined;
+  /** What it is diffed against: the run's base for the best, the experiment's parent for one experiment. */
+  from: string;
   files: { path: string; insertions: number | undefined; deletions: number | undefined }[];
   stat: string;
   patch: string | undefined;
+  /** Why there is nothing to show (an experiment without a commit), in a line. */
+  note: string | undefined;
 }
 
-/** The best (or one experiment) against the run's base. */
+/**
+ * The best against the run's base, or one experiment's own change against its parent (the best
+ * it started from): a discarded or rejected experiment shows what it tried, not what the keeps
+ * before it did, and one that made no commit shows nothing and says why.
+ */
 export async function diffRun(options: DiffOptions): Promise<DiffResult> {
-  const info = await readRunInfo(runDir(options.experimentsRoot, options.runId));
-  const repo = await openRepo(info.target);
+  const run = await loadHarvest(options.experimentsRoot, options.runId);
+  const { info } = run;
+  const repo = run.repo;
   const exp = options.experiment;
-  if (exp !== undefined && !/^e\d{4,}$/.test(exp)) throw new UserError(`"${exp}" is not an experiment id`, { hint: 'experiment ids look like e0003' });
   const r = refs(info.runId);
-  const ref = exp === undefined ? r.best : r.experiment(exp);
-  const commit = await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: repo.path, allowFailure: true });
-  if (commit.exitCode !== 0) {
-    throw new UserError(`${ref.replace('refs/heads/', '')} is not in ${repo.path}`, { hint: exp === undefined ? 'the run has not measured its baseline yet' : `${exp} made no commit; see it with: ratchet show ${info.runId} ${exp}` });
+  const result = { runId: info.runId, repo: repo.path, base: info.base, files: [], stat: '', patch: options.stat ? undefined : '', note: undefined };
+  if (exp === undefined) {
+    const commit = await git(['rev-parse', '--verify', '--quiet', `${r.best}^{commit}`], { cwd: repo.path, allowFailure: true });
+    if (commit.exitCode !== 0) throw new UserError(`${r.best.replace('refs/heads/', '')} is not in ${repo.path}`, { hint: 'the run has not measured its baseline yet' });
+    return { ...result, ...(await diffCommits(repo.path, info.base, commit.stdout.trim(), options.stat === true)), ref: r.best.replace('refs/heads/', '') };
   }
-  const range = [info.base, commit.stdout.trim()];
+  if (!/^e\d{4,}$/.test(exp)) throw new UserError(`"${exp}" is not an experiment id`, { hint: 'experiment ids look like e0003' });
+  const e = run.state.experiments.get(exp);
+  if (e === undefined) throw new UserError(`run ${info.runId} has no experiment ${exp}`, { hint: `see its experiments with: ratchet show ${info.runId}` });
+  const ref = r.experiment(exp).replace('refs/heads/', '');
+  if (e.commit === undefined) {
+    const why = e.finished === undefined ? `it is still ${e.phase === 'proposing' ? 'being proposed' : e.phase}` : `${e.finished.verdict}: ${e.finished.reason}`;
+    return { ...result, ref, commit: undefined, from: e.parent, note: `${exp} made no commit (${why}), so it has no change to show; see it with: ratchet show ${info.runId} ${exp}` };
+  }
+  // The baseline's "change" is the base itself: nothing.
+  const from = exp === 'e0000' ? e.commit : e.parent;
+  return { ...result, ...(await diffCommits(repo.path, from, e.commit, options.stat === true)), ref };
+}
+
+async function diffCommits(repo: string, from: string, to: string, statOnly: boolean): Promise<Pick<DiffResult, 'commit' | 'from' | 'files' | 'stat' | 'patch'>> {
+  const range = [from, to];
   const plain = ['--no-color', '--no-ext-diff'];
-  const numstat = await git(['diff', ...plain, '--numstat', '-z', '--no-renames', ...range], { cwd: repo.path });
-  const stat = await git(['diff', ...plain, '--stat', ...range], { cwd: repo.path });
-  const patch = options.stat ? undefined : (await git(['diff', ...plain, ...range], { cwd: repo.path })).stdout;
-  return { runId: info.runId, repo: repo.path, base: info.base, ref: ref.replace('refs/heads/', ''), commit: commit.stdout.trim(), files: parseNumstat(numstat.stdout), stat: stat.stdout, patch };
+  const numstat = await git(['diff', ...plain, '--numstat', '-z', '--no-renames', ...range], { cwd: repo });
+  const stat = await git(['diff', ...plain, '--stat', ...range], { cwd: repo });
+  const patch = statOnly ? undefined : (await git(['diff', ...plain, ...range], { cwd: repo })).stdout;
+  return { commit: to, from, files: parseNumstat(numstat.stdout), stat: stat.stdout, patch };
 }
 
 function parseNumstat(text: string): DiffResult['files'] {

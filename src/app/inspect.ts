@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { ExperimentId } from '../core/types.js';
-import { listRunIds, readRunEvents, readRunInfo, readTail, runDir } from '../store/run-dir.js';
+import { readRunEvents, readRunInfo, readTail, runDir } from '../store/run-dir.js';
+import { runCatalog, type RunsWhere } from './runs.js';
 import { finishedExperiments, foldEvents, unfinishedExperiments, type RunState } from '../store/state.js';
 import { readPatchPreview } from '../view/patch-preview.js';
 import { summarize, type RunSummary } from '../view/summary.js';
@@ -19,22 +20,23 @@ export async function loadRunState(root: string, runId: string): Promise<{ state
   return { state: foldEvents(runId, events), dir };
 }
 
-export async function listRuns(root: string): Promise<RunListing[]> {
-  const ids = await listRunIds(root);
+/** Every run where `where` says, newest first; `where` names what was looked through. */
+export async function listRuns(where: RunsWhere = {}): Promise<{ runs: RunListing[]; where: string }> {
+  const catalog = runCatalog(where);
   const runs: RunListing[] = [];
-  for (const id of ids) {
-    const { state, dir } = await loadRunState(root, id);
-    const info = await readRunInfo(dir);
+  for (const { runId, dir } of await catalog.list()) {
+    // A folder being created (run.json before events.jsonl) or written by a newer ratchet is
+    // not listed, rather than ending the listing of every other run; `show` says what is wrong.
+    const read = await Promise.all([readRunEvents(dir), readRunInfo(dir)]).catch((error: unknown) => {
+      if (error instanceof UserError) return undefined;
+      throw error;
+    });
+    if (read === undefined) continue;
+    const [events, info] = read;
+    const state = foldEvents(runId, events);
     runs.push({ ...summarize(state, dir), createdAt: info.createdAt, status: state.stopped ? 'stopped' : 'running or crashed' });
   }
-  return runs;
-}
-
-/** The latest run id, or a UserError saying there is none. */
-export async function latestRunId(root: string): Promise<string> {
-  const [latest] = await listRunIds(root);
-  if (latest === undefined) throw new UserError(`no runs in ${root}`, { hint: 'start one with: ratchet run <repo>' });
-  return latest;
+  return { runs, where: catalog.where };
 }
 
 export interface ResultRow {

@@ -4,13 +4,15 @@
  * parses flags and prints; everything here returns data.
  */
 import { randomBytes } from 'node:crypto';
-import { basename, join, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { checkAgentReady } from '../agents/factory.js';
 import { checkBudget, type Stop } from '../core/budget.js';
 import { AbortedError, isAbortError } from '../core/errors.js';
 import { runLoop } from '../core/loop.js';
 import type { RunContext } from '../core/run-context.js';
 import { combineStages } from '../eval/combine.js';
+import { uncommitted, uncommittedNotice } from '../git/status.js';
 import { GitWorkspace } from '../git/workspace.js';
 import type { CommandRunner } from '../core/ports.js';
 import { checkoutMounts, treeOfFiles } from '../eval/stage-sandbox.js';
@@ -26,6 +28,7 @@ import { resolveObjective } from '../spec/objective.js';
 import { commandLimits, type Spec } from '../spec/schema.js';
 import type { RunEvent } from '../store/events.js';
 import { RUN_JSON_VERSION, RunStore, readRunInfo, runDir, type RunInfo } from '../store/run-dir.js';
+import { recordRun, runIndexPath } from '../store/run-index.js';
 import type { RunState } from '../store/state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 import { createRunner, createRunProposer, createWorkerExecutor, processRedactor, resolveSandbox } from './compose.js';
@@ -111,6 +114,8 @@ export async function startRun(options: RunOptions): Promise<RunOutcome> {
   const objective = await resolveObjective(spec, workspace.repo, source);
   for (const warning of await checkAgentReady(spec, workspace.repo)) options.onWarning?.(warning);
   const base = await workspace.resolve(options.base ?? 'HEAD');
+  const dirty = uncommittedNotice(await uncommitted(workspace.repo), { ref: options.base ?? 'HEAD', commit: base });
+  if (dirty !== undefined) options.onWarning?.(dirty);
   const info: RunInfo = {
     schema: RUN_JSON_VERSION,
     runId,
@@ -124,7 +129,14 @@ export async function startRun(options: RunOptions): Promise<RunOutcome> {
     versions: { ratchet: RATCHET_VERSION, node: process.version },
   };
   const store = await RunStore.create(options.experimentsRoot, info, { redactor: processRedactor() });
-  return session(options, info, store, workspace, false);
+  try {
+    return await session(options, info, store, workspace, false);
+  } catch (error) {
+    // A run that never started (Redis unreachable, redis-server missing) leaves no folder that
+    // `ls` would show as running or crashed: there is nothing in it to look at or resume.
+    if (store.getState().started === undefined) await rm(store.dir, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
+  }
 }
 
 export interface ResumeOptions extends SessionOptions {
@@ -189,6 +201,10 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
       agent: info.spec.agent.kind,
       resumed,
     });
+    // A run that started: its id now works from any folder. Best effort; the run needs none of it.
+    await recordRun({ runId: info.runId, dir: store.dir, target: info.target, createdAt: info.createdAt }).catch((error: unknown) =>
+      options.onWarning?.(`could not record the run in ${runIndexPath()} (${error instanceof Error ? error.message : String(error)}); from another folder, name its folder: --experiments ${dirname(store.dir)}`),
+    );
     const run: RunContext = {
       runId: info.runId,
       spec: info.spec,

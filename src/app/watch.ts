@@ -9,15 +9,18 @@ import { describeRedis, parseRedisUrl, redisUrlFrom } from '../queue/connection.
 import { describePublishedRun, readEventBatches } from '../queue/event-stream.js';
 import { DEFAULT_PREFIX } from '../queue/names.js';
 import type { RunEvent } from '../store/events.js';
-import { listRunIds, readRunInfo, runDir, type RunInfo } from '../store/run-dir.js';
+import { folderCatalog, type RunCatalog } from '../store/run-catalog.js';
+import { readRunInfo, type RunInfo } from '../store/run-dir.js';
 import { applyEvent, emptyState, type RunState } from '../store/state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 import { tailEvents } from '../view/watch/tail.js';
 import { isFile } from '../util/fs.js';
 
 export interface WatchOptions {
-  experimentsRoot: string;
-  /** Default: the latest run in the experiments folder. */
+  /** Where run folders are: one experiments folder, or a catalog of them (`runs` wins). */
+  experimentsRoot?: string;
+  runs?: RunCatalog;
+  /** Default: the latest run. */
   runId?: string;
   /** A Redis URL (or REDIS_URL), used when the run folder is not on this machine. */
   redis?: string;
@@ -56,24 +59,23 @@ export interface WatchResult {
 
 /** Where the run's events come from: the run folder when it is here, else Redis. */
 export async function openWatch(options: WatchOptions): Promise<WatchSource> {
-  const root = options.experimentsRoot;
+  const runs = options.runs ?? folderCatalog(options.experimentsRoot ?? 'experiments');
   const url = redisUrlFrom(options.redis);
   let runId = options.runId;
   if (runId === undefined) {
-    [runId] = await listRunIds(root);
+    runId = (await runs.list())[0]?.runId;
     if (runId === undefined) {
-      throw new UserError(`no runs in ${root}`, { hint: url === undefined ? 'start one with: ratchet run <repo>' : 'name the run to follow through Redis: ratchet watch <run> --redis URL' });
+      throw new UserError(`no runs in ${runs.where}`, { hint: url === undefined ? 'start one with: ratchet run <repo>' : 'name the run to follow through Redis: ratchet watch <run> --redis URL' });
     }
   }
-  const dir = runDir(root, runId);
-  const file = join(dir, 'events.jsonl');
-  if (await isFile(file)) {
+  const dir = await runs.find(runId);
+  if (dir !== undefined && (await isFile(join(dir, 'events.jsonl')))) {
     const info = await readRunInfo(dir).catch(() => undefined);
     const tail = { signal: options.signal, follow: options.follow, ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }), ...(options.onProblem ? { onProblem: options.onProblem } : {}) };
-    return { runId, from: 'folder', where: dir, info, batches: tailEvents(file, tail) };
+    return { runId, from: 'folder', where: dir, info, batches: tailEvents(join(dir, 'events.jsonl'), tail) };
   }
   if (url === undefined) {
-    throw new UserError(`no run ${runId} in ${root}`, { hint: 'list runs with: ratchet ls; follow a run on another machine with: ratchet watch <run> --redis URL' });
+    throw new UserError(`no run ${runId} in ${runs.where}`, { hint: 'list runs with: ratchet ls; follow a run on another machine with: ratchet watch <run> --redis URL' });
   }
   const connection = parseRedisUrl(url);
   const prefix = options.prefix ?? DEFAULT_PREFIX;

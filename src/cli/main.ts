@@ -10,7 +10,7 @@ import { registerSpecCommands } from './commands/spec.js';
 import { registerWatch } from './commands/watch.js';
 import { registerViews } from './commands/views.js';
 import { registerWorker } from './commands/worker.js';
-import { reportError } from './output.js';
+import { endQuietlyWhenStdoutCloses, isStdoutClosed, reportError } from './output.js';
 
 export function buildProgram(): Command {
   const program = new Command('ratchet')
@@ -30,8 +30,11 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  endQuietlyWhenStdoutCloses();
   try {
     await buildProgram().parseAsync([...argv], { from: 'user' });
+    // A session stopped because its reader went away ended as asked: 0, like a filter.
+    if (isStdoutClosed()) return 0;
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;

@@ -1,8 +1,9 @@
 /**
  * Ctrl-C and SIGTERM: the first stops the run cleanly (processes killed, worktrees removed,
- * the run marked stopped); a second exits at once.
+ * the run marked stopped); a second exits at once. A closed stdout (`ratchet run | head`) stops
+ * it cleanly too, as the first signal does.
  */
-import { err } from './output.js';
+import { err, onStdoutClosed } from './output.js';
 
 export function interruptOnSignals(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
@@ -16,11 +17,17 @@ export function interruptOnSignals(): { signal: AbortSignal; dispose: () => void
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  const unlisten = onStdoutClosed(() => {
+    if (controller.signal.aborted) return;
+    err('ratchet: stdout was closed: stopping cleanly (killing running commands, removing worktrees)');
+    controller.abort();
+  });
   return {
     signal: controller.signal,
     dispose: () => {
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);
+      unlisten();
     },
   };
 }

@@ -138,7 +138,7 @@ export async function runExperiment(
       });
       return { kind: 'finished', verdict: outcome.verdict };
     }
-    const described = { description: outcome.description, ...(outcome.hypothesis ? { hypothesis: outcome.hypothesis } : {}) };
+    const described = { description: outcome.description, ...(outcome.hypothesis ? { hypothesis: outcome.hypothesis } : {}), ...(outcome.agentState ? { agentState: outcome.agentState } : {}) };
     await run.store.append({ type: 'proposed', exp, ...described, ...(outcome.usage ? { usage: outcome.usage } : {}) });
     const usage = outcome.usage ? { usage: outcome.usage } : {};
     const candidate = await run.workspace.commitAll(worktree, outcome.description, {

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { RunContext } from './run-context.js';
-import type { Decision, Evaluation, ExperimentId, HistoryRow, ProposalContext, StageProgress, Usage, Verdict } from './types.js';
+import type { AgentState, Decision, Evaluation, ExperimentId, HistoryRow, ProposalContext, StageProgress, Usage, Verdict } from './types.js';
 import { finishedExperiments } from '../store/state.js';
 
 export interface ExperimentRecord {
@@ -14,6 +14,7 @@ export interface ExperimentRecord {
   reason: string;
   description: string;
   hypothesis?: string;
+  agentState?: AgentState;
   commit?: string;
   parent: string;
   metric?: number;
@@ -35,6 +36,7 @@ export function historyRows(run: RunContext): HistoryRow[] {
     metric: e.finished!.metric,
     description: e.finished!.description,
     reason: e.finished!.reason,
+    ...(e.agentState === undefined ? {} : { agentState: e.agentState }),
   }));
 }
 

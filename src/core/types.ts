@@ -28,6 +28,13 @@ export interface Usage {
 // ---------------------------------------------------------------------------------------------
 // Agents
 
+/**
+ * What an agent remembers of one proposal besides its description (the tune agent's search
+ * state): plain JSON the loop records and gives back in the history, never reads. By
+ * convention `{ agent: <kind>, v: <version>, … }`, so the agent can tell its own and its version.
+ */
+export type AgentState = Record<string, unknown>;
+
 /** One row of the history a proposer sees. */
 export interface HistoryRow {
   experiment: ExperimentId;
@@ -35,6 +42,8 @@ export interface HistoryRow {
   metric: number | undefined;
   description: string;
   reason: string;
+  /** What the agent recorded with this proposal, when it did. */
+  agentState?: AgentState;
 }
 
 export interface ProposalContext {
@@ -59,7 +68,7 @@ export interface ProposalContext {
 
 export type ProposalOutcome =
   /** The agent changed the worktree; the orchestrator validates and commits the change. */
-  | { kind: 'change'; description: string; hypothesis?: string; usage?: Usage }
+  | { kind: 'change'; description: string; hypothesis?: string; usage?: Usage; agentState?: AgentState }
   /** The agent could not produce a change (a patch that does not apply, an API failure). */
   | { kind: 'failed'; verdict: 'rejected' | 'crash' | 'timeout'; reason: string; usage?: Usage; outputTail?: string }
   /** Nothing left to propose (replay ran out of patches): the run ends normally. */

@@ -105,9 +105,16 @@ function* linesNaming(output: string, name: string): Generator<string> {
   }
 }
 
+/** Why a metric is missing, naming what would have been read: a new user's first failed bench. */
+export function metricNotFound(metric: MetricSource): string {
+  const { name } = metric;
+  if (metric.pattern !== undefined) return `metric "${name}" not found in the bench output: no line matched bench.metric.pattern /${metric.pattern}/`;
+  return `metric "${name}" not found in the bench output; print it as \`METRIC ${name}=<number>\`, a JSON line \`{"${name}": <number>}\` or \`${name}: <number>\`, or set bench.metric.pattern to a regex with one group`;
+}
+
 export function readMetric(output: string, metric: MetricSource): MetricReading {
   const raw = lastRawValue(output, metric);
-  if (raw === undefined) return { ok: false, reason: `metric "${metric.name}" not found in the bench output` };
+  if (raw === undefined) return { ok: false, reason: metricNotFound(metric) };
   return parseMetricValue(metric.name, raw);
 }
 

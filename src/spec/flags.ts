@@ -15,6 +15,8 @@ export { specToYaml } from './yaml.js';
 export interface SpecFlags {
   agent?: string;
   patches?: string;
+  /** The command agent's command line (`agent.run`); without `--agent`, it means `--agent command`. */
+  agentRun?: string;
   maxExperiments?: number;
   objective?: string;
   bench?: string;
@@ -41,6 +43,7 @@ export interface SpecFlags {
 export const SPEC_FLAGS: { readonly [K in keyof Required<SpecFlags>]: { flag: string; path: readonly string[] } } = {
   agent: { flag: '--agent', path: ['agent', 'kind'] },
   patches: { flag: '--patches', path: ['agent', 'patches'] },
+  agentRun: { flag: '--agent-run', path: ['agent', 'run'] },
   maxExperiments: { flag: '--max-experiments', path: ['budget', 'experiments'] },
   objective: { flag: '--objective', path: ['objective'] },
   bench: { flag: '--bench', path: ['bench', 'run'] },
@@ -64,7 +67,7 @@ type FlagKey = keyof SpecFlags;
 /** What a spec needs that has no default; without a file, these flags must be given. */
 export const REQUIRED_WITHOUT_FILE: readonly FlagKey[] = ['objective', 'bench', 'metric', 'goal'];
 
-const AGENT_FLAGS: readonly FlagKey[] = ['agent', 'patches', 'model'];
+const AGENT_FLAGS: readonly FlagKey[] = ['agent', 'patches', 'agentRun', 'model'];
 
 export interface MergedInput {
   input: unknown;
@@ -83,12 +86,12 @@ export function applyFlags(base: unknown, flags: SpecFlags): MergedInput {
 
   const fileAgent = isRecord(input.agent) ? input.agent : undefined;
   const kind = agentKind(input.agent, flags);
-  if (flags.agent !== undefined || (input.agent === undefined && (flags.model !== undefined || flags.patches !== undefined))) {
+  if (flags.agent !== undefined || flags.agentRun !== undefined || (input.agent === undefined && (flags.model !== undefined || flags.patches !== undefined))) {
     // Another kind has other keys: switching kind starts the agent afresh.
     if (fileAgent?.kind !== kind) input.agent = { kind };
     if (flags.agent !== undefined) applied.push('agent');
   }
-  for (const [key, wanted] of [['patches', 'replay'], ['model', 'claude']] as const) {
+  for (const [key, wanted] of [['patches', 'replay'], ['agentRun', 'command'], ['model', 'claude']] as const) {
     const value = flags[key];
     if (value === undefined) continue;
     if (kind === wanted) {
@@ -108,9 +111,13 @@ export function applyFlags(base: unknown, flags: SpecFlags): MergedInput {
   return { input, applied, issues };
 }
 
-/** The agent kind after the flags; without a kind anywhere, --model means claude, else replay (the default). */
+/**
+ * The agent kind after the flags. `--agent-run` means the command agent (only it runs a command
+ * line); without a kind anywhere, --model means claude, else replay (the default).
+ */
 function agentKind(fileAgent: unknown, flags: SpecFlags): unknown {
   if (flags.agent !== undefined) return flags.agent;
+  if (flags.agentRun !== undefined) return 'command';
   if (fileAgent === undefined) return flags.model !== undefined ? 'claude' : 'replay';
   return isRecord(fileAgent) && fileAgent.kind !== undefined ? fileAgent.kind : 'replay';
 }
@@ -161,6 +168,11 @@ export function flagIssues(
       for (const key of missingFlags) issues.push({ path: SPEC_FLAGS[key].flag, message: 'required when there is no ratchet.yaml' });
       continue;
     }
+    // The command agent's one required key: say which flag gives it.
+    if (problem.message.startsWith('required') && samePath(problem.path, SPEC_FLAGS.agentRun.path)) {
+      fromFile.push({ ...problem, message: `required: the agent's command line, in ratchet.yaml or as ${SPEC_FLAGS.agentRun.flag} "claude -p {prompt}"` });
+      continue;
+    }
     fromFile.push(problem);
   }
   return [...issues, ...problemsToIssues(fromFile, lineOf)];
@@ -206,6 +218,10 @@ function setIn(target: Record<string, unknown>, path: readonly string[], value: 
   }
   node[path[path.length - 1]!] = value;
   return true;
+}
+
+function samePath(a: readonly PathSegment[], b: readonly PathSegment[]): boolean {
+  return a.length === b.length && startsWith(a, b);
 }
 
 function startsWith(path: readonly PathSegment[], prefix: readonly PathSegment[]): boolean {

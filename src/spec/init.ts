@@ -6,8 +6,8 @@
  * guidance, and `missing` names them: `ratchet run` then reports them as `required` until the
  * user fills them in. Nothing is invented that would run: a placeholder bench would be measured.
  */
-import { writeFile } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { stat, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { UserError } from '../core/errors.js';
 import { guessFromRepo } from './detect.js';
@@ -17,11 +17,14 @@ import { looksLikeObjectiveFile } from './objective.js';
 import { checkSpec, specError } from './validate.js';
 import { renderSpecYaml, type Guidance } from './yaml.js';
 import { isFile } from '../util/fs.js';
+import { shellWord } from '../util/shell.js';
 
 export interface InitOptions {
   flags?: SpecFlags;
   /** Overwrite an existing ratchet.yaml. */
   force?: boolean;
+  /** Where to look for tools such as pytest (default: PATH). */
+  path?: string;
 }
 
 export interface InitResult {
@@ -36,6 +39,7 @@ export interface InitResult {
 const PLACEHOLDERS: Record<string, unknown> = { objective: '…', bench: '<command>', metric: 'score', goal: 'minimize' };
 
 export async function initSpec(repoDir: string, options: InitOptions = {}): Promise<InitResult> {
+  await refuseNonRepository(repoDir);
   const existing: string[] = [];
   for (const name of SPEC_FILE_NAMES) if (await isFile(join(repoDir, name))) existing.push(name);
   if (existing.length > 0 && options.force !== true) {
@@ -43,7 +47,7 @@ export async function initSpec(repoDir: string, options: InitOptions = {}): Prom
   }
   const fileName = existing[0] ?? 'ratchet.yaml';
 
-  const guess = await guessFromRepo(repoDir);
+  const guess = await guessFromRepo(repoDir, { path: options.path });
   const base: Record<string, unknown> = { protected: guess.protected, setup: guess.setup, checks: guess.checks };
   const merged = applyFlags(base, options.flags ?? {});
   const input = merged.input as Record<string, unknown>;
@@ -81,6 +85,25 @@ export async function initSpec(repoDir: string, options: InitOptions = {}): Prom
   const path = join(repoDir, fileName);
   await writeFile(path, yaml);
   return { path, yaml, guessed, missing: missing.map((key) => SPEC_FLAGS[key].flag) };
+}
+
+/**
+ * ratchet works on git repositories (every try is a commit in a worktree): a folder that is not
+ * in one is told so, with the commands that make it one, before a spec is written into it.
+ */
+async function refuseNonRepository(repoDir: string): Promise<void> {
+  const dir = resolve(repoDir);
+  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new UserError(`${dir} is not a folder`, { hint: 'give ratchet init the folder of a git repository' });
+  for (let at = dir; ; at = dirname(at)) {
+    if (await stat(join(at, '.git')).then(() => true, () => false)) return;
+    if (dirname(at) === at) break;
+  }
+  const q = shellWord(dir);
+  throw new UserError(`${dir} is not a git repository; ratchet keeps every try as a git commit, so it needs one`, {
+    hint: `make it one: git -C ${q} init && git -C ${q} add -A && git -C ${q} commit -m "before ratchet"; or start from a bundled target: ratchet init --from tiny-lm NEW_DIR`,
+    fields: { path: dir },
+  });
 }
 
 function benchGuidance(given: unknown): string {

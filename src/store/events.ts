@@ -3,7 +3,9 @@
  * the run's state is rebuilt (`resume`, `show`, the views). Every event carries `v`.
  *
  * Versions:
- *   v1 — the first format.
+ *   v1 — the first format. Fields added since, each optional (a reader that does not know one
+ *        ignores it, one that does reads a log without it): `proposed.agentState`, what the
+ *        agent remembers of the proposal (the tune agent's search state, once in the description).
  */
 import { z } from 'zod';
 
@@ -40,6 +42,7 @@ export const eventSchema = z.discriminatedUnion('type', [
     description: z.string(),
     hypothesis: z.string().optional(),
     usage: usage.optional(),
+    agentState: z.record(z.string(), z.unknown()).optional(),
   }),
   z.object({
     ...base,

@@ -2,7 +2,7 @@
  * The run's state as a pure fold of its events. Everything a resume, `show` or a view needs is
  * derived here, so the event log stays the only source of truth.
  */
-import type { ExperimentId, Usage, Verdict } from '../core/types.js';
+import type { AgentState, ExperimentId, Usage, Verdict } from '../core/types.js';
 import type { EventOf, RunEvent } from './events.js';
 
 export type ExperimentPhase = 'proposing' | 'setup' | 'checks' | 'bench' | 'deciding' | 'finished';
@@ -19,6 +19,8 @@ export interface ExperimentState {
   startedAt: string;
   finished: EventOf<'experiment_finished'> | undefined;
   usage: Usage | undefined;
+  /** What the agent recorded with its proposal (`proposed.agentState`). */
+  agentState: AgentState | undefined;
 }
 
 export interface RunState {
@@ -60,6 +62,7 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
         startedAt: event.t,
         finished: undefined,
         usage: undefined,
+        agentState: undefined,
       });
       break;
     case 'proposed': {
@@ -68,6 +71,7 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
         e.description = event.description;
         e.hypothesis = event.hypothesis;
         e.usage = event.usage;
+        e.agentState = event.agentState;
       }
       break;
     }

@@ -13,6 +13,23 @@ function time(t: string): string {
   return t.slice(11, 19);
 }
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * A verdict's reason with the measurement, the metric named once: a decision's reason already
+ * names it (`score 10 → 8 (+20.0%)`, `score +3.2% [+1.9%, +4.4%] … over 12 pairs`), and only
+ * what it leaves out is added. Failures have no metric to show.
+ */
+function verdictText(event: Extract<RunEvent, { type: 'experiment_finished' }>, name: string): string {
+  const reason = clip(event.reason, 100);
+  if (event.metric === undefined || event.reason.includes('→')) return reason;
+  const gain = event.gain !== undefined && !event.reason.includes('%') ? ` (${formatGain(event.gain)})` : '';
+  const named = new RegExp(`(^|[^\\w.-])${escapeRegExp(name)}($|[^\\w.-])`).test(event.reason);
+  return named ? `${reason}; measured ${formatMetric(event.metric)}${gain}` : `${name}=${formatMetric(event.metric)}${gain} ${reason}`;
+}
+
 /** The line for an event, or undefined for events too fine-grained for the plain view. */
 export function formatEventLine(event: RunEvent, state: RunState): string | undefined {
   const at = time(event.t);
@@ -36,10 +53,7 @@ export function formatEventLine(event: RunEvent, state: RunState): string | unde
       if (event.exp === 'e0000') {
         return `${at} e0000 baseline ${event.metric === undefined ? `FAILED (${event.verdict}): ${clip(event.reason)}` : `${name}=${formatMetric(event.metric)}`}`;
       }
-      // Decisions name the metric change in their reason; failures have no metric to show.
-      const metric = event.metric !== undefined && !event.reason.includes('→') ? ` ${name}=${formatMetric(event.metric)}` : '';
-      const gain = event.gain !== undefined && !event.reason.includes('%') ? ` (${formatGain(event.gain)})` : '';
-      return `${at} ${event.exp} ${event.verdict.toUpperCase()}${metric}${gain} ${clip(event.reason, 100)}`;
+      return `${at} ${event.exp} ${event.verdict.toUpperCase()} ${verdictText(event, name)}`;
     }
     case 'best_advanced':
       return `${at} best is now ${event.exp} (${event.commit.slice(0, 7)}) at ${formatMetric(event.metric)}`;

@@ -2,6 +2,7 @@
 import { formatGain, formatMetric } from '../eval/decide.js';
 import { VERDICTS, type Verdict } from '../core/types.js';
 import { bestGain, finishedExperiments, totalCostUsd, verdictCounts, type RunState } from '../store/state.js';
+import { shellWord } from '../util/shell.js';
 
 export interface RunSummary {
   runId: string;
@@ -49,6 +50,9 @@ export function formatSummary(s: RunSummary): string {
   ];
   if (s.costUsd > 0) lines.push(`  cost       $${s.costUsd.toFixed(2)}`);
   lines.push(`  run folder ${s.runDir}`);
-  lines.push(`  look:      ratchet show ${s.runId}    pick the winners: git log ${s.bestRef}`);
+  // Commands that work from any folder: the run id is found wherever the run folder is, and git is pointed at the target.
+  const log = s.target === undefined ? `git log --oneline ${s.bestRef}` : `git -C ${shellWord(s.target)} log --oneline ${s.bestRef}`;
+  lines.push(`  look:      ratchet show ${s.runId}`);
+  lines.push(`  harvest:   ${log}, or as a branch: ratchet pick ${s.runId}`);
   return lines.join('\n');
 }

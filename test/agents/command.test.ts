@@ -95,6 +95,19 @@ describe('command agent', () => {
     expect(git(s.repo, 'status', '--porcelain', '--untracked-files=all')).toBe('M  src/sort.js');
   });
 
+  it('says it has nothing left to try with .ratchet/exhausted and its reason, which ends the run instead of a change', async () => {
+    const s = await setup('printf "// half an idea\\n" >> src/sort.js && mkdir -p .ratchet && echo "every idea in the notes was tried" > "$RATCHET_EXHAUSTED_FILE"');
+    expect(await s.propose()).toEqual({ kind: 'exhausted', reason: 'the agent has nothing left to try: every idea in the notes was tried' });
+    await expect(stat(join(s.repo, '.ratchet'))).rejects.toThrow();
+    const prompt = await readFile(join(s.context.experimentDir, 'prompt.md'), 'utf8');
+    expect(prompt).toContain('write a one-line reason to `.ratchet/exhausted` and stop, and the run ends');
+  });
+
+  it('is exhausted also when the exhausted file is empty or the command then fails', async () => {
+    const s = await setup('mkdir -p .ratchet && : > .ratchet/exhausted && exit 4');
+    expect(await s.propose()).toEqual({ kind: 'exhausted', reason: 'the agent has nothing left to try: (.ratchet/exhausted gave no reason)' });
+  });
+
   it('is a timeout when the command outlives agent.timeout, its process group killed', async () => {
     const s = await setup('sleep 3071', '1s');
     const started = Date.now();

@@ -83,10 +83,11 @@ describe('tune parameters in files', () => {
       expect(json).toMatch(/^\{\n {2}"warmup": \d+\.\d+\n\}\n$/);
       // Everything but the values is as it was.
       expect(text.replace(/= [^;]+;/g, '= ?;')).toBe(train.replace(/= [^;]+;/g, '= ?;'));
-      expect(outcome.description).toMatch(/^\S+ \S+ → \S+ \(/);
-      history.push({ experiment: `e000${i + 1}`, verdict: 'keep', metric: 1, description: outcome.description, reason: '' });
+      expect(outcome.description).toMatch(/^\S+ \S+ → \S+$/);
+      history.push({ experiment: `e000${i + 1}`, verdict: 'keep', metric: 1, description: outcome.description, reason: '', ...(outcome.agentState ? { agentState: outcome.agentState } : {}) });
     }
-    expect(history[0]!.description).toMatch(/^LEARNING_RATE 3e-4 → [\d.]+e-[34] \(WIDTH 64, DROPOUT 0\.5, warmup 100\.0\) \[tune /);
+    expect(history[0]!.description).toMatch(/^LEARNING_RATE 3e-4 → [\d.]+e-[34]$/);
+    expect(history[0]!.agentState).toMatchObject({ agent: 'tune', params: ['LEARNING_RATE', 'WIDTH', 'DROPOUT', 'warmup'], from: ['3e-4', '64', '0.5', '100.0'] });
   });
 
   it('edits each assignment style in place, in its own notation', async () => {
@@ -133,7 +134,7 @@ describe('tune parameters in files', () => {
         const candidate = await readFile(join(dir, 'train.py'), 'utf8');
         const keep = loss(candidate) < loss(best);
         if (!keep) await writeFile(join(dir, 'train.py'), best);
-        history.push({ experiment: `e${i}`, verdict: keep ? 'keep' : 'discard', metric: loss(candidate), description: outcome.description, reason: '' });
+        history.push({ experiment: `e${i}`, verdict: keep ? 'keep' : 'discard', metric: loss(candidate), description: outcome.description, reason: '', ...(outcome.agentState ? { agentState: outcome.agentState } : {}) });
       }
       return outcomes;
     }
@@ -143,8 +144,8 @@ describe('tune parameters in files', () => {
     const first = await run(dir, new TuneProposer(agent), history, 8);
     const second = await run(dir, new TuneProposer(agent), history, 8);
     expect([...first, ...second]).toEqual(whole);
-    const descriptions = history.map((h) => h.description.replace(/ \[tune.*/, ''));
-    expect(new Set(descriptions.map((d) => d.replace(/\S+ → /, ''))).size).toBe(descriptions.length);
+    const points = history.map((h) => JSON.stringify((h.agentState as { to: string[] }).to));
+    expect(new Set(points).size).toBe(points.length);
   });
 
   it('says when every neighbour of the best has been tried', async () => {
@@ -156,7 +157,7 @@ describe('tune parameters in files', () => {
       const outcome = await proposer.propose(context(dir, s, history), signal);
       if (outcome.kind !== 'change') throw new Error('expected a change');
       await writeFile(join(dir, 'a.yaml'), 'workers: 2\n');
-      history.push({ experiment: `e${i}`, verdict: 'discard', metric: 1, description: outcome.description, reason: '' });
+      history.push({ experiment: `e${i}`, verdict: 'discard', metric: 1, description: outcome.description, reason: '', ...(outcome.agentState ? { agentState: outcome.agentState } : {}) });
     }
     expect(await proposer.propose(context(dir, s, history), signal)).toMatchObject({ kind: 'exhausted', reason: expect.stringContaining('workers 2') });
   });

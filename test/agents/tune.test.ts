@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
-  describePoint,
   formatValue,
   MAX_LEVEL,
   nextPoint,
   parseDescription,
+  pointFromState,
   pointKey,
   styleOf,
   visitOrder,
@@ -49,7 +49,7 @@ function drive(experiments: number, options: { seed?: number; from?: Drive } = {
     const value = bowl(step.point.to);
     const keep = value < run.best;
     run.proposals.push(step.point.to);
-    run.history.push({ verdict: keep ? 'keep' : 'discard', description: step.description });
+    run.history.push({ verdict: keep ? 'keep' : 'discard', description: step.description, agentState: step.state });
     if (keep) {
       run.center = step.point.to;
       run.best = value;
@@ -90,15 +90,30 @@ describe('tune search', () => {
     }
   });
 
-  it('changes one parameter per experiment and says which, from what, to what', () => {
+  it('changes one parameter per experiment and says which, from what, to what, keeping its search state apart', () => {
     const run = drive(5);
     for (const [i, point] of run.proposals.entries()) {
       const row = run.history[i + 1]!;
-      const parent = parseDescription(row.description, dims.map((d) => d.label))!;
+      const parent = pointFromState(row.agentState, dims.map((d) => d.label))!;
       expect(parent.to).toEqual(point);
       expect(point.filter((v, j) => v !== parent.from[j])).toHaveLength(1);
+      const moved = parent.moves[0]!.param;
+      expect(row.description).toBe(`${dims[moved]!.label} ${parent.from[moved]} → ${point[moved]}`);
     }
-    expect(run.history[1]!.description).toMatch(/^lr 3e-4 → [\d.]+e-[34] \(width 16, dropout 0\.5\) \[tune lr\+1 width:1 dropout:1\]$/);
+    expect(run.history[1]!.description).toMatch(/^lr 3e-4 → [\d.]+e-[34]$/);
+    expect(run.history[1]!.agentState).toMatchObject({ agent: 'tune', v: 1, params: ['lr', 'width', 'dropout'], moves: [{ param: 0, dir: 1 }], levels: [1, 1, 1] });
+  });
+
+  it('continues a run recorded before its search state had a field of its own, from the descriptions', () => {
+    const legacy: SearchRow[] = [
+      { verdict: 'keep', description: 'baseline' },
+      { verdict: 'keep', description: 'lr 3e-4 → 1.7e-3 (width 16, dropout 0.5) [tune lr+1 width:1 dropout:1]' },
+    ];
+    const next = nextPoint(dims, ['1.7e-3', '16', '0.5'], legacy);
+    if (next.kind !== 'point') throw new Error('expected a point');
+    // The kept move doubled lr's step and the search pushes on the same way.
+    expect(next.point.moves).toEqual([{ param: 0, dir: 1 }]);
+    expect(next.point.levels[0]).toBe(0);
   });
 
   it('continues a resumed run where it stopped instead of starting over', () => {
@@ -130,13 +145,13 @@ describe('tune search', () => {
   it('pushes on in the same direction with a doubled step after a kept move, and turns back (to the bound at most) after a failed one', () => {
     const first = nextPoint(dims, start, []);
     if (first.kind !== 'point') throw new Error('expected a point');
-    const kept: SearchRow[] = [{ verdict: 'keep', description: first.description }];
+    const kept: SearchRow[] = [{ verdict: 'keep', description: first.description, agentState: first.state }];
     const onward = nextPoint(dims, first.point.to, kept);
     if (onward.kind !== 'point') throw new Error('expected a point');
     const lrUnit = (v: string) => Math.log(Number(v) / 1e-4) / Math.log(1e-1 / 1e-4);
     const firstStep = lrUnit(first.point.to[0]!) - lrUnit(start[0]!);
     expect(lrUnit(onward.point.to[0]!) - lrUnit(first.point.to[0]!)).toBeCloseTo(2 * firstStep, 2);
-    const back = nextPoint(dims, start, [{ verdict: 'discard', description: first.description }]);
+    const back = nextPoint(dims, start, [{ verdict: 'discard', description: first.description, agentState: first.state }]);
     if (back.kind !== 'point') throw new Error('expected a point');
     // The way back is longer than the room below 3e-4: the move stops at the bound.
     expect(back.point.to).toEqual(['1e-4', '16', '0.5']);
@@ -158,7 +173,7 @@ describe('tune search', () => {
       const step = nextPoint(tiny, ['2'], history);
       if (step.kind === 'exhausted') break;
       seen.push(step.point.to[0]!);
-      history.push({ verdict: 'discard', description: step.description });
+      history.push({ verdict: 'discard', description: step.description, agentState: step.state });
     }
     expect(seen.sort()).toEqual(['1', '3']);
     expect(nextPoint(tiny, ['2'], history)).toMatchObject({ kind: 'exhausted', reason: expect.stringMatching(/n 2/) });
@@ -170,7 +185,12 @@ describe('tune search', () => {
       expect(parseDescription(text, labels)).toBeUndefined();
     }
     const point = { from: ['3e-4', '16', '0.5'], to: ['3e-4', '45', '0.5'], moves: [{ param: 1, dir: 1 as const }], levels: [1, 2, MAX_LEVEL + 1] };
-    expect(parseDescription(describePoint(labels, point), labels)).toEqual(point);
+    expect(parseDescription(`width 16 → 45 (lr 3e-4, dropout 0.5) [tune lr:1 width+2 dropout:${MAX_LEVEL + 1}]`, labels)).toEqual(point);
+    const state = { agent: 'tune', v: 1, params: labels, ...point };
+    expect(pointFromState(state, labels)).toEqual(point);
+    for (const other of [{ ...state, agent: 'claude' }, { ...state, v: 2 }, { ...state, params: ['lr', 'depth', 'dropout'] }, { ...state, to: ['1'] }, 'width 16 → 45']) {
+      expect(pointFromState(other, labels)).toBeUndefined();
+    }
   });
 });
 

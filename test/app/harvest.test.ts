@@ -1,7 +1,7 @@
 /**
  * Harvesting a real run (replay agent, real git, the test Redis): pick, squash, chosen
  * experiments, split, a conflict finished and aborted with the printed commands, a dirty
- * working tree, and diff.
+ * working tree, and diff (the best against the base, one experiment against its parent).
  */
 import { execSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -38,6 +38,8 @@ const PATCHES = {
   '02.patch': replaceLinePatch('weight.txt', '5', '3', 'lower the weight to 3'),
   '03.patch': replaceLinePatch('value.txt', '8', '9', 'raise the value to 9'),
   '04.patch': replaceLinePatch('value.txt', '8', '7', 'lower the value to 7'),
+  // Written against a value long gone: rejected before any commit.
+  '05.patch': replaceLinePatch('value.txt', '10', '1', 'a stale idea'),
 };
 const KEPT = ['e0001', 'e0002', 'e0004'];
 const DESCRIPTIONS = ['lower the value to 8', 'lower the weight to 3', 'lower the value to 7'];
@@ -187,7 +189,7 @@ describe('harvesting a run', () => {
     }
   });
 
-  it('diffs the best, or one experiment, against the base', async () => {
+  it('diffs the best against the base', async () => {
     const best = await diffRun({ experimentsRoot: root, runId });
     expect(best.files).toEqual([
       { path: 'value.txt', insertions: 1, deletions: 1 },
@@ -199,6 +201,25 @@ describe('harvesting a run', () => {
     expect(one).toMatchObject({ ref: `ratchet/${runId}/e0001`, files: [{ path: 'value.txt' }], patch: undefined });
     expect(one.stat).toContain('value.txt | 2 +-');
     await expect(diffRun({ experimentsRoot: root, runId, experiment: 'e0042' })).rejects.toThrow(UserError);
+  });
+
+  it("diffs one experiment's own change against its parent, not the keeps before it", async () => {
+    const result = await runCli(['diff', runId, 'e0004', '--experiments', root]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('-8\n+7');
+    expect(result.stdout).not.toContain('weight.txt');
+    const discarded = await diffRun({ experimentsRoot: root, runId, experiment: 'e0003' });
+    expect(discarded.files).toEqual([{ path: 'value.txt', insertions: 1, deletions: 1 }]);
+    expect(discarded.patch).toContain('-8\n+9');
+  });
+
+  it('shows nothing for an experiment that made no commit, and says why', async () => {
+    const result = await runCli(['diff', runId, 'e0005', '--experiments', root]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^e0005 made no commit \\(rejected: .*does not apply.*\\), so it has no change to show; see it with: ratchet show ${runId} e0005\\n$`));
+    const json = JSON.parse((await runCli(['diff', runId, 'e0005', '--experiments', root, '--json'])).stdout) as Record<string, unknown>;
+    expect(json.commit).toBeUndefined();
+    expect(json).toMatchObject({ files: [], patch: '', note: expect.stringContaining('e0005 made no commit') });
   });
 
   // Last: it moves the checked-out main branch and its files.

@@ -82,3 +82,28 @@ describe('Ctrl-C in the middle of a bench', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ summary: { runId: 'sigint', baseline: 10 } });
   });
 });
+
+describe('a run whose output reader goes away, as in `ratchet run | head -1`', () => {
+  it('stops cleanly, as at Ctrl-C, and exits quietly with 0', async () => {
+    const target = await makeTarget();
+    const work = await tempDir();
+    try {
+      const patches = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`${String(i).padStart(2, '0')}.patch`, createFilePatch(`src/n${i}.txt`, 'x', `note ${i}`)]));
+      await writePatches(join(work.path, 'patches'), patches);
+      const experiments = join(work.path, 'experiments');
+      const cli = spawnCli(['run', target.path, '--agent', 'replay', '--patches', join(work.path, 'patches'), '--experiments', experiments, '--run-id', 'piped'], { env: { REDIS_URL: '' } });
+      await waitFor(() => cli.output().includes('\n'), 60_000, 'the first line');
+      cli.child.stdout!.destroy();
+      const result = await cli.done;
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain('stdout was closed: stopping cleanly');
+      expect(result.stderr).not.toMatch(/EPIPE|at .*\.js:\d+/);
+      const { events } = parseEvents(await readFile(join(experiments, 'piped', 'events.jsonl'), 'utf8'));
+      expect(events.at(-1)).toMatchObject({ type: 'run_stopped', reason: 'signal' });
+      expect(events.filter((e) => e.type === 'experiment_finished').length).toBeLessThan(30);
+    } finally {
+      await target.cleanup();
+      await work.cleanup();
+    }
+  }, 120_000);
+});

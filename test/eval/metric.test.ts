@@ -1,9 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { parseMetricValue, readMetric, readSecondary } from '../../src/eval/metric.js';
+import { metricNotFound, parseMetricValue, readMetric, readSecondary } from '../../src/eval/metric.js';
 
 const x = { name: 'x' };
 
 describe('readMetric', () => {
+  it('says, when the metric is not found, every format it would have read', () => {
+    const reading = readMetric('training done\nloss 0.31\n', { name: 'loss' });
+    expect(reading).toEqual({
+      ok: false,
+      reason: 'metric "loss" not found in the bench output; print it as `METRIC loss=<number>`, a JSON line `{"loss": <number>}` or `loss: <number>`, or set bench.metric.pattern to a regex with one group',
+    });
+  });
+
   it.each([
     ['a METRIC line with =', 'METRIC x=1.5', 1.5],
     ['a METRIC line with a colon', 'METRIC x: 2.25', 2.25],
@@ -46,7 +54,7 @@ describe('readMetric', () => {
     ['a JSON object whose nested key matches', '{"a": {"x": 1}}'],
     ['a line that mentions the metric mid-sentence', 'the x: 1 we want'],
   ])('finds nothing in %s', (_label, output) => {
-    expect(readMetric(output, x)).toEqual({ ok: false, reason: 'metric "x" not found in the bench output' });
+    expect(readMetric(output, x)).toEqual({ ok: false, reason: metricNotFound(x) });
   });
 
   it.each([
@@ -81,7 +89,7 @@ describe('readMetric', () => {
       ['a line anchor, line by line', 'a\nrss 100 MB\nb', '^rss (\\d+) MB$', { ok: true, value: 100 }],
       ['a non-numeric capture', 'speed: fast', 'speed: (\\w+)', { ok: false, reason: 'metric "x" is not a number: "fast"' }],
       ['a non-finite capture', 'speed: inf', 'speed: (\\w+)', { ok: false, reason: 'metric "x" is not finite: inf' }],
-      ['no match', 'nothing here', 'speed: (\\d+)', { ok: false, reason: 'metric "x" not found in the bench output' }],
+      ['no match', 'nothing here', 'speed: (\\d+)', { ok: false, reason: 'metric "x" not found in the bench output: no line matched bench.metric.pattern /speed: (\\d+)/' }],
       ['an optional group that did not take part', 'speed: ', 'speed: (\\d+)?', { ok: false, reason: 'metric "x" is not a number: ""' }],
     ])('reads %s', (_label, output, pattern, expected) => {
       expect(readMetric(output, { name: 'x', pattern })).toEqual(expected);

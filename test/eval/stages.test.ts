@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AbortedError } from '../../src/core/errors.js';
 import type { EvaluationRequest, EvaluationStatus, StageOutcome } from '../../src/core/types.js';
 import { combineStages } from '../../src/eval/combine.js';
+import { metricNotFound } from '../../src/eval/metric.js';
 import { createStageExecutor, type StageResult } from '../../src/eval/stages.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { inertGuard } from '../../src/testing/inert-guard.js';
@@ -169,7 +170,7 @@ describe('bench stage', () => {
   });
 
   it.each([
-    ['a missing metric', 'echo hello', 'crash', 'metric "x" not found in the bench output'],
+    ['a missing metric', 'echo hello', 'crash', metricNotFound({ name: 'x' })],
     ['a NaN metric', 'echo METRIC x=NaN', 'crash', 'metric "x" is not finite: NaN'],
     ['a non-zero exit', 'echo METRIC x=1; exit 1', 'crash', 'bench exited 1'],
     ['a timeout', 'echo METRIC x=1; sleep 30', 'timeout', 'bench timed out after 1s'],
@@ -183,7 +184,7 @@ describe('bench stage', () => {
   it('says when it was the parent side that failed', async () => {
     await writeTree(root.path, { 'parent/bench.sh': 'echo no metric here' });
     const result = await execute(request({ bench: bench({ repeat: 2 }) }, true), 'bench', never);
-    expect(result.outcomes[0]).toMatchObject({ status: 'crash', reason: 'metric "x" not found in the bench output (parent)' });
+    expect(result.outcomes[0]).toMatchObject({ status: 'crash', reason: `${metricNotFound({ name: 'x' })} (parent)` });
   });
 
   it('throws AbortedError when aborted mid-run', async () => {

@@ -42,6 +42,13 @@ describe('resolveSpec with a file', () => {
     expect(spec.agent).toMatchObject({ kind: 'claude', model: 'claude-from-file', max_turns: 7 });
   });
 
+  it('reads --agent-run as the command agent with that command line, whatever agent the file has', () => {
+    const spec = resolveSpec({ fileSpecInput: FILE, flags: { agentRun: 'codex exec {prompt}' }, source: 'ratchet.yaml' });
+    expect(spec.agent).toEqual({ kind: 'command', run: 'codex exec {prompt}', timeout: 1_800_000, sandbox: true, mounts: [], parallel: 1 });
+    const withCommand = { ...FILE, agent: { kind: 'command', run: 'old {prompt}', timeout: '5m' } };
+    expect(resolveSpec({ fileSpecInput: withCommand, flags: { agentRun: 'new {prompt}' }, source: 'ratchet.yaml' }).agent).toMatchObject({ run: 'new {prompt}', timeout: 300_000 });
+  });
+
   it('reads --model without an agent in the file as the claude agent', () => {
     const { agent: _agent, ...withoutAgent } = FILE;
     const spec = resolveSpec({ fileSpecInput: withoutAgent, flags: { model: 'claude-x' }, source: 'ratchet.yaml' });
@@ -55,7 +62,7 @@ describe('resolveSpec with a file', () => {
     expect(lines(issues)).toEqual([
       '--model: applies only to --agent claude, and the agent is "command"',
       '--goal: expected "minimize" | "maximize", got "fastest"',
-      'agent.run: required',
+      'agent.run: required: the agent\'s command line, in ratchet.yaml or as --agent-run "claude -p {prompt}"',
     ]);
   });
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/core/errors.js';
 import { initSpec } from '../../src/spec/init.js';
 import { loadSpec, parseSpec } from '../../src/spec/load.js';
-import { tempDir, writeTree, type FileTree } from '../helpers/gitdir.js';
+import { git, tempDir, writeTree, type FileTree } from '../helpers/gitdir.js';
 import { issuesOf, issuesOfAsync, lines } from './problems.js';
 
 const FLAGS = { objective: 'Make it faster.', bench: 'node bench.js', metric: 'ms', goal: 'minimize' };
@@ -18,12 +18,14 @@ describe('initSpec', () => {
   async function repo(files: FileTree): Promise<string> {
     const dir = await tempDir();
     cleanup = dir.cleanup;
+    git(dir.path, 'init', '-q');
     await writeTree(dir.path, files);
     return dir.path;
   }
-  async function init(files: FileTree, flags = FLAGS): Promise<{ dir: string; spec: Awaited<ReturnType<typeof loadSpec>>; guessed: string[] }> {
+  /** Without `path`, no folder on PATH: pytest is not installed. */
+  async function init(files: FileTree, flags = FLAGS, path = ''): Promise<{ dir: string; spec: Awaited<ReturnType<typeof loadSpec>>; guessed: string[] }> {
     const dir = await repo(files);
-    const result = await initSpec(dir, { flags });
+    const result = await initSpec(dir, { flags, path });
     return { dir, spec: await loadSpec(dir), guessed: result.guessed };
   }
 
@@ -50,10 +52,46 @@ describe('initSpec', () => {
     ['pytest.ini', { 'pytest.ini': '[pytest]\n' }],
     ['pyproject.toml', { 'pyproject.toml': '[tool.pytest.ini_options]\naddopts = "-q"\n' }],
     ['conftest.py', { 'conftest.py': '' }],
-    ['a tests folder of Python files', { 'tests/test_sort.py': 'def test_x(): pass\n' }],
   ])('guesses pytest from %s', async (_name, files) => {
     const { spec } = await init(files);
     expect(spec?.spec.checks.map((c) => c.run)).toEqual(['pytest -q']);
+  });
+
+  it('proposes unittest for test_*.py files without pytest configuration, and protects them', async () => {
+    const { spec, guessed } = await init({ 'sort.py': 'def sort(a): return sorted(a)\n', 'test_sort.py': 'import unittest\n', 'pkg/test_util.py': '' });
+    expect(spec?.spec.checks).toEqual([{ name: 'test', run: 'python3 -m unittest', timeout: 600_000 }]);
+    expect(spec?.spec.protected).toEqual(['**/test_*.py', 'ratchet.yaml']);
+    expect(guessed).toContain('checks: python3 -m unittest (test_sort.py and no pytest configuration; pytest is not on PATH)');
+    expect(guessed).toContain('protected: **/test_*.py (Python tests)');
+  });
+
+  it('proposes unittest discovery in a tests folder without pytest configuration', async () => {
+    const { spec } = await init({ 'lib.py': '', 'tests/sort_test.py': '' });
+    expect(spec?.spec.checks.map((c) => c.run)).toEqual(["python3 -m unittest discover -s tests -p '*_test.py'"]);
+    expect(spec?.spec.protected).toContain('tests/**');
+  });
+
+  it('proposes pytest for those test files when pytest is on PATH', async () => {
+    const bin = await tempDir();
+    await writeTree(bin.path, { pytest: { content: '#!/bin/sh\n', mode: 0o755 } });
+    try {
+      const { spec, guessed } = await init({ 'test_sort.py': '' }, FLAGS, bin.path);
+      expect(spec?.spec.checks.map((c) => c.run)).toEqual(['pytest -q']);
+      expect(spec?.spec.protected).toContain('**/test_*.py');
+      expect(guessed).toContain('checks: pytest -q (test_sort.py and no pytest configuration; pytest is on PATH)');
+    } finally {
+      await bin.cleanup();
+    }
+  });
+
+  it('says a folder that is not a git repository is not one, with the commands that make it one, and writes nothing', async () => {
+    const dir = await tempDir();
+    cleanup = dir.cleanup;
+    const refusal = await initSpec(dir.path, { flags: FLAGS }).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(UserError);
+    expect((refusal as UserError).message).toBe(`${dir.path} is not a git repository; ratchet keeps every try as a git commit, so it needs one`);
+    expect((refusal as UserError).hint).toContain(`git -C ${dir.path} init && git -C ${dir.path} add -A`);
+    expect(await loadSpec(dir.path)).toBeUndefined();
   });
 
   it('does not guess pytest from a pyproject.toml without it', async () => {

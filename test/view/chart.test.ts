@@ -7,6 +7,7 @@ import type { RunEvent } from '../../src/store/events.js';
 import { foldEvents, type RunState } from '../../src/store/state.js';
 import { progressData } from '../../src/view/chart/progress-data.js';
 import { integerTicks, metricDomain, niceTicks } from '../../src/view/chart/scale.js';
+import { labelOutline, overlaps } from '../../src/view/chart/labels.js';
 import { renderProgressSvg } from '../../src/view/chart/svg.js';
 
 type Row = [exp: string, verdict: Verdict, metric: number | undefined, description?: string];
@@ -106,6 +107,50 @@ describe('progress SVG', () => {
     expect(circles(svg)).toEqual([]);
     expect(svg).toContain('r1: 0 experiments, 0 kept');
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+  });
+});
+
+/** The labels an SVG draws, with the outline each covers. */
+function drawnLabels(svg: string) {
+  return [...svg.matchAll(/<text class="label" data-exp="(e\d+)"[^>]*? x="([\d.-]+)" y="([\d.-]+)"( text-anchor="end")?(?: transform="rotate\(([\d.-]+) [^"]*"\))?>([^<]*)<\/text>/g)].map((m) => {
+    const label = { exp: m[1]!, x: Number(m[2]), y: Number(m[3]), anchor: m[4] ? ('end' as const) : ('start' as const), angle: Number(m[5] ?? 0), text: m[6]!.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c))) };
+    return { ...label, outline: labelOutline(label, 11, 0) };
+  });
+}
+
+function plotOf(svg: string): { left: number; right: number; top: number; bottom: number } {
+  const m = /<clipPath id="ratchet-plot-clip"><rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"/.exec(svg)!;
+  const [x, y, w, h] = m.slice(1).map(Number) as [number, number, number, number];
+  return { left: x, top: y, right: x + w, bottom: y + h };
+}
+
+describe('progress chart labels', () => {
+  it('labels kept points with their description, the baseline inside the plot when it is the highest point', () => {
+    const svg = renderProgressSvg(run([
+      ['e0000', 'keep', 10],
+      ['e0001', 'keep', 9, 'HIDDEN 64 → 108'],
+      ['e0002', 'discard', 9.5],
+      ['e0003', 'keep', 8, 'LEARNING_RATE 1e-3 → 5.62e-3'],
+    ]));
+    const labels = drawnLabels(svg);
+    expect(labels.map((l) => l.text)).toEqual(['baseline', 'HIDDEN 64 → 108', 'LEARNING_RATE 1e-3 → 5.62e-3']);
+    const plot = plotOf(svg);
+    for (const l of labels) for (const [x, y] of l.outline) expect(x >= plot.left && x <= plot.right && y >= plot.top && y <= plot.bottom, `${l.text} at ${x},${y}`).toBe(true);
+  });
+
+  it('never draws two labels over each other, even when every experiment of a long run is kept', () => {
+    for (const goal of ['minimize', 'maximize'] as const) {
+      const rows: Row[] = Array.from({ length: 41 }, (_, i) => [`e${String(i).padStart(4, '0')}`, 'keep', goal === 'minimize' ? 100 - i : 100 + i, `LEARNING_RATE ${i}e-3 → ${i + 1}e-3`]);
+      for (const width of [640, 1200]) {
+        const svg = renderProgressSvg(run(rows, goal), undefined, { width, height: 400 });
+        const labels = drawnLabels(svg);
+        expect(labels.length).toBeGreaterThan(3);
+        expect(labels[0]!.text).toBe('baseline');
+        for (const [i, a] of labels.entries()) for (const b of labels.slice(i + 1)) expect(overlaps(a.outline, b.outline), `${a.exp} and ${b.exp}`).toBe(false);
+        const plot = plotOf(svg);
+        for (const l of labels) for (const [x, y] of l.outline) expect(x >= plot.left && x <= plot.right && y >= plot.top && y <= plot.bottom).toBe(true);
+      }
+    }
   });
 });
 

@@ -14,7 +14,7 @@ import { formatEventLine } from '../../src/view/plain.js';
 import { ESC, createLiveView, type TerminalOut } from '../../src/view/watch/live.js';
 import { renderWatch } from '../../src/view/watch/render.js';
 import { buildTimeline } from '../../src/view/watch/timeline.js';
-import { runCli, waitFor } from '../helpers/cli.js';
+import { runCli, spawnCli, waitFor } from '../helpers/cli.js';
 import { tempDir } from '../helpers/gitdir.js';
 
 const RUN = '2026-11-21-watch-a1b2';
@@ -191,6 +191,19 @@ describe('createLiveView', () => {
   });
 });
 
+describe('formatEventLine', () => {
+  const state = foldEvents(RUN, HISTORY.slice(0, 1));
+  const finished = (reason: string, extra: Partial<Extract<NewEvent, { type: 'experiment_finished' }>> = {}): RunEvent =>
+    ev(500, { type: 'experiment_finished', exp: 'e0007', verdict: 'keep', reason, description: 'd', parent: BASE, secondary: {}, durationS: 1, metric: 80, gain: 0.032, ...extra });
+
+  it('names the metric once on a keep line, with the measurement its reason leaves out', () => {
+    expect(formatEventLine(finished('score 100 → 80 (+20.0%)'), state)).toBe('10:08:20 e0007 KEEP score 100 → 80 (+20.0%)');
+    expect(formatEventLine(finished('score +3.2% [+1.9%, +4.4%] p=0.002 over 12 pairs'), state)).toBe('10:08:20 e0007 KEEP score +3.2% [+1.9%, +4.4%] p=0.002 over 12 pairs; measured 80');
+    expect(formatEventLine(finished('constraint rss_mb 600 > max 512', { verdict: 'discard' }), state)).toBe('10:08:20 e0007 DISCARD score=80 (+3.2%) constraint rss_mb 600 > max 512');
+    expect(formatEventLine(finished('check "test" failed (exit 1)', { verdict: 'checks_failed', metric: undefined, gain: undefined }), state)).toBe('10:08:20 e0007 CHECKS_FAILED check "test" failed (exit 1)');
+  });
+});
+
 describe('watching a run folder in plain mode', () => {
   let root: { path: string; cleanup: () => Promise<void> };
   let file: string;
@@ -275,5 +288,16 @@ describe('watching a run folder in plain mode', () => {
     const result = await runCli(['watch', 'plain-cli', '--experiments', root.path, '--no-follow']);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toBe('10:00:00 run plain-cli started on /src/target at abc1234 (minimize score, agent replay)\n10:00:01 e0000 started from the base commit\n');
+  });
+
+  it('ends quietly with 0 when the reader of its output goes away, as `ratchet watch <run> | head -1` does', async () => {
+    const path = await makeRun('plain-pipe', HISTORY.slice(0, 3));
+    const watch = spawnCli(['watch', 'plain-pipe', '--experiments', root.path, '--plain']);
+    await waitFor(() => watch.output().includes('\n'), 20_000, 'the first line');
+    // `head -1` has its line and exits: the pipe's read end closes, the next write gets EPIPE.
+    watch.child.stdout!.destroy();
+    await appendFile(path, HISTORY.slice(3, 8).map((e) => `${JSON.stringify({ ...e, run: 'plain-pipe' })}\n`).join(''));
+    const result = await watch.done;
+    expect(result).toMatchObject({ code: 0, signal: null, stderr: '' });
   });
 });

@@ -88,6 +88,29 @@ describe(title, () => {
     expect(await page.locator('#results tbody tr[data-exp]').count()).toBe(10);
   });
 
+  it('draws the labels inside the plot, none over another', async () => {
+    // Measured in one go: the chart may be redrawn (a resize, a poll) between two calls.
+    type Box = { x: number; y: number; width: number; height: number };
+    // The plot's frame (the clip rectangle of the points and labels), and every label.
+    const { plot, boxes } = await page.evaluate<{ plot: Box; boxes: Box[] }>(`(() => {
+      const rect = (e) => { const r = e.getBoundingClientRect(); return { x: r.x, y: r.y, width: r.width, height: r.height }; };
+      return { plot: rect(document.querySelector('#chart svg > rect[fill="none"]')), boxes: [...document.querySelectorAll('#chart svg text.label')].map(rect) };
+    })()`);
+    expect(boxes).toHaveLength(4);
+    for (const b of boxes) {
+      expect(b.x).toBeGreaterThanOrEqual(plot.x);
+      expect(b.y).toBeGreaterThanOrEqual(plot.y);
+      expect(b.x + b.width).toBeLessThanOrEqual(plot.x + plot.width);
+      expect(b.y + b.height).toBeLessThanOrEqual(plot.y + plot.height);
+    }
+    for (const [i, a] of boxes.entries()) {
+      for (const b of boxes.slice(i + 1)) {
+        const apart = a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y;
+        expect(apart, JSON.stringify([a, b])).toBe(true);
+      }
+    }
+  });
+
   it('shows the details of a point on hover', async () => {
     await page.locator('#chart circle.point[data-exp="e0004"]').hover();
     const tooltip = page.locator('#tooltip');

@@ -1,13 +1,17 @@
 /**
- * The description of a tune experiment, readable by a person and parsed back on the next
- * proposal: the history is the search's only memory, so a resumed run continues where it was.
+ * What a tune experiment records: a description for people, and its search state for the next
+ * proposal (the history is the search's only memory, so a resumed run continues where it was).
  *
- *   lr 0.0003 → 0.0012 (width 64, ctx 8) [tune lr+1 width:2 ctx:1]
+ *   description   HIDDEN 64 → 108
+ *   agentState    { agent: 'tune', v: 1, params: [...], from: [...], to: [...], moves: [...], levels: [...] }
  *
- * The changed parameters with old → new values, the unchanged ones in parentheses, then the
- * search state after the proposal: per parameter its step level (step = 2^-(level+1) of the
- * normalised range), with + or - on the parameter that moved and its direction.
+ * `levels` is each parameter's step level after the proposal (step = 2^-(level+1) of its
+ * normalised range); `moves` the parameter that moved and its direction.
+ *
+ * Runs recorded before the state had its own field carry it in the description,
+ * `lr 0.0003 → 0.0012 (width 64, ctx 8) [tune lr+1 width:2 ctx:1]`: `parseDescription` reads those.
  */
+import { z } from 'zod';
 
 export interface Move {
   /** Index of the parameter. */
@@ -25,26 +29,55 @@ export interface TriedPoint {
   levels: number[];
 }
 
-export function describePoint(labels: readonly string[], point: TriedPoint): string {
-  const moved = new Set(point.moves.map((m) => m.param));
-  const changes: string[] = [];
-  const rest: string[] = [];
-  labels.forEach((label, i) => {
-    if (moved.has(i)) changes.push(`${label} ${point.from[i]} → ${point.to[i]}`);
-    else rest.push(`${label} ${point.to[i]}`);
-  });
-  const state = labels.map((label, i) => {
-    const move = point.moves.find((m) => m.param === i);
-    return move === undefined ? `${label}:${point.levels[i]}` : `${label}${move.dir > 0 ? '+' : '-'}${point.levels[i]}`;
-  });
-  return `${changes.join(', ')}${rest.length > 0 ? ` (${rest.join(', ')})` : ''} [tune ${state.join(' ')}]`;
+/** The changed parameters with old → new values: what tables and the chart show. */
+export function describeChange(labels: readonly string[], point: TriedPoint): string {
+  return point.moves.map((m) => `${labels[m.param]} ${point.from[m.param]} → ${point.to[m.param]}`).join(', ');
+}
+
+export const TUNE_STATE_VERSION = 1 as const;
+
+const stateSchema = z.object({
+  agent: z.literal('tune'),
+  v: z.literal(TUNE_STATE_VERSION),
+  params: z.array(z.string()),
+  from: z.array(z.string()),
+  to: z.array(z.string()),
+  moves: z.array(z.object({ param: z.int().min(0), dir: z.union([z.literal(1), z.literal(-1)]) })),
+  levels: z.array(z.int().min(0)),
+});
+
+export type TuneState = z.infer<typeof stateSchema>;
+
+/** The search state of a proposal, as recorded with it (`agentState`). */
+export function tuneState(labels: readonly string[], point: TriedPoint): TuneState {
+  return { agent: 'tune', v: TUNE_STATE_VERSION, params: [...labels], from: [...point.from], to: [...point.to], moves: point.moves.map((m) => ({ ...m })), levels: [...point.levels] };
+}
+
+/**
+ * The tried point recorded for the same parameters; undefined for anything else (another
+ * agent's state, another version, a spec whose parameters changed).
+ */
+export function pointFromState(state: unknown, labels: readonly string[]): TriedPoint | undefined {
+  const parsed = stateSchema.safeParse(state);
+  if (!parsed.success) return undefined;
+  const { params, from, to, moves, levels } = parsed.data;
+  const n = labels.length;
+  if (params.length !== n || params.some((p, i) => p !== labels[i]) || from.length !== n || to.length !== n || levels.length !== n) return undefined;
+  if (moves.some((m) => m.param >= n) || ![...from, ...to].every((v) => Number.isFinite(Number(v)))) return undefined;
+  return { from, to, moves, levels };
+}
+
+/** A history row's tried point: from its recorded state, else (a run recorded before) its description. */
+export function readTriedPoint(row: { description: string; agentState?: unknown }, labels: readonly string[]): TriedPoint | undefined {
+  return pointFromState(row.agentState, labels) ?? parseDescription(row.description, labels);
 }
 
 const SHAPE = /^(?<changes>.+?)(?: \((?<rest>[^()]*)\))? \[tune (?<state>[^\]]*)\]$/u;
 
 /**
- * The tried point of a description written by `describePoint` for the same labels; undefined
- * for anything else (the baseline, another agent's change, a spec whose parameters changed).
+ * The tried point of a description in the format of runs before `agentState` (see the header)
+ * for the same labels; undefined for anything else (the baseline, another agent's change, a
+ * spec whose parameters changed).
  */
 export function parseDescription(description: string, labels: readonly string[]): TriedPoint | undefined {
   const shape = SHAPE.exec(description.trim())?.groups;

@@ -33,6 +33,7 @@ export class TuneProposer implements Proposer {
       kind: 'change',
       description: step.description,
       hypothesis: `a step of ${changed} from the current best improves ${context.spec.bench.metric.name}`,
+      agentState: step.state,
     };
   }
 }

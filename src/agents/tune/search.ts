@@ -7,11 +7,11 @@
  * the search moves on to the next parameter. Below the finest step a parameter has converged;
  * when all have, the search is exhausted.
  *
- * The state is rebuilt from the history on every call (descriptions carry the tried points and
- * the step levels, see describe.ts), so a resumed run continues exactly where it stopped.
+ * The state is rebuilt from the history on every call (each row's `agentState` carries the tried
+ * point and the step levels, see describe.ts), so a resumed run continues exactly where it stopped.
  */
 import type { Verdict } from '../../core/types.js';
-import { describePoint, parseDescription, type Move, type TriedPoint } from './describe.js';
+import { describeChange, readTriedPoint, tuneState, type Move, type TriedPoint, type TuneState } from './describe.js';
 import { formatValue, fromUnit, pointKey, toUnit, type Dimension } from './space.js';
 import { mulberry32 } from '../../eval/stats.js';
 
@@ -28,6 +28,8 @@ export function stepSize(level: number): number {
 export interface SearchRow {
   verdict: Verdict;
   description: string;
+  /** What the proposal recorded (`tuneState`); rows of older runs have it in the description. */
+  agentState?: unknown;
 }
 
 export interface SearchOptions {
@@ -38,7 +40,7 @@ export interface SearchOptions {
 }
 
 export type SearchStep =
-  | { kind: 'point'; point: TriedPoint; description: string }
+  | { kind: 'point'; point: TriedPoint; description: string; state: TuneState }
   | { kind: 'exhausted'; reason: string };
 
 /** The search state a history leads to. */
@@ -61,7 +63,7 @@ export function foldHistory(dims: readonly Dimension[], history: readonly Search
     tried: new Set(),
   };
   for (const row of history) {
-    const point = parseDescription(row.description, labels);
+    const point = readTriedPoint(row, labels);
     if (point === undefined) continue;
     state.tried.add(pointKey(point.from));
     state.tried.add(pointKey(point.to));
@@ -127,7 +129,8 @@ export function nextPoint(
       const key = pointKey(to);
       if (tried.has(key)) continue;
       const point: TriedPoint = { from: [...center], to, moves: [{ param, dir }], levels: [...levels] };
-      return { kind: 'point', point, description: describePoint(dims.map((d) => d.label), point) };
+      const labels = dims.map((d) => d.label);
+      return { kind: 'point', point, description: describeChange(labels, point), state: tuneState(labels, point) };
     }
     levels[param]! += 1;
   }

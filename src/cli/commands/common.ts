@@ -1,8 +1,20 @@
 import { InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_EXPERIMENTS, type RunsWhere } from '../../app/runs.js';
 import type { StopReason } from '../../core/budget.js';
 
 export function experimentsOption(): Option {
-  return new Option('--experiments <dir>', 'the folder of run folders').default(process.env.RATCHET_EXPERIMENTS ?? 'experiments');
+  return new Option('--experiments <dir>', `the folder of run folders (default: RATCHET_EXPERIMENTS, else ./${DEFAULT_EXPERIMENTS}, where a run id not found there is looked up among the runs started on this machine)`);
+}
+
+/** The experiments folder the user chose (the flag, else RATCHET_EXPERIMENTS); undefined: look everywhere. */
+export function runsWhere(o: { experiments?: string | undefined }): RunsWhere {
+  const chosen = o.experiments ?? (process.env['RATCHET_EXPERIMENTS'] || undefined);
+  return chosen === undefined ? {} : { experimentsRoot: chosen };
+}
+
+/** Where a new run's folder goes. */
+export function newRunsRoot(o: { experiments?: string | undefined }): string {
+  return runsWhere(o).experimentsRoot ?? DEFAULT_EXPERIMENTS;
 }
 
 export function collect(value: string, previous: string[] | undefined): string[] {

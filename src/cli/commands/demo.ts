@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { runDemo } from '../../app/demo.js';
+import { demoTemplate, runDemo } from '../../app/demo.js';
 import { showRun } from '../../app/inspect.js';
 import { formatRunTable } from './inspect.js';
 import { err, out, printJson } from '../output.js';
 import { interruptOnSignals } from '../signals.js';
-import { experimentsOption, exitCodeFor, intArg } from './common.js';
+import { experimentsOption, exitCodeFor, intArg, newRunsRoot } from './common.js';
 import { readRunInfo } from '../../store/run-dir.js';
 import { createLiveView } from '../../view/watch/live.js';
 
@@ -16,7 +16,9 @@ export function registerDemo(program: Command): void {
     .addOption(experimentsOption())
     .option('--max-experiments <n>', 'experiments after the baseline', intArg, 12)
     .option('--json', 'print the summary as JSON')
-    .action(async (target: string, o: { experiments: string; maxExperiments: number; json?: boolean }) => {
+    .action(async (target: string, o: { experiments?: string; maxExperiments: number; json?: boolean }) => {
+      // Refused before anything is copied or said about copying.
+      await demoTemplate(target);
       const interrupt = interruptOnSignals();
       const say = o.json ? err : out;
       say(`ratchet demo: copying the ${target} target into a temporary git repository and tuning it for ${o.maxExperiments} experiments.`);
@@ -26,14 +28,14 @@ export function registerDemo(program: Command): void {
         const outcome = await runDemo({
           target,
           maxExperiments: o.maxExperiments,
-          experimentsRoot: o.experiments,
+          experimentsRoot: newRunsRoot(o),
           signal: interrupt.signal,
           onEvent: (event, state) => view.onEvent(event, state),
           onStart: ({ dir }) => void readRunInfo(dir).then((info) => view.setInfo(info), () => undefined),
           onWarning: (m) => err(`ratchet: warning: ${m}`),
         });
         view.close();
-        const table = await showRun(o.experiments, outcome.summary.runId);
+        const table = await showRun(newRunsRoot(o), outcome.summary.runId);
         if (o.json) printJson({ ...outcome.summary, repo: outcome.repo });
         else {
           out(`\n${formatRunTable(table)}\n`);

@@ -1,15 +1,16 @@
 import type { Command } from 'commander';
 import { diffRun, pickRun, type PickConflict, type PickDone, type PickResult } from '../../app/harvest.js';
 import type { SplitResult } from '../../app/harvest-split.js';
+import { locateRun } from '../../app/runs.js';
 import { formatGain } from '../../eval/decide.js';
 import { out, printJson } from '../output.js';
-import { experimentsOption } from './common.js';
+import { experimentsOption, runsWhere } from './common.js';
 
 function formatPicked(r: PickDone): string {
   const what = r.squashed ? `1 commit squashing ${r.changes.length} kept change${r.changes.length === 1 ? '' : 's'}` : `${r.changes.length} kept change${r.changes.length === 1 ? '' : 's'}`;
   const lines = [`${r.created ? 'created' : 'moved'} ${r.branch} at ${r.head.slice(0, 7)}: ${what} on ${r.from.slice(0, 7)}`];
   for (const c of r.changes) lines.push(`  ${c.experiment} ${formatGain(c.gain).padStart(7)}  ${c.description}`);
-  if (r.matchesBest !== undefined) lines.push(r.matchesBest ? '  the tree equals the best branch' : '  warning: the tree differs from the best branch (see ratchet diff)');
+  if (r.matchesBest !== undefined) lines.push(r.matchesBest ? '  the tree equals the best branch' : `  warning: the tree differs from the best branch (see: ratchet diff ${r.runId})`);
   if (r.updatedCheckout !== undefined) lines.push(`  fast-forwarded the checkout at ${r.updatedCheckout}`);
   return lines.join('\n');
 }
@@ -55,9 +56,10 @@ export function registerHarvest(program: Command): void {
     .option('--squash', 'one commit whose message lists every change and its gain')
     .option('--split', 'independent branches, one per group of changes touching common files')
     .option('--json', 'print JSON')
-    .action(async (runId: string, experiments: string[], o: { experiments: string; onto?: string; branch?: string; squash?: boolean; split?: boolean; json?: boolean }) => {
+    .action(async (runId: string, experiments: string[], o: { experiments?: string; onto?: string; branch?: string; squash?: boolean; split?: boolean; json?: boolean }) => {
+      const { root } = await locateRun(runId, runsWhere(o));
       const result = await pickRun({
-        experimentsRoot: o.experiments,
+        experimentsRoot: root,
         runId,
         experiments,
         ...(o.onto === undefined ? {} : { onto: o.onto }),
@@ -73,15 +75,16 @@ export function registerHarvest(program: Command): void {
 
   program
     .command('diff')
-    .description("what a run changed: its best (or one experiment) against its base")
+    .description("what a run changed: its best against its base, or one experiment's own change against its parent")
     .argument('<run>', 'the run id')
     .argument('[experiment]', 'an experiment id instead of the best, e.g. e0003')
     .addOption(experimentsOption())
     .option('--stat', 'only the files and line counts')
     .option('--json', 'print JSON')
-    .action(async (runId: string, experiment: string | undefined, o: { experiments: string; stat?: boolean; json?: boolean }) => {
-      const result = await diffRun({ experimentsRoot: o.experiments, runId, ...(experiment === undefined ? {} : { experiment }), stat: o.stat === true });
+    .action(async (runId: string, experiment: string | undefined, o: { experiments?: string; stat?: boolean; json?: boolean }) => {
+      const { root } = await locateRun(runId, runsWhere(o));
+      const result = await diffRun({ experimentsRoot: root, runId, ...(experiment === undefined ? {} : { experiment }), stat: o.stat === true });
       if (o.json) return printJson(result);
-      out(o.stat ? result.stat || '(no changes)' : result.patch || '(no changes)');
+      out(result.note ?? (o.stat ? result.stat || '(no changes)' : result.patch || '(no changes)'));
     });
 }

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { latestRunId, listRuns, showExperiment, showRun, type ExperimentDetail, type RunTable } from '../../app/inspect.js';
+import { listRuns, showExperiment, showRun, type ExperimentDetail, type RunTable } from '../../app/inspect.js';
+import { chooseRun } from '../../app/runs.js';
 import { formatGain, formatMetric } from '../../eval/decide.js';
 import { clip } from '../../view/plain.js';
 import { formatSummary } from '../../view/summary.js';
 import { out, printJson } from '../output.js';
-import { experimentsOption } from './common.js';
+import { experimentsOption, runsWhere } from './common.js';
 
 function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length);
@@ -46,6 +47,7 @@ export function formatExperiment(d: ExperimentDetail): string {
     `${d.experiment}  ${field('verdict')}  ${field('reason')}`,
     `  description ${field('description')}`,
     ...(r.hypothesis === undefined ? [] : [`  hypothesis  ${field('hypothesis')}`]),
+    ...(r.agentState === undefined ? [] : [`  agent state ${field('agentState')}`]),
     `  commit      ${field('commit')}   parent ${field('parent')}`,
     `  metric      ${field('metric')}   delta ${field('delta')}   gain ${typeof r.gain === 'number' ? formatGain(r.gain) : '-'}`,
     ...(r.stats === undefined ? [] : [`  stats       ${field('stats')}`]),
@@ -61,10 +63,10 @@ export function registerInspect(program: Command): void {
     .description('list runs, newest first')
     .addOption(experimentsOption())
     .option('--json', 'print JSON')
-    .action(async (o: { experiments: string; json?: boolean }) => {
-      const runs = await listRuns(o.experiments);
+    .action(async (o: { experiments?: string; json?: boolean }) => {
+      const { runs, where } = await listRuns(runsWhere(o));
       if (o.json) return printJson(runs);
-      if (runs.length === 0) return out(`no runs in ${o.experiments}`);
+      if (runs.length === 0) return out(`no runs in ${where}`);
       out(
         table([
           ['run', 'status', 'experiments', 'baseline', 'best', 'gain', 'kept'],
@@ -88,13 +90,13 @@ export function registerInspect(program: Command): void {
     .argument('[experiment]', 'an experiment id, e.g. e0003')
     .addOption(experimentsOption())
     .option('--json', 'print JSON')
-    .action(async (runArg: string | undefined, exp: string | undefined, o: { experiments: string; json?: boolean }) => {
-      const runId = runArg ?? (await latestRunId(o.experiments));
+    .action(async (runArg: string | undefined, exp: string | undefined, o: { experiments?: string; json?: boolean }) => {
+      const { runId, root } = await chooseRun(runArg, runsWhere(o));
       if (exp === undefined) {
-        const t = await showRun(o.experiments, runId);
+        const t = await showRun(root, runId);
         return o.json ? printJson(t) : out(formatRunTable(t));
       }
-      const d = await showExperiment(o.experiments, runId, exp);
+      const d = await showExperiment(root, runId, exp);
       return o.json ? printJson(d) : out(formatExperiment(d));
     });
 }

@@ -1,16 +1,17 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { resumeRun, startRun, type RunOutcome } from '../../app/run.js';
+import { locateRun } from '../../app/runs.js';
 import { SPEC_FLAGS, type SpecFlags } from '../../spec/flags.js';
 import { readRunInfo } from '../../store/run-dir.js';
 import { createLiveView, type LiveView } from '../../view/watch/live.js';
 import { formatSummary } from '../../view/summary.js';
 import { err, out, printJson } from '../output.js';
 import { interruptOnSignals } from '../signals.js';
-import { collect, experimentsOption, exitCodeFor, intArg, numberArg } from './common.js';
+import { collect, experimentsOption, exitCodeFor, intArg, newRunsRoot, numberArg, runsWhere } from './common.js';
 
 interface RunCliOptions extends SpecFlags {
-  experiments: string;
+  experiments?: string;
   runId?: string;
   base?: string;
   spec?: string;
@@ -79,6 +80,7 @@ export function registerRun(program: Command): void {
       .option('--spec <file>', 'the spec file (default: ratchet.yaml in the repository)')
       .option('--agent <kind>', 'the agent: replay, tune, claude, command')
       .option('--patches <dir>', 'replay: a folder of patch files, applied in name order')
+      .option('--agent-run <command>', 'command: the coding-agent CLI to run, with {prompt} or {prompt_file} (implies --agent command)')
       .option('--max-experiments <n>', 'stop after this many experiments', intArg)
       .option('--objective <text>', 'what to improve (prose, or a file in the repository)')
       .option('--bench <command>', 'the command that prints the metric')
@@ -100,7 +102,7 @@ export function registerRun(program: Command): void {
       startRun({
         repo,
         flags: specFlags(o),
-        experimentsRoot: o.experiments,
+        experimentsRoot: newRunsRoot(o),
         ...(o.spec === undefined ? {} : { specFile: o.spec }),
         ...(o.runId === undefined ? {} : { runId: o.runId }),
         ...(o.base === undefined ? {} : { base: o.base }),
@@ -115,10 +117,11 @@ export function registerRun(program: Command): void {
 
   sessionOptions(program.command('resume').description('continue a stopped or crashed run from its events and git refs').argument('<run>', 'the run id')).action(
     async (runId: string, o: RunCliOptions) => {
+      const { root } = await locateRun(runId, runsWhere(o));
       process.exitCode = await runSession(o, (signal, live) =>
         resumeRun({
           runId,
-          experimentsRoot: o.experiments,
+          experimentsRoot: root,
           ...(o.redis === undefined ? {} : { redis: o.redis }),
           inProcessWorker: o.worker,
           keepWorktrees: o.keepWorktrees === true,

@@ -24,8 +24,9 @@ export function registerSpecCommands(program: Command): void {
     .option('--check <command>', 'a check (repeatable; default: guessed)', collect)
     .option('--editable <glob>', 'a path the agent may change (repeatable)', collect)
     .option('--agent <kind>', 'the agent')
+    .option('--agent-run <command>', 'command: the coding-agent CLI to run, with {prompt} or {prompt_file} (implies --agent command)')
     .option('--json', 'print JSON')
-    .action(async (repo: string, o: { from?: string; force?: boolean; json?: boolean; objective?: string; bench?: string; metric?: string; goal?: string; check?: string[]; editable?: string[]; agent?: string }) => {
+    .action(async (repo: string, o: { from?: string; force?: boolean; json?: boolean; objective?: string; bench?: string; metric?: string; goal?: string; check?: string[]; editable?: string[]; agent?: string; agentRun?: string }) => {
       const { force, json, from, ...rest } = o;
       if (from !== undefined) {
         const created = await createFromTemplate(from, repo);

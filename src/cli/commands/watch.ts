@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
+import { runCatalog } from '../../app/runs.js';
 import { openWatch, watchRun } from '../../app/watch.js';
 import { DEFAULT_PREFIX } from '../../queue/names.js';
 import { createLiveView } from '../../view/watch/live.js';
 import { err, isTerminal } from '../output.js';
-import { experimentsOption } from './common.js';
+import { experimentsOption, runsWhere } from './common.js';
 
 interface WatchCliOptions {
-  experiments: string;
+  experiments?: string;
   plain?: boolean;
   follow: boolean;
   keep?: boolean;
@@ -38,7 +39,7 @@ export function registerWatch(program: Command): void {
       const quit = quitOnSignals();
       try {
         const source = await openWatch({
-          experimentsRoot: o.experiments,
+          runs: runCatalog(runsWhere(o)),
           ...(runId === undefined ? {} : { runId }),
           ...(o.redis === undefined ? {} : { redis: o.redis }),
           prefix: o.prefix,

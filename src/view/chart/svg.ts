@@ -4,9 +4,9 @@
  * `data-exp`; the dashboard relies on those and on the `data-*` geometry of the root element.
  */
 import { formatGain, formatMetric } from '../../eval/decide.js';
-import type { Goal } from '../../spec/schema.js';
 import type { RunInfo } from '../../store/run-dir.js';
 import type { RunState } from '../../store/state.js';
+import { placeLabels, type LabelScene, type PlacedLabel } from './labels.js';
 import { progressData, type ProgressData, type ProgressPoint } from './progress-data.js';
 import { integerTicks, linearScale, metricDomain, niceTicks, type Scale } from './scale.js';
 
@@ -33,6 +33,7 @@ const COLORS = {
 const FONT = 'DejaVu Sans, Liberation Sans, Helvetica, Arial, sans-serif';
 const LABEL_CHARS = 42;
 const LABEL_ANGLE = 28;
+const LABEL_FONT_SIZE = 11;
 
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -100,7 +101,7 @@ export function renderProgressData(data: ProgressData, options: ChartOptions = {
     bestLine(data, x, y, lastN),
     ...visible.filter((p) => p.kind === 'discard' || p.kind === 'failed').map((p) => mark(p, x(p.n), p.metric === undefined ? f.failY : clampY(p.metric), yDomain)),
     ...visible.filter((p) => p.kind === 'keep' || p.kind === 'baseline').map((p) => mark(p, x(p.n), clampY(p.metric!), yDomain)),
-    ...visible.filter((p) => p.kind === 'keep' || p.kind === 'baseline').map((p) => label(p, x(p.n), clampY(p.metric!), data.goal, f)),
+    ...labels(data, visible, f, { x, y, clampY }),
     `</g>`,
     ...(width >= 660 ? legend(f) : []),
     `</svg>`,
@@ -167,24 +168,56 @@ function mark(p: ProgressPoint, cx: number, cy: number, yDomain: [number, number
   }
 }
 
-/**
- * Kept points are labelled with their description, slanted to the right into the region of worse
- * values (down for maximize, up for minimize), where only discards lie. Near the right edge the
- * label runs left instead, level with the point on its better side: the region above (maximize)
- * or below (minimize) the earlier running best, which is empty.
- */
-function label(p: ProgressPoint, cx: number, cy: number, goal: Goal, f: Frame): string {
-  const text = p.kind === 'baseline' ? 'baseline' : truncate(p.description, LABEL_CHARS);
-  const width = text.length * 6.2;
-  const down = goal === 'maximize';
-  const color = p.kind === 'baseline' ? COLORS.baseline : COLORS.best;
-  const head = `<text class="label" data-exp="${p.exp}" font-size="11" fill="${color}"`;
-  if (cx + 7 + width * Math.cos((LABEL_ANGLE * Math.PI) / 180) > f.right) {
-    return `${head} x="${num(cx - 9)}" y="${num(cy + (down ? -6 : 13))}" text-anchor="end">${escapeXml(text)}</text>`;
+/** The running best as segments, the path `bestLine` draws. */
+function bestSegments(data: ProgressData, x: Scale, y: Scale, lastN: number): LabelScene['lines'] {
+  const [first, ...rest] = data.best;
+  if (first === undefined) return [];
+  const segments: { x1: number; y1: number; x2: number; y2: number }[] = [];
+  let at = { x: x(first.n), y: y(first.metric) };
+  for (const step of rest) {
+    const next = { x: x(step.n), y: y(step.metric) };
+    segments.push({ x1: at.x, y1: at.y, x2: next.x, y2: at.y }, { x1: next.x, y1: at.y, x2: next.x, y2: next.y });
+    at = next;
   }
-  const lx = num(cx + 7);
-  const ly = num(cy + (down ? 13 : -7));
-  return `${head} x="${lx}" y="${ly}" transform="rotate(${down ? LABEL_ANGLE : -LABEL_ANGLE} ${lx} ${ly})">${escapeXml(text)}</text>`;
+  segments.push({ x1: at.x, y1: at.y, x2: x(lastN), y2: at.y });
+  return segments;
+}
+
+/**
+ * Kept points are labelled with their description, slanted into the region of worse values
+ * where only discards lie, or elsewhere near the point when that place is taken (labels.ts):
+ * labels never overlap each other or a point, and never run out of the plot.
+ */
+function labels(data: ProgressData, visible: readonly ProgressPoint[], f: Frame, s: { x: Scale; y: Scale; clampY: (v: number) => number }): string[] {
+  const placeOf = (p: ProgressPoint): { cx: number; cy: number } => ({ cx: s.x(p.n), cy: p.metric === undefined ? f.failY : s.clampY(p.metric) });
+  const kept = visible.filter((p) => p.kind === 'keep' || p.kind === 'baseline');
+  const lastN = Math.max(0, ...data.points.map((p) => p.n));
+  const placed = placeLabels(
+    kept.map((p) => ({
+      exp: p.exp,
+      text: p.kind === 'baseline' ? 'baseline' : truncate(p.description, LABEL_CHARS),
+      ...placeOf(p),
+      // The baseline first, then the biggest gains: in a crowded run, small gains go unlabelled.
+      priority: p.kind === 'baseline' ? -Infinity : -(p.gain ?? 0),
+    })),
+    {
+      bounds: { left: f.left + 2, top: f.top + 2, right: f.right - 2, bottom: f.bottom - 2 },
+      points: visible.map((p) => ({ exp: p.exp, ...placeOf(p), r: p.kind === 'keep' || p.kind === 'baseline' ? 6.5 : 4 })),
+      lines: bestSegments(data, s.x, s.y, lastN),
+      worse: data.goal === 'maximize' ? 1 : -1,
+      fontSize: LABEL_FONT_SIZE,
+      angle: LABEL_ANGLE,
+    },
+  );
+  const kinds = new Map(kept.map((p) => [p.exp, p.kind]));
+  return placed.map((l) => label(l, kinds.get(l.exp) === 'baseline'));
+}
+
+function label(l: PlacedLabel, baseline: boolean): string {
+  const color = baseline ? COLORS.baseline : COLORS.best;
+  const anchor = l.anchor === 'end' ? ' text-anchor="end"' : '';
+  const turn = l.angle === 0 ? '' : ` transform="rotate(${l.angle} ${num(l.x)} ${num(l.y)})"`;
+  return `<text class="label" data-exp="${l.exp}" font-size="${LABEL_FONT_SIZE}" fill="${color}" x="${num(l.x)}" y="${num(l.y)}"${anchor}${turn}>${escapeXml(l.text)}</text>`;
 }
 
 function legend(f: Frame): string[] {

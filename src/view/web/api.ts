@@ -6,7 +6,8 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../../core/errors.js';
 import { experimentNumber, type ExperimentId, type Verdict } from '../../core/types.js';
-import { listRunIds, readRunEvents, readRunInfo, runDir, type RunInfo } from '../../store/run-dir.js';
+import type { RunCatalog } from '../../store/run-catalog.js';
+import { readRunEvents, readRunInfo, type RunInfo } from '../../store/run-dir.js';
 import { bestGain, foldEvents, totalCostUsd, type ExperimentState, type RunState } from '../../store/state.js';
 import { chartMetric, progressData, type ProgressData } from '../chart/progress-data.js';
 import { readPatchPreview, type PatchPreview } from '../patch-preview.js';
@@ -83,13 +84,16 @@ export interface LoadedRun {
   state: RunState;
 }
 
-export function runFolder(root: string, runId: string): string {
+/** The folder of a run the catalog has; a name that is not a run id is never looked up. */
+export async function runFolder(runs: RunCatalog, runId: string): Promise<string> {
   if (!RUN_ID.test(runId) || runId.includes('..')) throw new NotFoundError(`no run named ${JSON.stringify(runId)}`);
-  return runDir(root, runId);
+  const dir = await runs.find(runId);
+  if (dir === undefined) throw new NotFoundError(`no run named ${runId}`);
+  return dir;
 }
 
-export async function loadRun(root: string, runId: string): Promise<LoadedRun> {
-  const dir = runFolder(root, runId);
+export async function loadRun(runs: RunCatalog, runId: string): Promise<LoadedRun> {
+  const dir = await runFolder(runs, runId);
   try {
     const info = await readRunInfo(dir);
     return { dir, info, state: foldEvents(info.runId, await readRunEvents(dir)) };
@@ -144,11 +148,11 @@ function row(e: ExperimentState): ExperimentRow {
   };
 }
 
-export async function listRuns(root: string): Promise<RunSummary[]> {
+export async function listRuns(runs: RunCatalog): Promise<RunSummary[]> {
   const summaries: RunSummary[] = [];
-  for (const id of await listRunIds(root)) {
+  for (const { runId } of await runs.list()) {
     try {
-      summaries.push(summarise(await loadRun(root, id)));
+      summaries.push(summarise(await loadRun(runs, runId)));
     } catch {
       // A run folder being created, or one this version cannot read: left out of the list.
     }
@@ -156,8 +160,8 @@ export async function listRuns(root: string): Promise<RunSummary[]> {
   return summaries;
 }
 
-export async function runDetail(root: string, runId: string): Promise<RunDetail> {
-  const run = await loadRun(root, runId);
+export async function runDetail(runs: RunCatalog, runId: string): Promise<RunDetail> {
+  const run = await loadRun(runs, runId);
   const { info, state } = run;
   const agent = info.spec.agent;
   return {
@@ -205,9 +209,9 @@ async function readResult(path: string): Promise<unknown> {
   }
 }
 
-export async function experimentDetail(root: string, runId: string, exp: string): Promise<ExperimentDetail> {
+export async function experimentDetail(runs: RunCatalog, runId: string, exp: string): Promise<ExperimentDetail> {
   if (!EXP_ID.test(exp)) throw new NotFoundError(`no experiment named ${JSON.stringify(exp)}`);
-  const { dir, state } = await loadRun(root, runId);
+  const { dir, state } = await loadRun(runs, runId);
   const e = state.experiments.get(exp);
   if (e === undefined) throw new NotFoundError(`run ${runId} has no experiment ${exp}`);
   const folder = join(dir, exp);

@@ -1,6 +1,7 @@
 /**
- * `ratchet serve`: a local dashboard for every run in the experiments folder. node:http and a
- * small JSON API; the page is static files plus library files from node_modules.
+ * `ratchet serve`: a local dashboard for every run of a catalog (an experiments folder, or every
+ * run started on this machine). node:http and a small JSON API; the page is static files plus
+ * library files from node_modules.
  *
  *   GET /api/runs                           every run, newest first (RunSummary[])
  *   GET /api/runs/:run                      one run: summary, experiments, chart data
@@ -13,8 +14,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
 import { UserError } from '../../core/errors.js';
+import { folderCatalog, type RunCatalog } from '../../store/run-catalog.js';
 import { renderProgressData, type ChartOptions } from '../chart/svg.js';
 import { admit, dashboardToken, isLoopback } from './access.js';
 import { experimentDetail, listRuns, loadRun, NotFoundError, runDetail, runFolder } from './api.js';
@@ -25,8 +26,10 @@ import { progressData } from '../chart/progress-data.js';
 export const DEFAULT_PORT = 8740;
 
 export interface ServeOptions {
-  /** The folder holding one folder per run (`./experiments` by default in the CLI). */
-  experimentsRoot: string;
+  /** The folder holding one folder per run; or `runs`, which wins. */
+  experimentsRoot?: string;
+  /** Where the runs are (`ratchet serve` without --experiments: every run started on this machine). */
+  runs?: RunCatalog;
   /** 0 picks a free port. */
   port?: number;
   host?: string;
@@ -102,7 +105,7 @@ function readTarget(req: IncomingMessage): { url: URL; parts: string[] } | undef
   }
 }
 
-async function route(url: URL, parts: string[], res: ServerResponse, root: string, hub: LiveHub): Promise<void> {
+async function route(url: URL, parts: string[], res: ServerResponse, root: RunCatalog, hub: LiveHub): Promise<void> {
   const [head, second, runId, sub, exp] = parts;
 
   if (parts.length === 0 || url.pathname === '/index.html') return asset(res, await staticAsset('index.html'));
@@ -119,7 +122,7 @@ async function route(url: URL, parts: string[], res: ServerResponse, root: strin
   if (sub === 'experiments' && exp !== undefined && parts.length === 5) return json(res, 200, await experimentDetail(root, runId, exp));
   if (sub === 'events' && exp === undefined) {
     await loadRun(root, runId); // 404 before the stream opens
-    return hub.subscribe(runId, runFolder(root, runId), res);
+    return hub.subscribe(runId, await runFolder(root, runId), res);
   }
   return json(res, 404, { error: 'not found' });
 }
@@ -142,7 +145,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 }
 
 export async function serve(options: ServeOptions): Promise<DashboardServer> {
-  const root = resolve(options.experimentsRoot);
+  const root = options.runs ?? folderCatalog(options.experimentsRoot ?? 'experiments');
   const host = options.host ?? '127.0.0.1';
   const token = dashboardToken(host, options.token);
   const hub = new LiveHub(options.pollIntervalMs ?? 1000);
