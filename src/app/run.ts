@@ -91,6 +91,13 @@ function setupBeforeAgent(spec: Spec, runner: CommandRunner, gitDir: string): No
   };
 }
 
+/** Whether the agent's own commands run outside bubblewrap (tune and replay run none). */
+function agentRunsUnconfined(spec: Spec, sandboxed: boolean): boolean {
+  const agent = spec.agent;
+  if (agent.kind === 'command') return !sandboxed || !agent.sandbox;
+  return agent.kind === 'claude' && !sandboxed;
+}
+
 export function generateRunId(repo: string, now = new Date()): string {
   const slug = basename(resolve(repo)).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 24) || 'run';
   return `${now.toISOString().slice(0, 10)}-${slug}-${randomBytes(2).toString('hex')}`;
@@ -215,6 +222,7 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
       queue,
       proposer: await createRunProposer(info.spec, runner, redactor),
       ...(options.keepWorktrees ? { keepWorktrees: true } : {}),
+      ...(agentRunsUnconfined(info.spec, sandbox.sandboxed) ? { agentUnconfined: true } : {}),
       ...(needsSetupFirst(info.spec) ? { prepareWorktree: setupBeforeAgent(info.spec, runner, workspace.gitDir) } : {}),
     };
     // A resumed run whose budget is already spent stops at once, without a new experiment.

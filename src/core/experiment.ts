@@ -3,6 +3,7 @@
  * did to the repository, the diff gate, the commit, the evaluation, the verdict, and the record.
  * Every experiment leaves its ref, patch and logs.
  */
+import { join } from 'node:path';
 import { decide } from '../eval/decide.js';
 import { formatSize } from '../spec/size.js';
 import { isAbortError } from './errors.js';
@@ -66,10 +67,11 @@ export async function evaluateAndDecide(
 }
 
 /** What the agent did beyond its worktree's files: one reason, or undefined. Undone as it goes. */
-async function agentViolation(run: RunContext, worktree: Worktree, before: RepoSnapshot): Promise<string | undefined> {
+async function agentViolation(run: RunContext, exp: ExperimentId, worktree: Worktree, before: RepoSnapshot): Promise<string | undefined> {
   const problems: string[] = [];
   if (!(await run.workspace.worktreeLinkOk(worktree.path))) problems.push("the agent deleted or corrupted its worktree's git link (.git)");
-  const undone = [...(await run.workspace.undoRepoChanges(before)), ...(await putBackRunRefs(run))];
+  const aside = join(run.store.experimentDir(exp), 'agent-checkout');
+  const undone = [...(await run.workspace.undoRepoChanges(before, { aside })), ...(await putBackRunRefs(run))];
   if (undone.length > 0) problems.push(`the agent ${undone.slice(0, 3).join(', ')}${undone.length > 3 ? ', …' : ''} (put back)`);
   return problems.length === 0 ? undefined : problems.join('; ');
 }
@@ -96,7 +98,7 @@ export async function runExperiment(
       // Whatever setup left behind (node_modules, build output, links) is not the agent's change.
       setupMade = new Set(await run.workspace.changedPaths(worktree.path));
     }
-    const repoBefore = await run.workspace.snapshotRepo();
+    const repoBefore = await run.workspace.snapshotRepo({ checkout: run.agentUnconfined === true });
     const outcome = await run.proposer.propose(
       {
         runId: run.runId,
@@ -114,7 +116,7 @@ export async function runExperiment(
       signal,
     );
     if (signal.aborted) return await cancel(run, exp, 'interrupted');
-    const violation = await agentViolation(run, worktree, repoBefore);
+    const violation = await agentViolation(run, exp, worktree, repoBefore);
     if (violation !== undefined) {
       const description = outcome.kind === 'change' ? outcome.description : `(agent failed) ${outcome.reason}`;
       await run.store.append({ type: 'proposed', exp, description });

@@ -47,10 +47,10 @@ export interface Workspace {
   commitAll(worktree: Worktree, message: string, options?: { exclude?: ReadonlySet<string>; maxPatchBytes?: number }): Promise<CandidateCommit | undefined>;
   /** Whether the worktree's `.git` link still leads to its repository (an agent may break it). */
   worktreeLinkOk(path: string): Promise<boolean>;
-  /** The repository's refs (not ratchet's), HEADs, config and hooks, to compare after an agent ran. */
-  snapshotRepo(): Promise<RepoSnapshot>;
-  /** Puts back what changed since `before`; returns what that was. */
-  undoRepoChanges(before: RepoSnapshot): Promise<string[]>;
+  /** The repository's refs (not ratchet's), HEADs, config and hooks (`checkout`: the user's files too), to compare after an agent ran. */
+  snapshotRepo(options?: { checkout?: boolean }): Promise<RepoSnapshot>;
+  /** Puts back what changed since `before`; returns what that was. `aside`: where the checkout's changed files are copied first. */
+  undoRepoChanges(before: RepoSnapshot, options?: { aside?: string }): Promise<string[]>;
   /** Move (or create) a ref, optionally only if it still points at `expected`. Under the lock. */
   updateRef(ref: string, commit: string, expected?: string): Promise<void>;
   readRef(ref: string): Promise<string | undefined>;

@@ -20,6 +20,11 @@ export interface RunContext {
   prepareWorktree?: (worktree: string, logDir: string, signal: AbortSignal) => Promise<void>;
   /** Keep experiment worktrees on disk after they finish (for debugging). */
   keepWorktrees?: boolean;
+  /**
+   * The agent runs commands outside the sandbox (none here, `sandbox: none`, or a command agent
+   * with `sandbox: false`): the user's checkout is then watched while it proposes.
+   */
+  agentUnconfined?: boolean;
   /** The clock, for durations (tests fix it). */
   now?: () => number;
 }

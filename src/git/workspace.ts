@@ -14,6 +14,7 @@ import { withRepoLock, type RepoLockOptions } from './lock.js';
 import { describeCommit } from './patch.js';
 import { worktreeLinkOk } from './checkout.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
+import { undoCheckoutChanges } from './user-checkout.js';
 import type { RepoSnapshot } from '../core/ports.js';
 import { canonical, exists, isInside, listWorktrees, moveAside, scanRoot } from './worktrees.js';
 
@@ -220,12 +221,15 @@ export class GitWorkspace implements Workspace {
     return worktreeLinkOk(path, this.gitDir);
   }
 
-  snapshotRepo(): Promise<RepoSnapshot> {
-    return snapshotRepo(this.gitDir);
+  snapshotRepo(options: { checkout?: boolean } = {}): Promise<RepoSnapshot> {
+    return snapshotRepo(this.gitDir, options);
   }
 
-  undoRepoChanges(before: RepoSnapshot): Promise<string[]> {
-    return undoRepoChanges(this.gitDir, before);
+  async undoRepoChanges(before: RepoSnapshot, options: { aside?: string } = {}): Promise<string[]> {
+    const undone = await undoRepoChanges(this.gitDir, before);
+    if (before.checkout === undefined || options.aside === undefined) return undone;
+    const files = await undoCheckoutChanges(this.gitDir, before.checkout, options.aside);
+    return [...undone, ...files.map((file) => `wrote ${file} in your checkout`)];
   }
 
   private locked<T>(fn: () => Promise<T>): Promise<T> {
