@@ -111,6 +111,17 @@ export const benchSchema = z.strictObject({
   min_effect: minEffect.prefault(0),
 });
 
+export const holdoutSchema = z.strictObject({
+  dir: nonEmpty.describe("A folder outside the target repository, relative to the spec's folder: the agent never sees it; only the holdout stage does, read-only."),
+  run: nonEmpty.describe('Shell command that prints the holdout metric, run in the candidate\'s worktree; {holdout} is replaced by the folder\'s path.'),
+  timeout: timeout.prefault(600),
+  metric: metricSchema,
+  rule: z.enum(['no_regress', 'improve']).default('no_regress').describe('no_regress: a keep must not be worse on the holdout than its parent; improve: it must be better.'),
+  repeat: z.int().min(1).default(1).describe('Holdout runs per candidate: 1 compares with the recorded value of the parent; > 1 measures candidate and parent alternately (A/B).'),
+  min_effect: minEffect.prefault(0).describe('improve: the least gain on the holdout; no_regress: the largest loss tolerated.'),
+  confidence: z.number().gt(0.5).lt(1).default(0.95),
+});
+
 export const budgetSchema = z.strictObject({
   experiments: z.int().min(0).optional().describe('Experiments after the baseline.'),
   duration: duration.optional(),
@@ -204,6 +215,7 @@ export const specSchema = z
     setup_timeout: timeout.prefault(900),
     checks: z.array(checkSchema).default([]),
     bench: benchSchema,
+    holdout: holdoutSchema.optional().describe('A second measurement the agent never sees, run on every candidate that would be kept: one that wins the bench but fails it is `overfit`.'),
     budget: budgetSchema.default({ consecutive_failures: 10 }),
     agent: agentSchema.default({ kind: 'replay', parallel: 1 }),
     limits: limitsSchema.prefault({}),
@@ -265,6 +277,7 @@ export type Spec = z.output<typeof specSchema>;
 export type AgentSpec = Spec['agent'];
 export type BenchSpec = Spec['bench'];
 export type CheckSpec = Spec['checks'][number];
+export type HoldoutSpec = NonNullable<Spec['holdout']>;
 export type TuneParam = z.output<typeof tuneParamSchema>;
 export type Goal = Spec['bench']['metric']['goal'];
 
