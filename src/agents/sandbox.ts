@@ -5,7 +5,7 @@
  */
 import type { SandboxMount, SandboxRequest } from '../core/ports.js';
 import type { ProposalContext } from '../core/types.js';
-import { checkoutMounts, treeOfFiles } from '../eval/stage-sandbox.js';
+import { checkoutMounts, holdoutMounts, treeOfFiles } from '../eval/stage-sandbox.js';
 
 export interface AgentSandboxOptions {
   network: boolean;
@@ -25,5 +25,7 @@ export function agentSandbox(context: ProposalContext, files: readonly string[],
     wholeFolders: true,
     sandboxPaths: context.spec.sandbox_paths,
   });
-  return { mode: options.mode ?? context.spec.sandbox, mounts: [...mounts, ...(options.extra ?? [])], network: options.network };
+  const hide = context.spec.holdout === undefined ? [] : holdoutMounts(context.spec.holdout.dir, false);
+  // The agent never sees the holdout: hidden last, after the extra mounts (a login folder the user binds could hold it).
+  return { mode: options.mode ?? context.spec.sandbox, mounts: [...mounts, ...(options.extra ?? []), ...hide], network: options.network };
 }

@@ -48,6 +48,9 @@ export interface ResultRow {
   durationS: number | undefined;
   description: string;
   reason: string;
+  /** The holdout's value and its change against the parent's, when it ran (keeps, overfits). */
+  holdout: number | undefined;
+  holdoutChange: number | undefined;
 }
 
 export interface RunTable {
@@ -67,6 +70,8 @@ export async function showRun(root: string, runId: string): Promise<RunTable> {
     durationS: e.finished!.durationS,
     description: e.finished!.description,
     reason: e.finished!.reason,
+    holdout: e.finished!.holdout?.metric,
+    holdoutChange: e.finished!.holdout?.change,
   }));
   const inFlight = unfinishedExperiments(state).map((e) => ({ experiment: e.id, phase: e.phase, description: e.description }));
   return { summary: summarize(state, dir), rows, inFlight };
@@ -80,7 +85,7 @@ export interface ExperimentDetail {
   patch: string;
   /** When patch.diff is longer than what `patch` holds: how much, and where it is. */
   patchTruncated: { note: string; totalBytes: number; shownBytes: number; path: string } | undefined;
-  logs: Record<'setup' | 'checks' | 'bench' | 'agent', string>;
+  logs: Record<'setup' | 'checks' | 'bench' | 'holdout' | 'agent', string>;
 }
 
 export async function showExperiment(root: string, runId: string, exp: string, tailBytes = 2000): Promise<ExperimentDetail> {
@@ -105,6 +110,7 @@ export async function showExperiment(root: string, runId: string, exp: string, t
       setup: await readTail(join(edir, 'setup.log'), tailBytes),
       checks: await readTail(join(edir, 'checks.log'), tailBytes),
       bench: await readTail(join(edir, 'bench.log'), tailBytes),
+      holdout: await readTail(join(edir, 'holdout.log'), tailBytes),
       agent: await readTail(join(edir, 'agent.log'), tailBytes),
     },
   };

@@ -23,7 +23,9 @@ import { openEventPublisher } from '../queue/event-stream.js';
 import { startWorker, type RunningWorker } from '../queue/worker.js';
 import type { SpecFlags } from '../spec/flags.js';
 import { resolveSpec } from '../spec/flags.js';
+import { checkHoldoutDir } from '../spec/holdout.js';
 import { readSpecFile } from '../spec/load.js';
+import { specError } from '../spec/validate.js';
 import { resolveObjective } from '../spec/objective.js';
 import { commandLimits, type Spec } from '../spec/schema.js';
 import type { RunEvent } from '../store/events.js';
@@ -82,7 +84,15 @@ function setupBeforeAgent(spec: Spec, runner: CommandRunner, gitDir: string): No
       sandbox: {
         mode: spec.sandbox,
         network: spec.setup_network,
-        mounts: checkoutMounts({ gitDir, worktree, tree: treeOfFiles(files), protected: spec.protected, wholeFolders: false, sandboxPaths: spec.sandbox_paths }),
+        mounts: checkoutMounts({
+          gitDir,
+          worktree,
+          tree: treeOfFiles(files),
+          protected: spec.protected,
+          wholeFolders: false,
+          sandboxPaths: spec.sandbox_paths,
+          holdoutDir: spec.holdout?.dir,
+        }),
       },
     });
     // A failed setup is not fatal here: the agent sees a worktree without it, and the
@@ -104,20 +114,39 @@ export function generateRunId(repo: string, now = new Date()): string {
 }
 
 /** The spec of a target: its ratchet.yaml (if any) with the flags over it, validated once. */
-export async function resolveRunSpec(repo: string, flags: SpecFlags, specFile?: string): Promise<{ spec: Spec; source: string }> {
+export async function resolveRunSpec(repo: string, flags: SpecFlags, specFile?: string): Promise<{ spec: Spec; source: string; specDir: string }> {
   const doc = await readSpecFile(repo, specFile === undefined ? {} : { file: specFile });
   const source = doc?.source ?? 'the command line (no ratchet.yaml)';
   const spec = resolveSpec({ fileSpecInput: doc?.input, flags, source, ...(doc ? { lineOf: doc.lineOf } : {}) });
   // A run must be resumable from anywhere: paths given relative to the caller become absolute.
   if (spec.agent.kind === 'replay' && spec.agent.patches !== undefined) spec.agent.patches = resolve(spec.agent.patches);
-  return { spec, source };
+  return { spec, source, specDir: doc === undefined ? resolve(repo) : dirname(resolve(doc.source)) };
+}
+
+/** `holdout.dir` made absolute and real, once it is known to be a folder outside the repository. */
+async function resolveHoldout(spec: Spec, source: string, specDir: string, workspace: GitWorkspace): Promise<void> {
+  if (spec.holdout === undefined) return;
+  const { dir, issues } = await checkHoldoutDir(spec, { base: specDir, repo: workspace.repo, gitDir: workspace.gitDir });
+  if (dir === undefined) throw specError(source, issues);
+  spec.holdout.dir = dir;
+}
+
+/** The holdout is hidden only by bubblewrap: without it, say plainly what it is worth. */
+function holdoutNotice(spec: Spec, sandboxed: boolean): string | undefined {
+  if (spec.holdout === undefined) return undefined;
+  const agent = spec.agent;
+  const agentFree = agent.kind === 'command' && !agent.sandbox;
+  if (sandboxed && !agentFree) return undefined;
+  const who = sandboxed ? "the command agent runs unconfined (agent.sandbox: false), so it" : "commands run unsandboxed here, so the agent's commands and the candidate's setup, checks and bench";
+  return `holdout: ${who} can read the holdout folder ${spec.holdout.dir}; it still catches a change that overfits the bench by accident, not an agent that goes looking for it. Run with bubblewrap (sandbox: bwrap) to hide it`;
 }
 
 export async function startRun(options: RunOptions): Promise<RunOutcome> {
   checkRunJobKey(options.redis === undefined ? {} : { flag: options.redis }); // before anything is created
-  const { spec, source } = await resolveRunSpec(options.repo, options.flags, options.specFile);
+  const { spec, source, specDir } = await resolveRunSpec(options.repo, options.flags, options.specFile);
   const runId = options.runId ?? generateRunId(options.repo);
   const workspace = await GitWorkspace.open(options.repo, { runId });
+  await resolveHoldout(spec, source, specDir, workspace);
   const objective = await resolveObjective(spec, workspace.repo, source);
   for (const warning of await checkAgentReady(spec, workspace.repo)) options.onWarning?.(warning);
   const base = await workspace.resolve(options.base ?? 'HEAD');
@@ -174,6 +203,8 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
   const detach = options.onEvent ? store.onEvent(options.onEvent) : undefined;
   const sandbox = await resolveSandbox(info.spec.sandbox);
   if (sandbox.notice !== undefined) options.onWarning?.(sandbox.notice);
+  const holdout = holdoutNotice(info.spec, sandbox.sandboxed);
+  if (holdout !== undefined) options.onWarning?.(holdout);
   const limits = await limitsNotice(commandLimits(info.spec));
   if (limits !== undefined) options.onWarning?.(limits);
   // Worktrees of a crashed session of this run would block its experiment names.

@@ -12,7 +12,8 @@ import type { RepoSnapshot, Worktree } from './ports.js';
 import { historyRows, lastFailure, progressToEvents, recordFinished } from './record.js';
 import { refs, type RunContext } from './run-context.js';
 import { expectedRunRefs, runRefDrift } from './run-refs.js';
-import type { Decision, Evaluation, ExperimentId, Verdict } from './types.js';
+import type { Decision, Evaluation, EvaluationRequest, ExperimentId, HoldoutResult, Verdict } from './types.js';
+import { checkHoldout, type HoldoutCheck } from './holdout.js';
 
 export { historyRows, progressToEvents, recordFinished, type ExperimentRecord } from './record.js';
 
@@ -29,33 +30,41 @@ export async function putBackRunRefs(run: RunContext): Promise<string[]> {
   return drift.map((d) => `${d.actual === undefined ? 'deleted' : 'moved'} ${d.ref.replace(/^refs\/heads\//, '')}`);
 }
 
-/** Evaluate a committed candidate and decide; the caller records. */
+export interface EvaluatedCandidate {
+  evaluation: Evaluation;
+  decision: Decision;
+  /** The holdout's check, when the spec has one and the bench would keep the candidate. */
+  holdout?: HoldoutCheck;
+}
+
+/**
+ * Evaluate a committed candidate and decide; the caller records. A candidate the bench would
+ * keep (and the baseline, `parent.metric` NaN) then runs the holdout, which may turn the keep
+ * into `overfit`.
+ */
 export async function evaluateAndDecide(
   run: RunContext,
   exp: ExperimentId,
   worktree: Worktree,
   commit: string,
-  parent: { commit: string; metric: number; worktree: string | undefined },
+  parent: { commit: string; metric: number; worktree: string | undefined; holdout?: number | undefined },
   signal: AbortSignal,
-): Promise<{ evaluation: Evaluation; decision: Decision }> {
+): Promise<EvaluatedCandidate> {
   const logDir = await run.store.ensureExperimentDir(exp);
+  const request: EvaluationRequest = {
+    runId: run.runId,
+    experiment: exp,
+    worktree: worktree.path,
+    commit,
+    parentWorktree: parent.worktree,
+    parentCommit: parent.commit,
+    logDir,
+    spec: run.spec,
+    baseCommit: run.baseCommit,
+    gitDir: run.workspace.gitDir,
+  };
   // The worker keeps protected files at the base commit's and each stage isolated (eval/isolation.ts).
-  const evaluation = await run.queue.evaluate(
-    {
-      runId: run.runId,
-      experiment: exp,
-      worktree: worktree.path,
-      commit,
-      parentWorktree: parent.worktree,
-      parentCommit: parent.commit,
-      logDir,
-      spec: run.spec,
-      baseCommit: run.baseCommit,
-      gitDir: run.workspace.gitDir,
-    },
-    signal,
-    progressToEvents(run, exp),
-  );
+  const evaluation = await run.queue.evaluate(request, signal, progressToEvents(run, exp));
   const moved = await putBackRunRefs(run);
   const decision = decide({ bench: run.spec.bench, best: parent.metric, evaluation });
   if (moved.length > 0) {
@@ -63,7 +72,11 @@ export async function evaluateAndDecide(
     const also = decision.verdict === 'rejected' ? `; ${decision.reason}` : '';
     return { evaluation, decision: { verdict: 'rejected', reason: `${moved.join(', ')} while it ran (put back)${also}`, delta: undefined, gain: undefined } };
   }
-  return { evaluation, decision };
+  const baseline = Number.isNaN(parent.metric) && evaluation.status === 'ok' && evaluation.measurement !== undefined;
+  if (run.spec.holdout === undefined || (decision.verdict !== 'keep' && !baseline)) return { evaluation, decision };
+  const bench = baseline ? { verdict: 'keep' as const, reason: 'baseline', delta: undefined, gain: undefined } : decision;
+  const holdout = await checkHoldout(run, request, bench, { metric: parent.metric, holdout: parent.holdout }, () => putBackRunRefs(run), signal);
+  return { evaluation, decision: holdout.decision, holdout };
 }
 
 /** What the agent did beyond its worktree's files: one reason, or undefined. Undone as it goes. */
@@ -79,7 +92,7 @@ async function agentViolation(run: RunContext, exp: ExperimentId, worktree: Work
 export async function runExperiment(
   run: RunContext,
   exp: ExperimentId,
-  best: { exp: ExperimentId; commit: string; metric: number },
+  best: { exp: ExperimentId; commit: string; metric: number; holdout?: number },
   parentWorktree: string | undefined,
   signal: AbortSignal,
 ): Promise<ExperimentOutcome> {
@@ -160,17 +173,18 @@ export async function runExperiment(
       await recordFinished(run, { ...base, ...described, ...usage, commit: candidate.commit, verdict: 'rejected', reason: gate, durationS: seconds() });
       return { kind: 'finished', verdict: 'rejected' };
     }
-    const { evaluation, decision } = await evaluateAndDecide(
+    const { evaluation, decision, holdout } = await evaluateAndDecide(
       run,
       exp,
       worktree,
       candidate.commit,
-      { commit: best.commit, metric: best.metric, worktree: parentWorktree },
+      { commit: best.commit, metric: best.metric, worktree: parentWorktree, holdout: best.holdout },
       signal,
     );
     if (decision.verdict === 'keep') {
       await run.workspace.updateRef(r.best, candidate.commit, best.commit);
-      await run.store.append({ type: 'best_advanced', exp, commit: candidate.commit, metric: evaluation.measurement!.metric });
+      const kept = holdout?.holdout === undefined ? {} : { holdout: holdout.holdout.metric };
+      await run.store.append({ type: 'best_advanced', exp, commit: candidate.commit, metric: evaluation.measurement!.metric, ...kept });
     }
     await recordFinished(run, {
       ...base,
@@ -183,7 +197,9 @@ export async function runExperiment(
       ...(decision.delta === undefined ? {} : { delta: decision.delta }),
       ...(decision.gain === undefined ? {} : { gain: decision.gain }),
       ...(decision.stats ? { stats: decision.stats } : {}),
-      stages: evaluation.stages,
+      ...holdoutFields(holdout),
+      stages: [...evaluation.stages, ...(holdout?.stages ?? [])],
+      // The holdout's output is never a failure tail: the next proposal would show it to the agent.
       ...(evaluation.failureTail ? { failureTail: evaluation.failureTail } : {}),
       durationS: seconds(),
     });
@@ -194,6 +210,14 @@ export async function runExperiment(
   } finally {
     if (run.keepWorktrees !== true) await run.workspace.removeWorktree(worktree.path).catch(() => undefined);
   }
+}
+
+/** The holdout's part of an experiment's record. */
+export function holdoutFields(check: HoldoutCheck | undefined): { holdout?: HoldoutResult; agentReason?: string } {
+  return {
+    ...(check?.holdout === undefined ? {} : { holdout: check.holdout }),
+    ...(check?.agentReason === undefined ? {} : { agentReason: check.agentReason }),
+  };
 }
 
 async function cancel(run: RunContext, exp: ExperimentId, reason: string): Promise<{ kind: 'interrupted' }> {

@@ -5,7 +5,7 @@
  */
 import { checkBudget, type Stop } from './budget.js';
 import { isAbortError } from './errors.js';
-import { evaluateAndDecide, recordFinished, runExperiment } from './experiment.js';
+import { evaluateAndDecide, holdoutFields, recordFinished, runExperiment } from './experiment.js';
 import { refs, type RunContext } from './run-context.js';
 import { experimentId, type ExperimentId } from './types.js';
 import { unfinishedExperiments } from '../store/state.js';
@@ -27,24 +27,29 @@ async function measureBaseline(run: RunContext, signal: AbortSignal): Promise<St
   await run.store.append({ type: 'proposed', exp, description: 'baseline' });
   const worktree = await run.workspace.createWorktree({ ref: r.experiment(exp), commit: run.baseCommit, name: exp });
   try {
-    const { evaluation } = await evaluateAndDecide(run, exp, worktree, run.baseCommit, { commit: run.baseCommit, metric: Number.NaN, worktree: undefined }, signal);
+    const { evaluation, decision, holdout } = await evaluateAndDecide(run, exp, worktree, run.baseCommit, { commit: run.baseCommit, metric: Number.NaN, worktree: undefined }, signal);
     const m = evaluation.measurement;
-    const ok = evaluation.status === 'ok' && m !== undefined;
+    // With a holdout, the baseline's holdout value is what the first keep is compared with.
+    const holdoutFailed = holdout !== undefined && decision.verdict !== 'keep';
+    const ok = evaluation.status === 'ok' && m !== undefined && !holdoutFailed;
+    const why = holdoutFailed ? decision.reason.replace(/^baseline; but /, '') : evaluation.reason;
     await recordFinished(run, {
       experiment: exp,
-      verdict: ok ? 'keep' : evaluation.status === 'ok' ? 'crash' : evaluation.status,
-      reason: ok ? 'baseline' : evaluation.reason,
+      verdict: ok ? 'keep' : holdoutFailed ? decision.verdict : evaluation.status === 'ok' ? 'crash' : evaluation.status,
+      reason: ok ? 'baseline' : why,
       description: 'baseline',
       commit: run.baseCommit,
       parent: run.baseCommit,
       secondary: m?.secondary ?? {},
       ...(m ? { metric: m.metric, samples: m.samples } : {}),
-      stages: evaluation.stages,
+      ...holdoutFields(holdout),
+      stages: [...evaluation.stages, ...(holdout?.stages ?? [])],
       ...(evaluation.failureTail ? { failureTail: evaluation.failureTail } : {}),
       durationS: Math.round((Date.now() - started) / 100) / 10,
     });
-    if (!ok) return { reason: 'error', detail: `the baseline failed: ${evaluation.reason}; fix the target or its spec so the base commit passes` };
-    await run.store.append({ type: 'best_advanced', exp, commit: run.baseCommit, metric: m.metric });
+    if (!ok) return { reason: 'error', detail: `the baseline failed: ${why}; fix the target or its spec so the base commit passes` };
+    const kept = holdout?.holdout === undefined ? {} : { holdout: holdout.holdout.metric };
+    await run.store.append({ type: 'best_advanced', exp, commit: run.baseCommit, metric: m.metric, ...kept });
     return undefined;
   } catch (error) {
     if (isAbortError(error) || signal.aborted) {
@@ -58,7 +63,7 @@ async function measureBaseline(run: RunContext, signal: AbortSignal): Promise<St
 }
 
 /**
- * The parent's worktree for A/B benches (repeat > 1): one per best commit, replaced when the
+ * The parent's worktree for A/B benches (bench or holdout repeat > 1): one per best commit, replaced when the
  * best moves, so the parent is measured on the same machine as the candidate.
  */
 class ParentWorktree {
@@ -66,7 +71,7 @@ class ParentWorktree {
   constructor(private readonly run: RunContext) {}
 
   async forCommit(commit: string): Promise<string | undefined> {
-    if (this.run.spec.bench.repeat <= 1) return undefined;
+    if (this.run.spec.bench.repeat <= 1 && (this.run.spec.holdout?.repeat ?? 1) <= 1) return undefined;
     // Outside the sandbox a candidate can reach the parent's worktree; one it broke is made anew.
     if (this.current?.commit === commit && (await this.run.workspace.worktreeLinkOk(this.current.path))) return this.current.path;
     await this.dispose();

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { RunContext } from './run-context.js';
-import type { AgentState, Decision, Evaluation, ExperimentId, HistoryRow, ProposalContext, StageProgress, Usage, Verdict } from './types.js';
+import type { AgentState, Decision, Evaluation, ExperimentId, HistoryRow, HoldoutResult, ProposalContext, StageProgress, Usage, Verdict } from './types.js';
 import { finishedExperiments } from '../store/state.js';
 
 export interface ExperimentRecord {
@@ -26,6 +26,10 @@ export interface ExperimentRecord {
   stages: Evaluation['stages'];
   usage?: Usage;
   failureTail?: string;
+  /** The holdout's figures (for the user; the agent never sees them). */
+  holdout?: HoldoutResult;
+  /** What the agent's history says instead of `reason`, which names the holdout's figures. */
+  agentReason?: string;
   durationS: number;
 }
 
@@ -35,7 +39,7 @@ export function historyRows(run: RunContext): HistoryRow[] {
     verdict: e.finished!.verdict,
     metric: e.finished!.metric,
     description: e.finished!.description,
-    reason: e.finished!.reason,
+    reason: e.finished!.agentReason ?? e.finished!.reason,
     ...(e.agentState === undefined ? {} : { agentState: e.agentState }),
   }));
 }
@@ -52,7 +56,7 @@ export async function lastFailure(run: RunContext): Promise<ProposalContext['las
   } catch {
     // no result.json: the tail is simply unknown
   }
-  return { experiment: failed.id, verdict: failed.finished.verdict, reason: failed.finished.reason, outputTail };
+  return { experiment: failed.id, verdict: failed.finished.verdict, reason: failed.finished.agentReason ?? failed.finished.reason, outputTail };
 }
 
 /** Record a finished experiment: result.json first, then the event (the event is the commit point). */
@@ -73,6 +77,8 @@ export async function recordFinished(run: RunContext, record: ExperimentRecord):
     ...(record.stats === undefined ? {} : { stats: record.stats }),
     ...(record.stats?.pairs === undefined ? {} : { pairs: Number(record.stats.pairs) }),
     ...(record.usage === undefined ? {} : { usage: record.usage }),
+    ...(record.holdout === undefined ? {} : { holdout: record.holdout }),
+    ...(record.agentReason === undefined ? {} : { agentReason: record.agentReason }),
     durationS: record.durationS,
   });
 }

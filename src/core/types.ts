@@ -4,8 +4,9 @@
  */
 import type { Spec } from '../spec/schema.js';
 
-export type Verdict = 'keep' | 'discard' | 'checks_failed' | 'crash' | 'timeout' | 'rejected' | 'conflict';
-export const VERDICTS: readonly Verdict[] = ['keep', 'discard', 'checks_failed', 'crash', 'timeout', 'rejected', 'conflict'];
+/** `overfit`: won the bench but failed the holdout (`spec.holdout`), which the agent never sees. */
+export type Verdict = 'keep' | 'discard' | 'checks_failed' | 'crash' | 'timeout' | 'rejected' | 'conflict' | 'overfit';
+export const VERDICTS: readonly Verdict[] = ['keep', 'discard', 'checks_failed', 'crash', 'timeout', 'rejected', 'conflict', 'overfit'];
 
 /** `e0000` is the baseline; then `e0001`, `e0002`, … */
 export type ExperimentId = string;
@@ -82,7 +83,8 @@ export interface Proposer {
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 
-export type StageKind = 'setup' | 'checks' | 'bench';
+/** `holdout` runs apart from the others, only for a candidate the bench would keep. */
+export type StageKind = 'setup' | 'checks' | 'bench' | 'holdout';
 /** `rejected`: the stage broke a rule of the trust boundary (touched a protected file, moved a ref). */
 export type StageStatus = 'ok' | 'failed' | 'timeout' | 'crash' | 'skipped' | 'rejected';
 
@@ -156,7 +158,10 @@ export interface StageProgress {
 
 /** Evaluates candidates: in-process, or through a queue to workers. */
 export interface EvaluationQueue {
+  /** setup → checks → bench. */
   evaluate(request: EvaluationRequest, signal: AbortSignal, onProgress?: (progress: StageProgress) => void): Promise<Evaluation>;
+  /** The holdout stage alone (`spec.holdout`), in worktrees the evaluation already set up. */
+  evaluateHoldout(request: EvaluationRequest, signal: AbortSignal, onProgress?: (progress: StageProgress) => void): Promise<Evaluation>;
   close(): Promise<void>;
 }
 
@@ -172,4 +177,22 @@ export interface Decision {
   gain: number | undefined;
   /** Statistics of a noise-aware decision, for result.json and the log. */
   stats?: Record<string, number | string | boolean>;
+}
+
+/**
+ * The holdout's figures for one candidate (recorded for the user, never shown to the agent):
+ * its value, the parent's it was compared with, the change, and whether the rule held.
+ */
+export interface HoldoutResult {
+  metric: number;
+  /** The parent's value: measured beside it (A/B), or the one recorded when the parent was kept. */
+  parent: number | undefined;
+  /** (metric − parent) / |parent|, unsigned by goal: +4% is a rise. */
+  change: number | undefined;
+  rule: 'no_regress' | 'improve';
+  passed: boolean;
+  /** One line: the comparison and, when it failed, why. */
+  reason: string;
+  pairs?: number;
+  p_value?: number;
 }

@@ -70,6 +70,12 @@ export function checkoutMounts(options: {
   protected: readonly string[];
   wholeFolders: boolean;
   sandboxPaths: readonly string[];
+  /**
+   * The holdout folder: hidden (an empty private folder over it) unless `showHoldout`, then
+   * read-only. Last, so no mount before it (a toolchain folder above it) reveals it.
+   */
+  holdoutDir?: string | undefined;
+  showHoldout?: boolean;
 }): SandboxMount[] {
   const ratchetDir = join(options.gitDir, 'ratchet');
   const link = join(options.worktree, '.git');
@@ -83,7 +89,16 @@ export function checkoutMounts(options: {
     { kind: 'rw', path: options.worktree },
     ...ifExists({ kind: 'ro', path: link }),
     ...protectedMounts(options.worktree, options.tree, options.protected, options.wholeFolders),
+    ...(options.holdoutDir === undefined ? [] : holdoutMounts(options.holdoutDir, options.showHoldout === true)),
   ];
+}
+
+/**
+ * The holdout folder for the holdout stage (read-only, at its own path, so `{holdout}` is the
+ * same inside and outside the sandbox) or for anything else (an empty folder over it).
+ */
+export function holdoutMounts(dir: string, show: boolean): SandboxMount[] {
+  return show ? [{ kind: 'ro', path: dir }] : [{ kind: 'hide', path: dir }];
 }
 
 export function stageSandbox(request: EvaluationRequest, stage: StageKind, worktree: string, record: CheckoutRecord): SandboxRequest {
@@ -94,6 +109,8 @@ export function stageSandbox(request: EvaluationRequest, stage: StageKind, workt
     protected: request.spec.protected,
     wholeFolders: stage !== 'setup',
     sandboxPaths: request.spec.sandbox_paths,
+    holdoutDir: request.spec.holdout?.dir,
+    showHoldout: stage === 'holdout',
   });
   return { mode: request.spec.sandbox, mounts, network: stage === 'setup' && request.spec.setup_network };
 }

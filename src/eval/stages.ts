@@ -15,6 +15,9 @@ import { commandLimits } from '../spec/schema.js';
 import { checkoutsOf, RecordCache, restoreCheckout, stageViolations, type Checkout } from './isolation.js';
 import { failureOf, isAB, outcome, ratchetEnv, rejectedStage, tailLines, type BenchPolicy, type StageExecutor, type StageResult } from './stage-results.js';
 import { stageSandbox } from './stage-sandbox.js';
+import { holdoutBench } from './holdout-decision.js';
+import type { BenchSpec } from '../spec/schema.js';
+import { shellWord } from '../util/shell.js';
 
 export { isAB, ratchetEnv, RATCHET_ENV, tailLines, type BenchPolicy, type StageExecutor, type StageResult } from './stage-results.js';
 
@@ -161,30 +164,45 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
   }
 
   async function bench(request: EvaluationRequest, signal: AbortSignal): Promise<StageResult> {
-    const log = join(request.logDir, 'bench.log');
+    return measured(request, 'bench', request.spec.bench, isAB(request), signal);
+  }
+
+  /** The holdout (`spec.holdout`): like a bench, with the holdout folder visible to it alone. */
+  async function holdout(request: EvaluationRequest, signal: AbortSignal): Promise<StageResult> {
+    const spec = request.spec.holdout;
+    if (spec === undefined) return { outcomes: [outcome('holdout', 'holdout', 'skipped', undefined, 0, 'no holdout in the spec')] };
+    const run = spec.run.replaceAll('{holdout}', shellWord(spec.dir));
+    return measured(request, 'holdout', { ...holdoutBench(spec), run }, request.parentWorktree !== undefined && spec.repeat > 1, signal);
+  }
+
+  /** Each side prepared, measured, then checked for what the runs did beyond their worktrees. */
+  async function measured(request: EvaluationRequest, stage: 'bench' | 'holdout', spec: BenchSpec, ab: boolean, signal: AbortSignal): Promise<StageResult> {
+    const log = join(request.logDir, `${stage}.log`);
     const sides: { checkout: Checkout; record: CheckoutRecord }[] = [];
-    for (const checkout of checkoutsOf(request, isAB(request))) {
-      const ready = await prepare(request, 'bench', checkout, log, signal);
+    for (const checkout of checkoutsOf(request, ab)) {
+      const ready = await prepare(request, stage, checkout, log, signal);
       if (!ready.ok) return ready.result;
       sides.push({ checkout, record: ready.record });
     }
     const before = await guard.snapshotRepo(request.gitDir, { checkout: mayRunUnsandboxed(request) });
     const ran = { unsandboxed: false };
-    const measured = await measure(request, sides, log, signal, ran);
-    const violation = await stageViolations(guard, request, 'bench', sides, before, ran.unsandboxed);
-    return violation === undefined ? measured : rejectedStage('bench', violation);
+    const result = await measure(request, stage, spec, sides, log, signal, ran);
+    const violation = await stageViolations(guard, request, stage, sides, before, ran.unsandboxed);
+    return violation === undefined ? result : rejectedStage(stage, violation);
   }
 
   async function measure(
     request: EvaluationRequest,
+    stage: 'bench' | 'holdout',
+    spec: BenchSpec,
     sides: readonly { checkout: Checkout; record: CheckoutRecord }[],
     log: string,
     signal: AbortSignal,
     ran: { unsandboxed: boolean },
   ): Promise<StageResult> {
-    const spec = request.spec.bench;
     const secondaryNames = [...spec.constraints.map((c) => ({ name: c.metric, pattern: c.pattern })), 'memory_gb', 'peak_vram_mb'];
-    const policy = options.policy;
+    // Adaptive stopping is the bench's: the holdout runs its `repeat` rounds.
+    const policy = stage === 'bench' ? options.policy : undefined;
     // An adaptive policy may extend a borderline candidate up to max_repeat (default 3× repeat).
     const maxRounds = policy === undefined ? spec.repeat : maxPairs(spec);
     const samples: BenchSample[] = [];
@@ -192,24 +210,24 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     let exitCode: number | undefined;
 
     const crash = (status: 'crash' | 'timeout', reason: string, output: string): StageResult => ({
-      outcomes: [outcome('bench', 'bench', status, exitCode, durationMs, reason)],
+      outcomes: [outcome(stage, stage, status, exitCode, durationMs, reason)],
       failureTail: tailLines(output, keepLines),
     });
     // One run of one side; a StageResult when it failed.
     const runOnce = async (side: { checkout: Checkout; record: CheckoutRecord }, label: string, recordIt: boolean): Promise<StageResult | undefined> => {
       const { checkout, record } = side;
-      await noter(log)(`bench ${label} (${checkout.side}, ${checkout.commit})`);
-      const result = await exec(request, 'bench', checkout, record, spec.run, spec.timeout, log, signal);
+      await noter(log)(`${stage} ${label} (${checkout.side}, ${checkout.commit})`);
+      const result = await exec(request, stage, checkout, record, spec.run, spec.timeout, log, signal);
       if (result.sandboxed !== true) ran.unsandboxed = true;
       durationMs += result.durationMs;
       exitCode = result.exitCode;
       const suffix = checkout.side === 'parent' ? ' (parent)' : '';
-      const failure = failureOf(result, 'bench', spec.timeout, 'exited');
+      const failure = failureOf(result, stage, spec.timeout, 'exited');
       if (failure !== undefined) return crash(failure.status === 'timeout' ? 'timeout' : 'crash', failure.reason + suffix, result.output);
       // Unsandboxed, a run could rewrite the evaluator for the next run and put it back after:
       // look after every run, so such a trick ends the bench (the caller says why).
       if (result.sandboxed !== true && (await guard.protectedChanged(checkout.worktree, record, request.spec.protected))) {
-        return crash('crash', `the bench changed a protected file${suffix}`, result.output);
+        return crash('crash', `the ${stage} changed a protected file${suffix}`, result.output);
       }
       if (!recordIt) return undefined;
       const reading = readMetric(result.output, spec.metric);
@@ -217,7 +235,6 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       samples.push({ side: checkout.side, metric: reading.value, secondary: readSecondary(result.output, secondaryNames) });
       return undefined;
     };
-
     for (let i = 1; i <= spec.warmup; i++) {
       for (const side of sides) {
         const failed = await runOnce(side, `warmup ${i}/${spec.warmup}`, false);
@@ -240,7 +257,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     );
     const how = sides.length === 2 ? `median of ${candidate.length} A/B runs` : `median of ${candidate.length} run${candidate.length === 1 ? '' : 's'}`;
     return {
-      outcomes: [outcome('bench', 'bench', 'ok', exitCode, durationMs, `${spec.metric.name} = ${metric} (${how})`)],
+      outcomes: [outcome(stage, stage, 'ok', exitCode, durationMs, `${spec.metric.name} = ${metric} (${how})`)],
       measurement: { metric, samples, secondary },
     };
   }
@@ -250,6 +267,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     await mkdir(request.logDir, { recursive: true });
     if (stage === 'setup') return setup(request, signal);
     if (stage === 'checks') return checks(request, signal);
+    if (stage === 'holdout') return holdout(request, signal);
     return bench(request, signal);
   };
 }

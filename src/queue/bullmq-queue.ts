@@ -109,6 +109,20 @@ export class BullEvaluationQueue implements EvaluationQueue {
     return this.options.combine(results);
   }
 
+  /**
+   * The holdout stage, a job of its own on the bench queue (`<run>.<exp>.holdout`): a finished
+   * one for the same commits is reused, so a resumed run does not measure it again.
+   */
+  async evaluateHoldout(request: EvaluationRequest, signal: AbortSignal, onProgress?: (progress: StageProgress) => void): Promise<Evaluation> {
+    throwIfAborted(signal);
+    if (this.closing !== undefined) throw new InternalError('evaluateHoldout() called on a closed evaluation queue');
+    const run = await this.openRun(request.runId);
+    onProgress?.({ stage: 'holdout', state: 'started' });
+    const result = await this.runStage(run[stageQueue('holdout')], request, 'holdout', signal, true);
+    onProgress?.({ stage: 'holdout', state: 'finished', outcomes: result.outcomes });
+    return this.options.combine([result]);
+  }
+
   /** The whole evaluation from finished jobs (after a restart, on resume), if they hold all of it. */
   private async storedResults(run: RunQueues, request: EvaluationRequest): Promise<StageResult[] | undefined> {
     const results: StageResult[] = [];

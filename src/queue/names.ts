@@ -17,7 +17,9 @@ export const DEFAULT_PREFIX = 'ratchet';
 export type QueueRole = 'work' | 'bench';
 export const QUEUE_ROLES: readonly QueueRole[] = ['work', 'bench'];
 
+/** The stages of an evaluation, in order; `holdout` is asked for apart (a keep's check). */
 export const STAGES: readonly StageKind[] = ['setup', 'checks', 'bench'];
+export const JOB_STAGES: readonly StageKind[] = [...STAGES, 'holdout'];
 
 // BullMQ forbids `:` in queue names and job ids; the rest keeps keys readable in redis-cli.
 export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
@@ -38,8 +40,9 @@ export function assertPrefix(prefix: string): void {
   }
 }
 
+/** Measuring stages run one at a time per worker, so their timings are not disturbed. */
 export function stageQueue(stage: StageKind): QueueRole {
-  return stage === 'bench' ? 'bench' : 'work';
+  return stage === 'bench' || stage === 'holdout' ? 'bench' : 'work';
 }
 
 export function queueName(runId: string, role: QueueRole): string {

@@ -8,7 +8,7 @@ import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import type { EvaluationRequest, StageKind, StageOutcome } from '../core/types.js';
 import type { StageResult } from '../eval/stages.js';
-import { SAFE_ID, STAGES } from './names.js';
+import { JOB_STAGES, SAFE_ID } from './names.js';
 import { sign, verify } from './signing.js';
 
 /** v2: signed (`sig`), and a worker returns a signed `StageReply`. v1 jobs are refused as unsigned. */
@@ -87,7 +87,7 @@ const requestShape = z.looseObject({
 
 const jobShape = z.strictObject({
   v: z.literal(JOB_VERSION),
-  stage: z.enum(STAGES as [StageKind, ...StageKind[]]),
+  stage: z.enum(JOB_STAGES as [StageKind, ...StageKind[]]),
   request: requestShape,
   session: z.string().min(1).max(200),
   sig: z.string(),

@@ -184,7 +184,7 @@ class WorkerPool {
       const owner = await runSession(this.client, run.runId, this.prefix);
       if (owner !== undefined && owner !== data.session) throw new Error(SUPERSEDED);
 
-      const release = data.stage === 'bench' ? await this.benchLock.acquire(abort) : undefined;
+      const release = stageQueue(data.stage) === 'bench' ? await this.benchLock.acquire(abort) : undefined;
       let outcome: { ok: true; result: StageResult } | { ok: false; error: unknown } | undefined;
       try {
         if (!abort.aborted) outcome = { ok: true, result: await this.options.executor(data.request, data.stage, abort) };

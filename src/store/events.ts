@@ -5,13 +5,26 @@
  * Versions:
  *   v1 — the first format. Fields added since, each optional (a reader that does not know one
  *        ignores it, one that does reads a log without it): `proposed.agentState`, what the
- *        agent remembers of the proposal (the tune agent's search state, once in the description).
+ *        agent remembers of the proposal (the tune agent's search state, once in the description);
+ *        the verdict `overfit`, the stage `holdout`, `experiment_finished.holdout` (the holdout's
+ *        figures, `HoldoutResult`) and `best_advanced.holdout` (the new best's holdout value), `experiment_finished.agentReason`.
  */
 import { z } from 'zod';
 
 export const EVENT_VERSION = 1 as const;
 
-const verdict = z.enum(['keep', 'discard', 'checks_failed', 'crash', 'timeout', 'rejected', 'conflict']);
+const verdict = z.enum(['keep', 'discard', 'checks_failed', 'crash', 'timeout', 'rejected', 'conflict', 'overfit']);
+const stage = z.enum(['setup', 'checks', 'bench', 'holdout']);
+const holdout = z.object({
+  metric: z.number(),
+  parent: z.number().optional(),
+  change: z.number().optional(),
+  rule: z.enum(['no_regress', 'improve']),
+  passed: z.boolean(),
+  reason: z.string(),
+  pairs: z.number().optional(),
+  p_value: z.number().optional(),
+});
 const usage = z.object({
   inputTokens: z.number(),
   outputTokens: z.number(),
@@ -53,12 +66,12 @@ export const eventSchema = z.discriminatedUnion('type', [
     insertions: z.number(),
     deletions: z.number(),
   }),
-  z.object({ ...base, type: z.literal('stage_started'), exp, stage: z.enum(['setup', 'checks', 'bench']) }),
+  z.object({ ...base, type: z.literal('stage_started'), exp, stage }),
   z.object({
     ...base,
     type: z.literal('stage_finished'),
     exp,
-    stage: z.enum(['setup', 'checks', 'bench']),
+    stage,
     status: z.string(),
     durationS: z.number(),
     reason: z.string(),
@@ -79,9 +92,12 @@ export const eventSchema = z.discriminatedUnion('type', [
     pairs: z.number().optional(),
     stats: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).optional(),
     usage: usage.optional(),
+    holdout: holdout.optional(),
+    /** What the agent is told instead of `reason` (which names the holdout's figures). */
+    agentReason: z.string().optional(),
     durationS: z.number(),
   }),
-  z.object({ ...base, type: z.literal('best_advanced'), exp, commit: z.string(), metric: z.number() }),
+  z.object({ ...base, type: z.literal('best_advanced'), exp, commit: z.string(), metric: z.number(), holdout: z.number().optional() }),
   /** An experiment that ends without a verdict: interrupted, or the agent had nothing left. */
   z.object({ ...base, type: z.literal('experiment_cancelled'), exp, reason: z.string() }),
   z.object({

@@ -1,6 +1,8 @@
 /**
  * results.tsv: one row per finished experiment. The first five columns are autoresearch's
- * (`commit`, the metric, `memory_gb`, `status`, `description`), so its tools read ours.
+ * (`commit`, the metric, `memory_gb`, `status`, `description`), so its tools read ours. New
+ * columns go at the end (the holdout's last), so a reader by position keeps working; a run
+ * recorded before them leaves them empty.
  */
 import type { RunState } from './state.js';
 import { finishedExperiments } from './state.js';
@@ -23,6 +25,9 @@ export const RESULTS_COLUMNS_AFTER_METRIC = [
   'input_tokens',
   'output_tokens',
   'cost_usd',
+  'holdout',
+  'holdout_parent',
+  'holdout_change_pct',
 ] as const;
 
 /** Tabs and newlines would break a row. */
@@ -70,6 +75,9 @@ export function renderResultsTsv(state: RunState): string {
       f.usage?.inputTokens,
       f.usage?.outputTokens,
       f.usage?.costUsd,
+      f.holdout?.metric,
+      f.holdout?.parent,
+      pct(f.holdout?.change),
     ].map(cell);
   });
   return [header, ...rows].map((r) => r.join('\t')).join('\n') + '\n';

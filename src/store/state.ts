@@ -5,7 +5,7 @@
 import type { AgentState, ExperimentId, Usage, Verdict } from '../core/types.js';
 import type { EventOf, RunEvent } from './events.js';
 
-export type ExperimentPhase = 'proposing' | 'setup' | 'checks' | 'bench' | 'deciding' | 'finished';
+export type ExperimentPhase = 'proposing' | 'setup' | 'checks' | 'bench' | 'holdout' | 'deciding' | 'finished';
 
 export interface ExperimentState {
   id: ExperimentId;
@@ -27,7 +27,8 @@ export interface RunState {
   runId: string;
   started: EventOf<'run_started'> | undefined;
   experiments: Map<ExperimentId, ExperimentState>;
-  best: { exp: ExperimentId; commit: string; metric: number } | undefined;
+  /** `holdout`: the best's holdout value, when the spec has a holdout. */
+  best: { exp: ExperimentId; commit: string; metric: number; holdout?: number } | undefined;
   baseline: { commit: string; metric: number } | undefined;
   stopped: EventOf<'run_stopped'> | undefined;
   lastEventAt: string | undefined;
@@ -112,7 +113,7 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       state.cancelled += 1;
       break;
     case 'best_advanced':
-      state.best = { exp: event.exp, commit: event.commit, metric: event.metric };
+      state.best = { exp: event.exp, commit: event.commit, metric: event.metric, ...(event.holdout === undefined ? {} : { holdout: event.holdout }) };
       break;
     case 'run_stopped':
       state.stopped = event;
@@ -136,7 +137,7 @@ export function unfinishedExperiments(state: RunState): ExperimentState[] {
 }
 
 export function verdictCounts(state: RunState): Record<Verdict, number> {
-  const counts: Record<Verdict, number> = { keep: 0, discard: 0, checks_failed: 0, crash: 0, timeout: 0, rejected: 0, conflict: 0 };
+  const counts: Record<Verdict, number> = { keep: 0, discard: 0, checks_failed: 0, crash: 0, timeout: 0, rejected: 0, conflict: 0, overfit: 0 };
   for (const e of finishedExperiments(state)) if (e.id !== 'e0000' && e.finished) counts[e.finished.verdict] += 1;
   return counts;
 }

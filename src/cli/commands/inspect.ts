@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { listRuns, showExperiment, showRun, type ExperimentDetail, type RunTable } from '../../app/inspect.js';
 import { chooseRun } from '../../app/runs.js';
+import type { HoldoutResult } from '../../core/types.js';
 import { formatGain, formatMetric } from '../../eval/decide.js';
+import { formatChange } from '../../eval/holdout-decision.js';
 import { clip } from '../../view/plain.js';
 import { formatSummary } from '../../view/summary.js';
 import { out, printJson } from '../output.js';
@@ -17,18 +19,23 @@ function table(rows: string[][]): string {
 }
 
 export function formatRunTable(t: RunTable): string {
+  // A run with a holdout shows its figures in a column of their own; other runs look as before.
+  const holdout = t.rows.some((r) => r.holdout !== undefined);
+  const holdoutCell = (r: RunTable['rows'][number]): string[] =>
+    !holdout ? [] : [r.holdout === undefined ? '' : `${formatMetric(r.holdout)}${r.holdoutChange === undefined ? '' : ` (${formatChange(r.holdoutChange)})`}`];
   const rows = [
-    ['exp', 'verdict', t.summary.metric ?? 'metric', 'gain', 'commit', 'secs', 'description / reason'],
+    ['exp', 'verdict', t.summary.metric ?? 'metric', 'gain', ...(holdout ? ['holdout'] : []), 'commit', 'secs', 'description / reason'],
     ...t.rows.map((r) => [
       r.experiment,
       r.verdict,
       r.metric === undefined ? '-' : formatMetric(r.metric),
       r.experiment === 'e0000' || r.gain === undefined ? '' : formatGain(r.gain),
+      ...holdoutCell(r),
       r.commit?.slice(0, 7) ?? '',
       r.durationS === undefined ? '' : r.durationS.toFixed(0),
       clip(r.verdict === 'keep' || r.verdict === 'discard' ? r.description : `${r.description} — ${r.reason}`, 80),
     ]),
-    ...t.inFlight.map((f) => [f.experiment, `(${f.phase})`, '', '', '', '', clip(f.description, 80)]),
+    ...t.inFlight.map((f) => [f.experiment, `(${f.phase})`, '', '', ...(holdout ? [''] : []), '', '', clip(f.description, 80)]),
   ];
   return `${formatSummary(t.summary)}\n\n${table(rows)}`;
 }
@@ -51,10 +58,18 @@ export function formatExperiment(d: ExperimentDetail): string {
     `  commit      ${field('commit')}   parent ${field('parent')}`,
     `  metric      ${field('metric')}   delta ${field('delta')}   gain ${typeof r.gain === 'number' ? formatGain(r.gain) : '-'}`,
     ...(r.stats === undefined ? [] : [`  stats       ${field('stats')}`]),
+    ...(r.holdout === undefined ? [] : [`  holdout     ${holdoutLine(r.holdout)}`]),
     ...(r.usage === undefined ? [] : [`  usage       ${field('usage')}`]),
     `  folder      ${d.dir}`,
   ];
-  return [head.join('\n'), section('patch.diff', d.patchTruncated === undefined ? d.patch : `${d.patch}\n[… ${d.patchTruncated.note}]`), section('setup.log (tail)', d.logs.setup), section('checks.log (tail)', d.logs.checks), section('bench.log (tail)', d.logs.bench), section('agent.log (tail)', d.logs.agent)].join('');
+  return [head.join('\n'), section('patch.diff', d.patchTruncated === undefined ? d.patch : `${d.patch}\n[… ${d.patchTruncated.note}]`), section('setup.log (tail)', d.logs.setup), section('checks.log (tail)', d.logs.checks), section('bench.log (tail)', d.logs.bench), section('holdout.log (tail)', d.logs.holdout), section('agent.log (tail)', d.logs.agent)].join('');
+}
+
+/** `cost 1.283 (parent 1.234, +4.0%): no_regress held` from result.json's `holdout`. */
+function holdoutLine(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  const h = value as Partial<HoldoutResult>;
+  return `${h.reason ?? '-'}: ${h.rule ?? '?'} ${h.passed === true ? 'held' : 'failed'}`;
 }
 
 export function registerInspect(program: Command): void {

@@ -8,8 +8,8 @@ import type { Goal } from '../../spec/schema.js';
 import type { RunInfo } from '../../store/run-dir.js';
 import { finishedExperiments, type RunState } from '../../store/state.js';
 
-/** `failed`: no metric to place (crash, failed checks, rejected, timeout, conflict). */
-export type PointKind = 'baseline' | 'keep' | 'discard' | 'failed';
+/** `failed`: no metric to place (crash, failed checks, rejected, timeout, conflict); `overfit`: won the bench, failed the holdout. */
+export type PointKind = 'baseline' | 'keep' | 'discard' | 'overfit' | 'failed';
 
 export interface ProgressPoint {
   n: number;
@@ -37,7 +37,7 @@ export interface ProgressData {
 function pointKind(id: ExperimentId, verdict: Verdict, metric: number | undefined): PointKind {
   if (metric === undefined) return 'failed';
   if (id === 'e0000') return 'baseline';
-  return verdict === 'keep' ? 'keep' : 'discard';
+  return verdict === 'keep' ? 'keep' : verdict === 'overfit' ? 'overfit' : 'discard';
 }
 
 /** The metric and its goal: from run.json when there is one, else from the run_started event. */

@@ -22,6 +22,7 @@ const COLORS = {
   keep: '#2a9d4b',
   baseline: '#2f6db5',
   discard: '#b9bec4',
+  overfit: '#e08a1e',
   failed: '#d9837f',
   best: '#1e7a3a',
   grid: '#e6e8eb',
@@ -99,11 +100,11 @@ export function renderProgressData(data: ProgressData, options: ChartOptions = {
     ...axes(data, f, x, y, [from, to], yDomain, hasFailures),
     `<g clip-path="url(#ratchet-plot-clip)">`,
     bestLine(data, x, y, lastN),
-    ...visible.filter((p) => p.kind === 'discard' || p.kind === 'failed').map((p) => mark(p, x(p.n), p.metric === undefined ? f.failY : clampY(p.metric), yDomain)),
+    ...visible.filter((p) => p.kind === 'discard' || p.kind === 'overfit' || p.kind === 'failed').map((p) => mark(p, x(p.n), p.metric === undefined ? f.failY : clampY(p.metric), yDomain)),
     ...visible.filter((p) => p.kind === 'keep' || p.kind === 'baseline').map((p) => mark(p, x(p.n), clampY(p.metric!), yDomain)),
     ...labels(data, visible, f, { x, y, clampY }),
     `</g>`,
-    ...(width >= 660 ? legend(f) : []),
+    ...(width >= 660 ? legend(f, visible.some((p) => p.kind === 'overfit')) : []),
     `</svg>`,
   ];
   return `${parts.filter((s) => s !== '').join('\n')}\n`;
@@ -163,6 +164,8 @@ function mark(p: ProgressPoint, cx: number, cy: number, yDomain: [number, number
       return `<circle ${data} ${at} r="5.5" fill="${COLORS[p.kind]}" stroke="#ffffff" stroke-width="1.5">${title}</circle>`;
     case 'discard':
       return `<circle ${data} ${at} r="3.5" fill="${COLORS.discard}"${clipped ? ` stroke="${COLORS.axis}" stroke-dasharray="2 1"` : ''}>${title}</circle>`;
+    case 'overfit':
+      return `<circle ${data} ${at} r="4.5" fill="${COLORS.overfit}">${title}</circle>`;
     case 'failed':
       return `<circle ${data} ${at} r="3.5" fill="#ffffff" stroke="${COLORS.failed}" stroke-width="1.5">${title}</circle>`;
   }
@@ -220,14 +223,16 @@ function label(l: PlacedLabel, baseline: boolean): string {
   return `<text class="label" data-exp="${l.exp}" font-size="${LABEL_FONT_SIZE}" fill="${color}" x="${num(l.x)}" y="${num(l.y)}"${anchor}${turn}>${escapeXml(l.text)}</text>`;
 }
 
-function legend(f: Frame): string[] {
+function legend(f: Frame, overfit: boolean): string[] {
   const items: [string, string][] = [
     ['kept', `<circle cx="0" cy="0" r="5" fill="${COLORS.keep}"/>`],
     ['discarded', `<circle cx="0" cy="0" r="3.5" fill="${COLORS.discard}"/>`],
+    // Only in runs that have one, so a chart without a holdout is drawn as before.
+    ...(overfit ? [['overfit', `<circle cx="0" cy="0" r="4.5" fill="${COLORS.overfit}"/>`] as [string, string]] : []),
     ['no metric', `<circle cx="0" cy="0" r="3.5" fill="#ffffff" stroke="${COLORS.failed}" stroke-width="1.5"/>`],
     ['running best', `<line x1="-7" x2="7" y1="0" y2="0" stroke="${COLORS.best}" stroke-width="2"/>`],
   ];
-  let x = f.right - 370;
+  let x = f.right - 370 - (overfit ? 67 : 0);
   const out: string[] = [`<g class="legend" font-size="11" fill="${COLORS.axis}">`];
   for (const [name, swatch] of items) {
     out.push(`<g transform="translate(${x} 40)">${swatch}<text x="11" y="4">${name}</text></g>`);

@@ -7,6 +7,7 @@ import { formatDuration } from '../../spec/duration.js';
 import type { RunInfo } from '../../store/run-dir.js';
 import { bestGain, finishedExperiments, totalCostUsd, unfinishedExperiments, verdictCounts, type ExperimentState, type RunState } from '../../store/state.js';
 import { experimentsDone } from '../../core/budget.js';
+import type { StageKind } from '../../core/types.js';
 import { activeMs, buildTimeline, median, sessionMs, type Timeline } from './timeline.js';
 
 /** How many finished experiments the view lists. */
@@ -77,10 +78,14 @@ function budgetLeft(state: RunState, info: RunInfo | undefined, now: number, tim
 }
 
 /** The longest a stage may take by the spec: a bound, not an estimate. */
-function stageLimitMs(info: RunInfo, exp: string, stage: 'setup' | 'checks' | 'bench'): number {
+function stageLimitMs(info: RunInfo, exp: string, stage: StageKind): number {
   const spec = info.spec;
   if (stage === 'setup') return spec.setup_timeout;
   if (stage === 'checks') return spec.checks.reduce((sum, c) => sum + c.timeout, 0);
+  if (stage === 'holdout') {
+    const holdout = spec.holdout;
+    return holdout === undefined ? 0 : holdout.timeout * holdout.repeat * (holdout.repeat > 1 && exp !== 'e0000' ? 2 : 1);
+  }
   const bench = spec.bench;
   // Candidates after the baseline alternate with their parent when repeat > 1.
   const sides = bench.repeat > 1 && exp !== 'e0000' ? 2 : 1;
@@ -98,7 +103,7 @@ interface Progress {
  * there are some (a guess: this candidate may be slower), else against the spec's limits (an
  * upper bound: most stages end well before).
  */
-export function stageProgress(stage: 'setup' | 'checks' | 'bench', exp: string, elapsedMs: number, info: RunInfo | undefined, timeline: Timeline): Progress {
+export function stageProgress(stage: StageKind, exp: string, elapsedMs: number, info: RunInfo | undefined, timeline: Timeline): Progress {
   const earlier = timeline.durations[stage];
   const typical = median(earlier);
   const elapsed = formatDuration(elapsedMs);

@@ -16,7 +16,7 @@ export interface Timeline {
 }
 
 export function emptyTimeline(): Timeline {
-  return { sessions: [], stages: new Map(), durations: { setup: [], checks: [], bench: [] } };
+  return { sessions: [], stages: new Map(), durations: { setup: [], checks: [], bench: [], holdout: [] } };
 }
 
 export function trackEvent(timeline: Timeline, event: RunEvent): Timeline {

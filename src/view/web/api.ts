@@ -48,6 +48,9 @@ export interface ExperimentRow {
   description: string;
   hypothesis: string | undefined;
   reason: string | undefined;
+  /** The holdout's value and change against the parent's, when it ran (keeps and overfits). */
+  holdout: number | undefined;
+  holdoutChange: number | undefined;
   durationS: number | undefined;
   costUsd: number | undefined;
   commit: string | undefined;
@@ -75,7 +78,7 @@ export interface ExperimentDetail {
   result: unknown;
   /** The start of patch.diff (a diff cut at the end still renders), with a note when cut. */
   diff: PatchPreview;
-  logs: { setup: FileTail; checks: FileTail; bench: FileTail; agent: FileTail };
+  logs: { setup: FileTail; checks: FileTail; bench: FileTail; holdout: FileTail; agent: FileTail };
 }
 
 export interface LoadedRun {
@@ -139,6 +142,8 @@ function row(e: ExperimentState): ExperimentRow {
     description: e.description,
     hypothesis: e.hypothesis,
     reason: f?.reason,
+    holdout: f?.holdout?.metric,
+    holdoutChange: f?.holdout?.change,
     durationS: f?.durationS,
     costUsd: e.usage?.costUsd,
     commit: e.commit,
@@ -215,13 +220,14 @@ export async function experimentDetail(runs: RunCatalog, runId: string, exp: str
   const e = state.experiments.get(exp);
   if (e === undefined) throw new NotFoundError(`run ${runId} has no experiment ${exp}`);
   const folder = join(dir, exp);
-  const [result, diff, setup, checks, bench, agent] = await Promise.all([
+  const [result, diff, setup, checks, bench, holdout, agent] = await Promise.all([
     readResult(join(folder, 'result.json')),
     readPatchPreview(join(folder, 'patch.diff')),
     fileTail(join(folder, 'setup.log'), LOG_TAIL_BYTES),
     fileTail(join(folder, 'checks.log'), LOG_TAIL_BYTES),
     fileTail(join(folder, 'bench.log'), LOG_TAIL_BYTES),
+    fileTail(join(folder, 'holdout.log'), LOG_TAIL_BYTES),
     fileTail(join(folder, 'agent.jsonl'), LOG_TAIL_BYTES),
   ]);
-  return { row: row(e), result, diff, logs: { setup, checks, bench, agent } };
+  return { row: row(e), result, diff, logs: { setup, checks, bench, holdout, agent } };
 }

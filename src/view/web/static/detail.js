@@ -2,7 +2,7 @@
 // log tails, the measurements and their confidence, and the cost.
 import { escapeHtml, fmtDuration, fmtGain, fmtMetric, fmtUsd, verdictBadge } from './format.js';
 
-const LOGS = ['setup', 'checks', 'bench', 'agent'];
+const LOGS = ['setup', 'checks', 'bench', 'holdout', 'agent'];
 
 function fmtStat(key, value) {
   if (typeof value !== 'number') return escapeHtml(String(value));
@@ -54,7 +54,7 @@ function diffView(diff) {
 }
 
 function defaultLog(row, logs) {
-  const wanted = row.verdict === 'checks_failed' ? 'checks' : row.verdict === 'rejected' ? 'agent' : 'bench';
+  const wanted = row.verdict === 'checks_failed' ? 'checks' : row.verdict === 'rejected' ? 'agent' : row.verdict === 'overfit' ? 'holdout' : 'bench';
   return logs[wanted]?.text ? wanted : LOGS.find((name) => logs[name]?.text) ?? wanted;
 }
 
@@ -80,6 +80,19 @@ function stagesView(stages) {
       .join('')}</tbody></table>`;
 }
 
+// The holdout's figures (keeps and overfits of a run with a holdout): value, the parent's, change, rule.
+function holdoutFacts(h) {
+  if (!h || typeof h.metric !== 'number') return '';
+  const parent = typeof h.parent === 'number' ? ` (parent ${escapeHtml(fmtMetric(h.parent))}, ${escapeHtml(fmtChange(h.change))})` : '';
+  return `<dt>holdout</dt><dd class="holdout ${h.passed ? 'held' : 'failed'}">${escapeHtml(fmtMetric(h.metric))}${parent} · ${escapeHtml(h.rule)} ${h.passed ? 'held' : 'failed'}</dd>`;
+}
+
+function fmtChange(change) {
+  if (typeof change !== 'number' || !Number.isFinite(change)) return 'n/a';
+  const pct = change * 100;
+  return `${pct >= 0 ? '+' : ''}${pct.toFixed(Math.abs(pct) < 1 ? 2 : 1)}%`;
+}
+
 export function renderDetail(el, detail, onClose) {
   const { row, diff, logs } = detail;
   const result = detail.result ?? {};
@@ -98,6 +111,7 @@ export function renderDetail(el, detail, onClose) {
     <dl class="facts">
       <dt>metric</dt><dd>${row.metric === undefined ? '—' : escapeHtml(fmtMetric(row.metric))}</dd>
       <dt>gain</dt><dd>${row.id === 'e0000' ? '—' : escapeHtml(fmtGain(row.gain)) || '—'}</dd>
+      ${holdoutFacts(result.holdout)}
       <dt>parent</dt><dd class="mono">${escapeHtml(row.parentExp)}</dd>
       <dt>commit</dt><dd class="mono">${escapeHtml(row.commit ? row.commit.slice(0, 10) : '—')}</dd>
       <dt>time</dt><dd>${escapeHtml(fmtDuration(row.durationS)) || '—'}</dd>

@@ -2,7 +2,7 @@
 // experiment.
 import { escapeHtml, fmtDuration, fmtGain, fmtMetric, fmtUsd, verdictBadge } from './format.js';
 
-const ORDER = ['baseline', 'keep', 'discard', 'checks_failed', 'crash', 'timeout', 'rejected', 'conflict', 'running'];
+const ORDER = ['baseline', 'keep', 'discard', 'checks_failed', 'crash', 'timeout', 'rejected', 'conflict', 'overfit', 'running'];
 
 export function createTable({ table, filters, search, onOpen }) {
   const body = table.querySelector('tbody');
@@ -48,12 +48,13 @@ export function createTable({ table, filters, search, onOpen }) {
         <td>${verdictBadge(row.verdict, row.phase, row.id)}</td>
         <td class="num">${escapeHtml(fmtMetric(row.metric))}</td>
         <td class="num ${row.gain > 0 ? 'up' : row.gain < 0 ? 'down' : ''}">${row.id === 'e0000' ? '' : escapeHtml(fmtGain(row.gain))}</td>
+        <td class="num">${row.holdout === undefined || row.holdout === null ? '' : escapeHtml(fmtMetric(row.holdout))}</td>
         <td class="desc" title="${escapeHtml(row.reason ?? '')}">${escapeHtml(row.description || '(proposing)')}</td>
         <td class="num">${escapeHtml(fmtDuration(row.durationS))}</td>
         <td class="num">${escapeHtml(fmtUsd(row.costUsd))}</td>
       </tr>`,
         )
-        .join('') || `<tr><td colspan="7" class="muted">No experiment matches.</td></tr>`;
+        .join('') || `<tr><td colspan="8" class="muted">No experiment matches.</td></tr>`;
     for (const th of table.querySelectorAll('th[data-key]')) {
       th.classList.toggle('sorted', th.dataset.key === sort.key);
       th.dataset.dir = th.dataset.key === sort.key ? (sort.dir > 0 ? '▲' : '▼') : '';
