@@ -165,3 +165,67 @@ describe('a run with a holdout', () => {
     expect(existsSync(join(holdoutDir, 'written'))).toBe(false);
   });
 });
+
+describe('a holdout measured A/B, and its folder checked before anything runs', () => {
+  let target: { path: string; cleanup: () => Promise<void> };
+  let work: { path: string; cleanup: () => Promise<void> };
+  const spec = (dir: string, extra: string[] = []) =>
+    [
+      'objective: make the score lower',
+      'editable: ["value.txt", "cost.txt"]',
+      'protected: ["bench.sh", "ratchet.yaml"]',
+      'bench: { run: sh bench.sh, timeout: 5s, metric: { name: score, goal: minimize } }',
+      `holdout: { dir: ${JSON.stringify(dir)}, run: "cat cost.txt | sed 's/^/METRIC cost=/'", metric: { name: cost, goal: minimize }, repeat: 6 }`,
+      ...extra,
+      '',
+    ].join('\n');
+
+  beforeAll(async () => {
+    work = await tempDir('ratchet-holdout-ab-');
+    await mkdir(join(work.path, 'holdout-eval'));
+    target = await makeTarget({ 'cost.txt': '5\n' });
+  });
+  afterAll(async () => {
+    await target.cleanup();
+    await work.cleanup();
+  });
+
+  it('refuses a holdout folder inside the repository before anything is created', async () => {
+    await writeFile(join(target.path, 'inside.yaml'), spec('src'));
+    const run = startRun({
+      repo: target.path,
+      specFile: 'inside.yaml',
+      flags: { agent: 'replay', patches: join(work.path, 'none') },
+      experimentsRoot: join(work.path, 'refused'),
+      redis: `redis+unix://${testRedisSocket()}`,
+      signal: new AbortController().signal,
+    });
+    await expect(run).rejects.toThrow(/holdout\.dir: .*src is inside the target repository/);
+    expect(existsSync(join(work.path, 'refused'))).toBe(false);
+  });
+
+  it('measures candidate and parent alternately and calls a loss the pairs show overfit; unsandboxed, it says the folder is not hidden', async () => {
+    await writePatches(join(work.path, 'patches'), { '01.patch': changePatch(['10', '8'], ['5', '6'], 'lower the score, raise the cost') });
+    const warnings: string[] = [];
+    const events: RunEvent[] = [];
+    // A spec file beside the holdout, outside the repository: the folder is relative to the spec's.
+    await writeFile(join(work.path, 'unsandboxed.yaml'), spec('holdout-eval', ['sandbox: none']));
+    await startRun({
+      repo: target.path,
+      specFile: join(work.path, 'unsandboxed.yaml'),
+      flags: { agent: 'replay', patches: join(work.path, 'patches') },
+      experimentsRoot: join(work.path, 'experiments'),
+      runId: 'e2e-holdout-ab',
+      redis: `redis+unix://${testRedisSocket()}`,
+      signal: new AbortController().signal,
+      onEvent: (event) => void events.push(event),
+      onWarning: (message) => void warnings.push(message),
+    });
+    expect(warnings.join('\n')).toMatch(/holdout: commands run unsandboxed here, .* can read the holdout folder/);
+    const e0001 = events.find((e): e is Finished => e.type === 'experiment_finished' && e.exp === 'e0001')!;
+    expect(e0001).toMatchObject({ verdict: 'overfit', holdout: { metric: 6, parent: 5, pairs: 6, passed: false } });
+    expect(e0001.reason).toMatch(/^bench score -20\.0% but holdout cost \+20\.0% \(5 → 6, medians of 6 pairs, p=0\.016\): rule no_regress$/);
+    const log = await readFile(join(work.path, 'experiments', 'e2e-holdout-ab', 'e0001', 'holdout.log'), 'utf8');
+    expect(log.match(/==> holdout run \d\/6 \(parent/g)).toHaveLength(6);
+  }, 60_000);
+});
