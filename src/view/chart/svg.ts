@@ -165,7 +165,7 @@ function mark(p: ProgressPoint, cx: number, cy: number, yDomain: [number, number
     case 'discard':
       return `<circle ${data} ${at} r="3.5" fill="${COLORS.discard}"${clipped ? ` stroke="${COLORS.axis}" stroke-dasharray="2 1"` : ''}>${title}</circle>`;
     case 'overfit':
-      return `<circle ${data} ${at} r="4.5" fill="${COLORS.overfit}">${title}</circle>`;
+      return `<circle ${data} ${at} r="4.5" fill="${COLORS.overfit}"${clipped ? ` stroke="${COLORS.axis}" stroke-dasharray="2 1"` : ''}>${title}</circle>`;
     case 'failed':
       return `<circle ${data} ${at} r="3.5" fill="#ffffff" stroke="${COLORS.failed}" stroke-width="1.5">${title}</circle>`;
   }
