@@ -185,6 +185,8 @@ export async function resumeRun(options: ResumeOptions): Promise<RunOutcome> {
   const store = await RunStore.open(options.experimentsRoot, options.runId, { redactor: processRedactor() });
   const workspace = await GitWorkspace.open(info.target, { runId: info.runId });
   await checkAgentReady(info.spec, workspace.repo);
+  // The holdout folder was checked when the run started; it may have gone or moved since.
+  await resolveHoldout(info.spec, join(store.dir, 'run.json'), '/', workspace);
   return session(options, info, store, workspace, true);
 }
 
