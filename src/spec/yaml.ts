@@ -71,6 +71,7 @@ const COMMENTS: Record<string, string> = {
   bench: 'Measures a candidate: prints `METRIC <name>=<value>` or a JSON line (or set metric.pattern).',
   'bench.repeat': 'Runs per candidate, alternating with its parent; 1 for a deterministic metric.',
   'bench.min_effect': 'Smallest change worth keeping: metric units, or a percentage like 1%.',
+  holdout: 'A second evaluation the agent never sees, in a folder outside the repository: a keep that fails it is overfit.',
   budget: 'The run stops at the first limit it reaches.',
   agent: 'What proposes changes: claude, command, tune or replay.',
 };
