@@ -42,6 +42,7 @@ export interface HistoryRow {
   verdict: Verdict;
   metric: number | undefined;
   description: string;
+  /** The verdict's reason as the agent may see it: without the holdout's figures (`agentReason`). */
   reason: string;
   /** What the agent recorded with this proposal, when it did. */
   agentState?: AgentState;
