@@ -3,7 +3,7 @@
  * hover, zoom, opening an experiment, and a live update when the run writes an event.
  */
 import { existsSync } from 'node:fs';
-import { appendFile, cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -172,6 +172,41 @@ describe(title, () => {
     await expect.poll(() => page.locator('#summary').textContent()).toContain('1340');
     await page.evaluate('window.scrollTo(0, 0)');
     await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });
+  });
+
+  it('shows an overfit experiment with its holdout figures and opens its holdout log', async () => {
+    const exp = 'e0010';
+    const at = (s: number): string => `2026-11-21T10:${String(16 + s).padStart(2, '0')}:00.000Z`;
+    const commit = 'aa7c3e91f0b2d4c6e8f1a3b5c7d9e0f2a4b6c8d0';
+    const holdout = { metric: 6, parent: 5, change: 0.2, rule: 'no_regress', passed: false, reason: 'holdout cost 5 → 6 (+20.0%): worse' };
+    const reason = 'bench ops_per_sec +4.1% but holdout cost +20.0% (5 → 6): rule no_regress';
+    const events = [
+      { type: 'experiment_started', exp, parent: e0009Finished.commit, parentExp: 'e0009' },
+      { type: 'proposed', exp, description: 'special-case the benchmark input' },
+      { type: 'committed', exp, commit, files: ['src/sort.js'], insertions: 3, deletions: 1 },
+      { type: 'experiment_finished', exp, verdict: 'overfit', reason, description: 'special-case the benchmark input', commit, parent: e0009Finished.commit, metric: 1395, delta: 55, gain: 0.041, secondary: {}, durationS: 40, holdout },
+    ].map((e, i) => JSON.stringify({ v: 1, t: at(i), run: RUN_ID, ...e }));
+    const folder = join(root, RUN_ID, exp);
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'result.json'), JSON.stringify({ experiment: exp, verdict: 'overfit', reason, commit, metric: 1395, holdout }));
+    await writeFile(join(folder, 'holdout.log'), '$ node /holdout/confirm.js\nMETRIC cost=6\n');
+    await appendFile(join(root, RUN_ID, 'events.jsonl'), `${events.join('\n')}\n`);
+
+    const row = page.locator(`#results tr[data-exp="${exp}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.locator('.badge').textContent()).toBe('overfit');
+    expect(await row.locator('td.num').nth(2).textContent()).toBe('6');
+    await row.click();
+    const detail = page.locator('#detail');
+    await detail.waitFor({ state: 'visible' });
+    const facts = await detail.locator('dd.holdout').textContent();
+    expect(facts).toContain('parent 5');
+    expect(facts).toContain('+20.0%');
+    expect(facts).toContain('no_regress failed');
+    // An overfit opens on the log that decided it.
+    expect(await detail.locator('.log[data-log="holdout"] pre').textContent()).toContain('METRIC cost=6');
+    await page.keyboard.press('Escape');
+    await detail.waitFor({ state: 'hidden' });
   });
 
   it('loads nothing from any other origin and logs no errors', () => {
