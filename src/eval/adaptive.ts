@@ -1,13 +1,15 @@
 /**
  * Adaptive repeats: the bench consults the policy after each A/B pair. A clearly losing candidate
  * stops early (a rejection can never add a false keep), a clear winner stops at `repeat` pairs,
- * and a borderline one is extended pair by pair up to `maxPairs(bench)`. The looks use the same
- * evidence and the same confidence as the final decision, so the policy stops with a keep exactly
- * when `decideNoiseAware` would keep on those samples.
+ * and a borderline one is extended pair by pair up to `maxPairs(bench)`. A far-out pair is set
+ * aside and does not count towards `repeat`, so the policy asks for another in its place; every
+ * pair measured counts towards `maxPairs`. The looks use the same evidence (`weighPairs`: the
+ * same pairs set aside, the same confidence) as the final decision, so the policy stops with a
+ * keep exactly when `decideNoiseAware` would keep on those samples.
  */
 import type { BenchSample } from '../core/types.js';
 import type { BenchSpec } from '../spec/schema.js';
-import { clearsBar, lookConfidence, maxPairs, pairSamples, weighEvidence } from './noise-decision.js';
+import { clearsBar, maxPairs, pairSamples, weighPairs } from './noise-decision.js';
 
 export type RepeatAction = 'continue' | 'stop';
 export type RepeatPolicy = (samples: readonly BenchSample[]) => RepeatAction;
@@ -24,6 +26,7 @@ export type LookReason =
   | 'keep'
   /** The interval straddles min_effect: measure another pair. */
   | 'borderline'
+  /** `maxPairs` pairs measured, set-aside ones included. */
   | 'max_pairs'
   /** The pairs cannot be compared (a parent measured 0, a non-finite value): more will not help. */
   | 'incomparable'
@@ -33,24 +36,32 @@ export type LookReason =
 export interface Look {
   action: RepeatAction;
   reason: LookReason;
+  /** Pairs measured, set-aside ones included. */
   pairs: number;
+  /** Of those, far-out pairs set aside (not weighed). */
+  setAside: number;
 }
 
 /** What the policy does after the pairs measured so far, and why. */
 export function lookAt(bench: BenchSpec, samples: readonly BenchSample[]): Look {
   const pairs = pairSamples(samples);
-  const n = pairs.length;
-  const look = (action: RepeatAction, reason: LookReason): Look => ({ action, reason, pairs: n });
+  const measured = pairs.length;
+  let setAside = 0;
+  const look = (action: RepeatAction, reason: LookReason): Look => ({ action, reason, pairs: measured, setAside });
   if (!samples.some((s) => s.side === 'parent')) {
     return look(samples.length >= bench.repeat ? 'stop' : 'continue', 'unpaired');
   }
-  if (n < Math.min(FUTILITY_MIN_PAIRS, bench.repeat)) return look('continue', 'too_few_pairs');
-  const evidence = weighEvidence(bench, pairs, lookConfidence(bench, n));
+  const least = Math.min(FUTILITY_MIN_PAIRS, bench.repeat);
+  if (measured < least) return look('continue', 'too_few_pairs');
+  const evidence = weighPairs(bench, pairs);
   if (typeof evidence === 'string') return look('stop', 'incomparable');
+  setAside = evidence.setAside.length;
+  const n = evidence.pairs;
   // Keeping before `repeat` pairs would be an early stop for success, which inflates false keeps.
   if (n >= bench.repeat && clearsBar(evidence)) return look('stop', 'keep');
-  if (evidence.highAtSpec <= evidence.minEffect) return look('stop', 'futile');
-  if (n >= maxPairs(bench)) return look('stop', 'max_pairs');
+  if (n >= least && evidence.highAtSpec <= evidence.minEffect) return look('stop', 'futile');
+  // The cap on set-aside pairs leaves at least `repeat` weighed here, so a keep was looked for.
+  if (measured >= maxPairs(bench)) return look('stop', 'max_pairs');
   if (n < bench.repeat) return look('continue', 'too_few_pairs');
   return look('continue', 'borderline');
 }

@@ -1,12 +1,14 @@
 /**
  * The noise-aware rule for `bench.repeat > 1`: the candidate and its parent were measured
  * alternately (A B A B …); keep the candidate only when the bootstrap lower bound of its paired
- * improvement lies beyond min_effect and the signed-rank test says it is not a no-op. A pure
- * function of the samples: the bootstrap is seeded from them.
+ * improvement lies beyond min_effect and the signed-rank test says it is not a no-op. Far-out
+ * pairs (a stall in one run) are set aside first (far-out-pairs.ts). A pure function of the
+ * samples: the bootstrap is seeded from them.
  */
 import type { BenchSample, Decision, Measurement } from '../core/types.js';
 import type { BenchSpec } from '../spec/schema.js';
 import { constraintViolation, formatMetric } from './constraints.js';
+import { farOutPairs, setAsideCap } from './far-out-pairs.js';
 import {
   bootstrapHodgesLehmann,
   hodgesLehmann,
@@ -29,7 +31,10 @@ export interface NoiseAwareInput {
 
 /** What the pairs say about the candidate; improvements are relative, positive is better. */
 export interface PairedEvidence {
+  /** Pairs weighed: those measured, less the ones set aside. */
   pairs: number;
+  /** Far-out pairs measured but set aside, 1-based in measuring order (see far-out-pairs.ts). */
+  setAside: number[];
   /** Paired relative improvement of the candidate over its parent (Hodges–Lehmann estimate). */
   estimate: number;
   /** One-sided lower bound of the improvement at `confidence` (percentile bootstrap). */
@@ -79,16 +84,39 @@ export function lookConfidence(bench: BenchSpec, pairs: number): number {
   return normalCdf(z * Math.sqrt(most / Math.min(Math.max(pairs, 1), most)));
 }
 
-/** The evidence of the pairs at `confidence`, or a reason why the pairs cannot be compared. */
-export function weighEvidence(bench: BenchSpec, pairs: readonly Pair[], confidence: number): PairedEvidence | string {
+/** Why the pairs cannot be compared at all, or undefined when they can. */
+function incomparable(bench: BenchSpec, pairs: readonly Pair[]): string | undefined {
   if (pairs.length === 0) return 'no complete A/B pair was measured';
-  const values = pairs.flatMap((p) => [p.candidate, p.parent]);
-  const bad = values.find((v) => !Number.isFinite(v));
+  const bad = pairs.flatMap((p) => [p.candidate, p.parent]).find((v) => !Number.isFinite(v));
   if (bad !== undefined) return `${bench.metric.name} measured ${bad}: not a finite number`;
   const zeroPair = pairs.findIndex((p) => p.parent === 0);
   if (zeroPair >= 0) return `the parent measured 0 in pair ${zeroPair + 1}: a relative change is undefined`;
+  return undefined;
+}
+
+const allPositive = (pairs: readonly Pair[]) => pairs.every((p) => p.candidate > 0 && p.parent > 0);
+
+/**
+ * What the rule weighs after these pairs: far-out pairs set aside (on the log-ratio scale only,
+ * where a no-op is symmetric even with stalls), and the rest at the confidence of a look after
+ * that many. The adaptive policy and the decision both weigh through here, so they agree.
+ */
+export function weighPairs(bench: BenchSpec, pairs: readonly Pair[]): PairedEvidence | string {
+  const problem = incomparable(bench, pairs);
+  if (problem !== undefined) return problem;
+  const cap = setAsideCap(pairs.length, bench.repeat, maxPairs(bench));
+  const far = allPositive(pairs) ? farOutPairs(pairedLogRatios(pairs, bench.metric.goal), cap) : [];
+  const weighed = pairs.filter((_, i) => !far.includes(i));
+  const evidence = weighEvidence(bench, weighed, lookConfidence(bench, weighed.length));
+  return typeof evidence === 'string' ? evidence : { ...evidence, setAside: far.map((i) => i + 1) };
+}
+
+/** The evidence of all these pairs at `confidence` (none set aside), or a reason why they cannot be compared. */
+export function weighEvidence(bench: BenchSpec, pairs: readonly Pair[], confidence: number): PairedEvidence | string {
+  const problem = incomparable(bench, pairs);
+  if (problem !== undefined) return problem;
   const goal = bench.metric.goal;
-  const positive = values.every((v) => v > 0);
+  const positive = allPositive(pairs);
   const diffs = positive ? pairedLogRatios(pairs, goal) : pairedRelativeDifferences(pairs, goal);
   const toRelative = positive ? (x: number) => logRatioToRelative(x, goal) : (x: number) => x;
   const distribution = bootstrapHodgesLehmann(diffs);
@@ -97,6 +125,7 @@ export function weighEvidence(bench: BenchSpec, pairs: readonly Pair[], confiden
   const me = bench.min_effect;
   return {
     pairs: pairs.length,
+    setAside: [],
     estimate: toRelative(hodgesLehmann(diffs)),
     low: toRelative(bounds.low),
     high: toRelative(bounds.high),
@@ -132,8 +161,7 @@ export function sampleConstraintViolation(bench: BenchSpec, samples: readonly Be
 
 export function decideNoiseAware(input: NoiseAwareInput): Decision {
   const { bench, measurement } = input;
-  const pairs = pairSamples(measurement.samples);
-  const evidence = weighEvidence(bench, pairs, lookConfidence(bench, pairs.length));
+  const evidence = weighPairs(bench, pairSamples(measurement.samples));
   if (typeof evidence === 'string') return { verdict: 'discard', reason: evidence, delta: undefined, gain: undefined };
   const delta = evidence.candidateMedian - evidence.parentMedian;
   const stats = evidenceStats(evidence);
@@ -144,9 +172,10 @@ export function decideNoiseAware(input: NoiseAwareInput): Decision {
   return { verdict: keep ? 'keep' : 'discard', reason: keep ? summary : `${summary}: ${whyNot(bench, evidence)}`, delta, gain: evidence.estimate, stats };
 }
 
-/** One line, e.g. `ops_per_sec +3.2% [+1.9%, +4.4%] p=0.002 over 12 pairs`. */
+/** One line, e.g. `ops_per_sec +3.2% [+1.9%, +4.4%] p=0.002 over 12 pairs (1 far-out pair set aside)`. */
 export function describeEvidence(metric: string, e: PairedEvidence): string {
-  return `${metric} ${pct(e.estimate)} [${pct(e.low)}, ${pct(e.high)}] p${pValue(e.pValue)} over ${e.pairs} pairs`;
+  const aside = e.setAside.length === 0 ? '' : ` (${e.setAside.length} far-out pair${e.setAside.length === 1 ? '' : 's'} set aside)`;
+  return `${metric} ${pct(e.estimate)} [${pct(e.low)}, ${pct(e.high)}] p${pValue(e.pValue)} over ${e.pairs} pairs${aside}`;
 }
 
 function whyNot(bench: BenchSpec, e: PairedEvidence): string {
@@ -166,6 +195,9 @@ function evidenceStats(e: PairedEvidence): Record<string, number | string> {
     ci: `one-sided bounds at ${pct(e.confidence, false)} each`,
     p_value: e.pValue,
     pairs: e.pairs,
+    pairs_measured: e.pairs + e.setAside.length,
+    set_aside: e.setAside.length,
+    set_aside_pairs: e.setAside.join(', '),
     confidence: e.confidence,
     spec_confidence: e.specConfidence,
     min_effect: e.minEffect,
