@@ -49,6 +49,8 @@ export async function evaluateAndDecide(
   commit: string,
   parent: { commit: string; metric: number; worktree: string | undefined; holdout?: number | undefined },
   signal: AbortSignal,
+  /** The baseline's calibration seeds: one bench run each. */
+  seeds?: readonly number[],
 ): Promise<EvaluatedCandidate> {
   const logDir = await run.store.ensureExperimentDir(exp);
   const request: EvaluationRequest = {
@@ -62,6 +64,7 @@ export async function evaluateAndDecide(
     spec: run.spec,
     baseCommit: run.baseCommit,
     gitDir: run.workspace.gitDir,
+    ...(seeds === undefined ? {} : { seeds }),
   };
   // The worker keeps protected files at the base commit's and each stage isolated (eval/isolation.ts).
   const evaluation = await run.queue.evaluate(request, signal, progressToEvents(run, exp));

@@ -4,6 +4,7 @@
  * nothing but events and experiment files through the store.
  */
 import { checkBudget, type Stop } from './budget.js';
+import { calibrate, calibratedBench, calibrationSeeds } from '../eval/calibration.js';
 import { isAbortError } from './errors.js';
 import { evaluateAndDecide, holdoutFields, recordFinished, runExperiment } from './experiment.js';
 import { refs, type RunContext } from './run-context.js';
@@ -27,8 +28,16 @@ async function measureBaseline(run: RunContext, signal: AbortSignal): Promise<St
   await run.store.append({ type: 'proposed', exp, description: 'baseline' });
   const worktree = await run.workspace.createWorktree({ ref: r.experiment(exp), commit: run.baseCommit, name: exp });
   try {
-    const { evaluation, decision, holdout } = await evaluateAndDecide(run, exp, worktree, run.baseCommit, { commit: run.baseCommit, metric: Number.NaN, worktree: undefined }, signal);
+    const seeds = calibrationSeeds(run.runId);
+    const { evaluation, decision, holdout } = await evaluateAndDecide(run, exp, worktree, run.baseCommit, { commit: run.baseCommit, metric: Number.NaN, worktree: undefined }, signal, seeds);
     const m = evaluation.measurement;
+    if (evaluation.status === 'ok' && m !== undefined) {
+      const values = m.samples.filter((s) => s.side === 'candidate').map((s) => s.metric);
+      const calibration = calibrate(run.spec.bench, seeds.slice(0, values.length), values);
+      await run.store.append({ type: 'calibrated', exp, ...calibration });
+      await run.store.recordCalibration(calibration);
+      applyCalibration(run);
+    }
     // With a holdout, the baseline's holdout value is what the first keep is compared with.
     const holdoutFailed = holdout !== undefined && decision.verdict !== 'keep';
     const ok = evaluation.status === 'ok' && m !== undefined && !holdoutFailed;
@@ -104,6 +113,12 @@ async function alignBestRef(run: RunContext): Promise<void> {
   if ((await run.workspace.readRef(ref)) !== best.commit) await run.workspace.updateRef(ref, best.commit);
 }
 
+/** Every candidate is measured the way the baseline's calibration decided (a resumed run included). */
+function applyCalibration(run: RunContext): void {
+  const calibration = run.store.getState().calibration;
+  if (calibration !== undefined) run.spec = { ...run.spec, bench: calibratedBench(run.spec.bench, calibration) };
+}
+
 export async function runLoop(run: RunContext, signal: AbortSignal, options: LoopOptions = {}): Promise<Stop> {
   const now = options.now ?? Date.now;
   const startedAt = options.startedAt ?? now();
@@ -111,6 +126,7 @@ export async function runLoop(run: RunContext, signal: AbortSignal, options: Loo
   try {
     await cancelUnfinished(run);
     await alignBestRef(run);
+    applyCalibration(run);
     if (run.store.getState().best === undefined) {
       const stop = await measureBaseline(run, signal);
       if (stop) return stop;

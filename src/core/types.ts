@@ -147,6 +147,11 @@ export interface EvaluationRequest {
   baseCommit: string;
   /** The repository's common git dir: its refs are watched, and it is visible read-only in the sandbox. */
   gitDir: string;
+  /**
+   * The baseline's calibration: one bench run per seed, in order, with no policy (eval/calibration.ts).
+   * Otherwise each round's seed is derived (eval/seeds.ts).
+   */
+  seeds?: readonly number[];
 }
 
 /** Stage progress reported while an evaluation runs (for events and the views). */

@@ -20,6 +20,8 @@ export function holdoutBench(holdout: HoldoutSpec): BenchSpec {
     metric: holdout.metric,
     constraints: [],
     repeat: holdout.repeat,
+    repeat_auto: false,
+    min_effect_auto: false,
     max_repeat: holdout.repeat,
     warmup: 0,
     confidence: holdout.confidence,

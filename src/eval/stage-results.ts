@@ -28,13 +28,16 @@ export const RATCHET_ENV = {
   stage: 'RATCHET_STAGE',
   /** `candidate` or `parent`: which side of an A/B bench (or setup) this command runs for. */
   side: 'RATCHET_SIDE',
+  /** The bench's seed for this run: both runs of an A/B pair share it (eval/seeds.ts). */
+  seed: 'RATCHET_SEED',
 } as const;
 
 export type Side = 'candidate' | 'parent';
 
-export function ratchetEnv(request: EvaluationRequest, stage: StageKind, side: Side): Record<string, string> {
+export function ratchetEnv(request: EvaluationRequest, stage: StageKind, side: Side, seed?: number): Record<string, string> {
   const parent = side === 'parent';
   return {
+    ...(seed === undefined ? {} : { [RATCHET_ENV.seed]: String(seed) }),
     [RATCHET_ENV.run]: request.runId,
     [RATCHET_ENV.experiment]: request.experiment,
     [RATCHET_ENV.worktree]: (parent ? request.parentWorktree : undefined) ?? request.worktree,

@@ -6,6 +6,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { maxPairs } from './noise-decision.js';
+import { benchSeeds } from './seeds.js';
 import { median } from './stats.js';
 import { throwIfAborted } from '../core/errors.js';
 import type { CheckoutGuard, CheckoutRecord, CommandResult, CommandRunner, SandboxRequest } from '../core/ports.js';
@@ -54,14 +55,14 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     return found;
   };
 
-  const exec = (request: EvaluationRequest, stage: StageKind, checkout: Checkout, record: CheckoutRecord, command: string, timeoutMs: number, log: string, signal: AbortSignal): Promise<CommandResult> => {
+  const exec = (request: EvaluationRequest, stage: StageKind, checkout: Checkout, record: CheckoutRecord, command: string, timeoutMs: number, log: string, signal: AbortSignal, seed?: number): Promise<CommandResult> => {
     throwIfAborted(signal);
     return runner.run({
       command,
       cwd: checkout.worktree,
       timeoutMs,
       logFile: log,
-      env: ratchetEnv(request, stage, checkout.side),
+      env: ratchetEnv(request, stage, checkout.side, seed),
       allowEnv: request.spec.env,
       signal,
       sandbox: sandboxOf(request, stage, checkout.worktree, record),
@@ -202,9 +203,10 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
   ): Promise<StageResult> {
     const secondaryNames = [...spec.constraints.map((c) => ({ name: c.metric, pattern: c.pattern })), 'memory_gb', 'peak_vram_mb'];
     // Adaptive stopping is the bench's: the holdout runs its `repeat` rounds.
-    const policy = stage === 'bench' ? options.policy : undefined;
+    // The calibration's runs are its seeds, all of them.
+    const policy = stage === 'bench' && request.seeds === undefined ? options.policy : undefined;
     // An adaptive policy may extend a borderline candidate up to max_repeat (default 3× repeat).
-    const maxRounds = policy === undefined ? spec.repeat : maxPairs(spec);
+    const maxRounds = request.seeds !== undefined ? request.seeds.length : policy === undefined ? spec.repeat : maxPairs(spec);
     const samples: BenchSample[] = [];
     let durationMs = 0;
     let exitCode: number | undefined;
@@ -214,10 +216,12 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       failureTail: tailLines(output, keepLines),
     });
     // One run of one side; a StageResult when it failed.
-    const runOnce = async (side: { checkout: Checkout; record: CheckoutRecord }, label: string, recordIt: boolean): Promise<StageResult | undefined> => {
+    const seeds = benchSeeds(request, sides.length > 1);
+    const runOnce = async (side: { checkout: Checkout; record: CheckoutRecord }, label: string, recordIt: boolean, round: number): Promise<StageResult | undefined> => {
       const { checkout, record } = side;
-      await noter(log)(`${stage} ${label} (${checkout.side}, ${checkout.commit})`);
-      const result = await exec(request, stage, checkout, record, spec.run, spec.timeout, log, signal);
+      const seed = seeds(round);
+      await noter(log)(`${stage} ${label} (${checkout.side}, ${checkout.commit}, seed ${seed})`);
+      const result = await exec(request, stage, checkout, record, spec.run.replaceAll('{seed}', String(seed)), spec.timeout, log, signal, seed);
       if (result.sandboxed !== true) ran.unsandboxed = true;
       durationMs += result.durationMs;
       exitCode = result.exitCode;
@@ -237,13 +241,13 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     };
     for (let i = 1; i <= spec.warmup; i++) {
       for (const side of sides) {
-        const failed = await runOnce(side, `warmup ${i}/${spec.warmup}`, false);
+        const failed = await runOnce(side, `warmup ${i}/${spec.warmup}`, false, 1);
         if (failed !== undefined) return failed;
       }
     }
     for (let round = 1; round <= maxRounds; round++) {
       for (const side of sides) {
-        const failed = await runOnce(side, policy === undefined ? `run ${round}/${maxRounds}` : `run ${round} (at most ${maxRounds})`, true);
+        const failed = await runOnce(side, policy === undefined ? `run ${round}/${maxRounds}` : `run ${round} (at most ${maxRounds})`, true, round);
         if (failed !== undefined) return failed;
       }
       if (policy !== undefined && policy(samples, request) === 'stop') break;

@@ -83,6 +83,7 @@ const requestShape = z.looseObject({
   logDir: absolutePath,
   spec: specShape,
   baseCommit: commit,
+  seeds: z.array(z.int().min(0)).max(1000).optional(),
 });
 
 const jobShape = z.strictObject({

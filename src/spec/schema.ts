@@ -99,17 +99,31 @@ export const constraintSchema = z
   })
   .refine((c) => c.max !== undefined || c.min !== undefined, { message: 'a constraint needs max, min or both' });
 
-export const benchSchema = z.strictObject({
-  run: nonEmpty.describe('Shell command that prints the metric.'),
-  timeout: timeout.prefault(600),
-  metric: metricSchema,
-  constraints: z.array(constraintSchema).default([]),
-  repeat: z.int().min(1).default(1).describe('Measurements per candidate (A/B pairs with its parent when > 1).'),
-  max_repeat: z.int().min(1).optional().describe('Upper bound for adaptive repeats of a borderline candidate.'),
-  warmup: z.int().min(0).default(0).describe('Unrecorded runs before measuring.'),
-  confidence: z.number().gt(0.5).lt(1).default(0.95),
-  min_effect: minEffect.prefault(0),
-});
+export const benchSchema = z
+  .strictObject({
+    run: nonEmpty.describe('Shell command that prints the metric; {seed} is replaced by the run\'s seed (also in RATCHET_SEED).'),
+    timeout: timeout.prefault(600),
+    metric: metricSchema,
+    constraints: z.array(constraintSchema).default([]),
+    repeat: z
+      .union([z.literal('auto'), z.int().min(1)])
+      .default('auto')
+      .describe('Measurements per candidate (A/B pairs with its parent when > 1); auto: calibrated on the baseline, 1 when it is deterministic, paired A/B runs sharing a seed when not.'),
+    max_repeat: z.int().min(1).optional().describe('Upper bound for adaptive repeats of a borderline candidate.'),
+    warmup: z.int().min(0).default(0).describe('Unrecorded runs before measuring.'),
+    confidence: z.number().gt(0.5).lt(1).default(0.95),
+    min_effect: minEffect.optional().describe('Smallest change worth keeping: a number in metric units, or a percentage such as "1%". Default 0; 1% when repeat: auto finds the bench noisy.'),
+  })
+  // The rest of ratchet reads one number: `auto` is 1 until the baseline's calibration resolves
+  // it (eval/calibration.ts), and `repeat_auto` remembers that it may; `min_effect_auto` that
+  // min_effect was not written, so the calibration may set a floor.
+  .transform(({ repeat, min_effect: minEffectGiven, ...bench }) => ({
+    ...bench,
+    repeat: repeat === 'auto' ? 1 : repeat,
+    repeat_auto: repeat === 'auto',
+    min_effect: minEffectGiven ?? { kind: 'absolute', value: 0 },
+    min_effect_auto: minEffectGiven === undefined,
+  }));
 
 export const holdoutSchema = z.strictObject({
   dir: nonEmpty.describe("A folder outside the target repository, relative to the spec's folder: the agent never sees it; only the holdout stage does, read-only."),
@@ -248,8 +262,8 @@ export const specSchema = z
   )
   .superRefine(
     (spec, ctx) => {
-      const { repeat, max_repeat: maxRepeat } = spec.bench;
-      if (maxRepeat !== undefined && maxRepeat < repeat) {
+      const { repeat, repeat_auto: auto, max_repeat: maxRepeat } = spec.bench;
+      if (!auto && maxRepeat !== undefined && maxRepeat < repeat) {
         ctx.addIssue({ code: 'custom', path: ['bench', 'max_repeat'], message: `must be at least bench.repeat (${repeat}), got ${maxRepeat}` });
       }
     },

@@ -98,6 +98,22 @@ export const eventSchema = z.discriminatedUnion('type', [
     durationS: z.number(),
   }),
   z.object({ ...base, type: z.literal('best_advanced'), exp, commit: z.string(), metric: z.number(), holdout: z.number().optional() }),
+  /** The baseline's calibration runs and what they decided (eval/calibration.ts); once per run. */
+  z.object({
+    ...base,
+    type: z.literal('calibrated'),
+    exp,
+    runs: z.number(),
+    seeds: z.array(z.number()),
+    values: z.array(z.number()),
+    spread: z.number(),
+    varies: z.boolean(),
+    seedDetermined: z.boolean(),
+    mode: z.enum(['single', 'paired']),
+    repeat: z.number(),
+    explicit: z.boolean(),
+    minEffect: z.number().optional(),
+  }),
   /** An experiment that ends without a verdict: interrupted, or the agent had nothing left. */
   z.object({ ...base, type: z.literal('experiment_cancelled'), exp, reason: z.string() }),
   z.object({

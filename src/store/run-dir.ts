@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { ExperimentId } from '../core/types.js';
 import type { Spec } from '../spec/schema.js';
+import type { Calibration } from '../eval/calibration.js';
 import { writeFileAtomic } from './atomic.js';
 import { NO_REDACTION, type Redactor } from '../util/redact.js';
 import { EVENT_VERSION, parseEvents, type NewEvent, type RunEvent } from './events.js';
@@ -36,6 +37,8 @@ export interface RunInfo {
   objective: string;
   specSource: string;
   versions: { ratchet: string; node: string; git?: string };
+  /** The baseline's calibration (also the `calibrated` event), once it ran. */
+  calibration?: Calibration;
 }
 
 export interface StoreOptions {
@@ -101,6 +104,12 @@ export class RunStore {
 
   async readInfo(): Promise<RunInfo> {
     return readRunInfo(this.dir);
+  }
+
+  /** run.json with the calibration beside the spec, for readers of the folder (the event stays the truth). */
+  async recordCalibration(calibration: Calibration): Promise<void> {
+    const info = await readRunInfo(this.dir);
+    await writeFileAtomic(join(this.dir, 'run.json'), `${JSON.stringify({ ...info, calibration }, null, 2)}\n`);
   }
 
   onEvent(listener: (event: RunEvent, state: RunState) => void): () => void {

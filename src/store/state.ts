@@ -2,6 +2,7 @@
  * The run's state as a pure fold of its events. Everything a resume, `show` or a view needs is
  * derived here, so the event log stays the only source of truth.
  */
+import type { Calibration } from '../eval/calibration.js';
 import type { AgentState, ExperimentId, Usage, Verdict } from '../core/types.js';
 import type { EventOf, RunEvent } from './events.js';
 
@@ -30,6 +31,8 @@ export interface RunState {
   /** `holdout`: the best's holdout value, when the spec has a holdout. */
   best: { exp: ExperimentId; commit: string; metric: number; holdout?: number } | undefined;
   baseline: { commit: string; metric: number } | undefined;
+  /** How the bench measures candidates, from the baseline's calibration runs. */
+  calibration: Calibration | undefined;
   stopped: EventOf<'run_stopped'> | undefined;
   lastEventAt: string | undefined;
   /** Experiment numbers are never reused, so a cancelled one still counts here. */
@@ -38,7 +41,7 @@ export interface RunState {
 }
 
 export function emptyState(runId: string): RunState {
-  return { runId, started: undefined, experiments: new Map(), best: undefined, baseline: undefined, stopped: undefined, lastEventAt: undefined, lastExperimentNumber: -1, cancelled: 0 };
+  return { runId, started: undefined, experiments: new Map(), best: undefined, baseline: undefined, calibration: undefined, stopped: undefined, lastEventAt: undefined, lastExperimentNumber: -1, cancelled: 0 };
 }
 
 export function applyEvent(state: RunState, event: RunEvent): RunState {
@@ -112,6 +115,11 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       state.experiments.delete(event.exp);
       state.cancelled += 1;
       break;
+    case 'calibrated': {
+      const { v: _v, t: _t, run: _run, type: _type, exp: _exp, ...calibration } = event;
+      state.calibration = calibration;
+      break;
+    }
     case 'best_advanced':
       state.best = { exp: event.exp, commit: event.commit, metric: event.metric, ...(event.holdout === undefined ? {} : { holdout: event.holdout }) };
       break;

@@ -1,4 +1,5 @@
 /** One line per event, for `ratchet run` when its output is not a terminal, and `watch --plain`. */
+import { calibrationWarning, describeCalibration } from '../eval/calibration.js';
 import { formatGain, formatMetric } from '../eval/decide.js';
 import type { RunEvent } from '../store/events.js';
 import type { RunState } from '../store/state.js';
@@ -54,6 +55,10 @@ export function formatEventLine(event: RunEvent, state: RunState): string | unde
         return `${at} e0000 baseline ${event.metric === undefined ? `FAILED (${event.verdict}): ${clip(event.reason)}` : `${name}=${formatMetric(event.metric)}`}`;
       }
       return `${at} ${event.exp} ${event.verdict.toUpperCase()} ${verdictText(event, name)}`;
+    }
+    case 'calibrated': {
+      const warning = calibrationWarning(event);
+      return `${at} ${describeCalibration(event)}${warning === undefined ? '' : `\n${at} warning: ${warning}`}`;
     }
     case 'best_advanced':
       return `${at} best is now ${event.exp} (${event.commit.slice(0, 7)}) at ${formatMetric(event.metric)}`;

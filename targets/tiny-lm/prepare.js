@@ -39,6 +39,17 @@ export function stepBudget(batchSize) {
 }
 
 /**
+ * The training seed: RATCHET_SEED when ratchet sets one (each pair of an A/B bench shares one,
+ * so seed luck cancels within the pair), else the given default.
+ */
+export function runSeed(fallback) {
+  const given = process.env.RATCHET_SEED;
+  if (given === undefined || given === '') return fallback;
+  const seed = Number.parseInt(given, 10);
+  return Number.isFinite(seed) ? seed : fallback;
+}
+
+/**
  * Bits per byte of the held-out text: the model's -log2 p(next character | preceding ones),
  * summed and divided by the UTF-8 size of the held-out text. `predict(context)` gets a copy of
  * at most EVAL_CONTEXT preceding ids (the last is the nearest) and must return a probability

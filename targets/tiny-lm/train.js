@@ -6,7 +6,7 @@
 // `{ predict, losses }`, where `predict(context)` maps the preceding character ids (the last is
 // the nearest) to a probability distribution over the vocabulary.
 import { pathToFileURL } from 'node:url';
-import { evaluateBpb, loadData, makeRng, report, stepBudget } from './prepare.js';
+import { evaluateBpb, loadData, makeRng, report, runSeed, stepBudget } from './prepare.js';
 
 // ---- Hyperparameters (the tune agent rewrites these numbers) -----------------------------
 export const LEARNING_RATE = 1e-3; // peak Adam step size, reached after the warmup
@@ -168,7 +168,7 @@ function main() {
   const started = performance.now();
   const data = loadData();
   const steps = stepBudget(BATCH_SIZE);
-  const { predict, losses, numParams } = train(data, { steps });
+  const { predict, losses, numParams } = train(data, { steps, seed: runSeed(SEED) });
   const trained = performance.now();
   const tail = losses.slice(-Math.min(100, losses.length));
   report({

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AbortedError } from '../../src/core/errors.js';
 import type { EvaluationRequest, EvaluationStatus, StageOutcome } from '../../src/core/types.js';
 import { combineStages } from '../../src/eval/combine.js';
+import { roundSeed } from '../../src/eval/calibration.js';
 import { metricNotFound } from '../../src/eval/metric.js';
 import { createStageExecutor, type StageResult } from '../../src/eval/stages.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
@@ -140,7 +141,7 @@ describe('bench stage', () => {
       samples: [103, 104, 105].map((v) => ({ side: 'candidate', metric: v, secondary: { rss_mb: (v - 100) * 10 } })),
     });
     expect(result.outcomes).toMatchObject([{ stage: 'bench', status: 'ok', reason: 'x = 104 (median of 3 runs)' }]);
-    expect(await readLog('bench.log')).toContain('==> bench warmup 1/2 (candidate, c0ffee)');
+    expect(await readLog('bench.log')).toMatch(/==> bench warmup 1\/2 \(candidate, c0ffee, seed \d+\)/);
   });
 
   it('alternates candidate and parent, candidate first, warmups included', async () => {
@@ -151,6 +152,29 @@ describe('bench stage', () => {
     ]);
     expect(result.measurement!.metric).toBe(103.5);
     expect(result.outcomes[0]?.reason).toBe('x = 103.5 (median of 4 A/B runs)');
+  });
+
+  it('gives both runs of a pair one seed, each pair its own, in RATCHET_SEED and {seed}', async () => {
+    const seeds = join(root.path, 'seeds');
+    const run = `echo "$RATCHET_SIDE {seed} $RATCHET_SEED" >> ${seeds}; echo METRIC x=1`;
+    await execute(request({ bench: bench({ run, repeat: 3 }) }, true), 'bench', never);
+    const rows = (await readFile(seeds, 'utf8')).trim().split('\n').map((line) => line.split(' '));
+    expect(rows.map((r) => r[0])).toEqual(['candidate', 'parent', 'candidate', 'parent', 'candidate', 'parent']);
+    for (const [, substituted, env] of rows) expect(substituted).toBe(env);
+    const perRound = [0, 2, 4].map((i) => rows[i]![1]);
+    expect([1, 3, 5].map((i) => rows[i]![1])).toEqual(perRound);
+    expect(new Set(perRound).size).toBe(3);
+    // The same experiment gets the same seeds again (a resumed or re-run experiment).
+    expect(perRound).toEqual([1, 2, 3].map((round) => String(roundSeed('run-1', 'e0003', round))));
+  });
+
+  it('runs one bench run per calibration seed, in order, whatever repeat says', async () => {
+    const seeds = join(root.path, 'seeds');
+    const run = `echo "$RATCHET_SEED" >> ${seeds}; echo METRIC x=1`;
+    const stopping = createStageExecutor(new ExecaCommandRunner(), inertGuard(), { policy: () => 'stop' });
+    const result = await stopping({ ...request({ bench: bench({ run }) }), seeds: [7, 8, 9, 7] }, 'bench', never);
+    expect((await readFile(seeds, 'utf8')).trim().split('\n')).toEqual(['7', '8', '9', '7']);
+    expect(result.measurement!.samples).toHaveLength(4);
   });
 
   it('measures only the candidate when repeat is 1', async () => {
