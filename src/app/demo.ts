@@ -1,7 +1,7 @@
 /**
  * `ratchet demo`: a real improvement loop on a fresh machine, no key and no network. A bundled
  * target is copied into a temporary repository and the `tune` agent (or the target's own agent,
- * if it needs no model) runs a dozen experiments with a private Redis.
+ * if it needs no model) runs eight experiments with a private Redis.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

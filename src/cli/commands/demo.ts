@@ -14,7 +14,7 @@ export function registerDemo(program: Command): void {
     .description('watch ratchet improve a bundled target on this machine: no API key, no network')
     .argument('[target]', 'a bundled target that needs no model', 'tiny-lm')
     .addOption(experimentsOption())
-    .option('--max-experiments <n>', 'experiments after the baseline', intArg, 12)
+    .option('--max-experiments <n>', 'experiments after the baseline', intArg, 8)
     .option('--json', 'print the summary as JSON')
     .action(async (target: string, o: { experiments?: string; maxExperiments: number; json?: boolean }) => {
       // Refused before anything is copied or said about copying.
