@@ -4,7 +4,8 @@ import { formatDuration } from '../spec/duration.js';
 import { finishedExperiments, totalCostUsd, type RunState } from '../store/state.js';
 import type { Verdict } from './types.js';
 
-export type StopReason = 'budget' | 'exhausted' | 'signal' | 'failures' | 'error';
+/** `user`: `ratchet stop` asked for it; `signal`: Ctrl-C or SIGTERM. */
+export type StopReason = 'budget' | 'exhausted' | 'signal' | 'user' | 'failures' | 'error';
 
 export interface Stop {
   reason: StopReason;
