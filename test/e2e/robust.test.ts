@@ -49,7 +49,7 @@ describe('robustness of a run', () => {
     expect(all.at(-1)).toMatchObject({ type: 'run_stopped', reason: 'exhausted' });
   }, 90_000);
 
-  it('stops a run asked by ratchet stop from another terminal, and resume continues it', async () => {
+  it('stops a run asked by ratchet stop from another folder, recording reason user', async () => {
     const { target, work, experiments } = await setup(60);
     const folder = join(experiments, 'asked');
     const cli = spawnCli(['run', target.path, '--agent', 'replay', '--patches', join(work.path, 'patches'), '--experiments', experiments, '--run-id', 'asked'], { env: { REDIS_URL: '' } });
