@@ -12,6 +12,8 @@ export interface RunRedis {
   /** Signs the run's jobs and checks their results; see job-key.ts. */
   jobKey: Buffer;
   warnings: string[];
+  /** A private server that died and could not be restarted; never fires for the user's Redis. */
+  lost?: AbortSignal;
   stop(): Promise<void>;
 }
 
@@ -20,6 +22,8 @@ export interface RunRedisOptions {
   runDir: string;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
+  /** A private server that died was started again from its append-only file. */
+  onRestart?: (message: string) => void;
 }
 
 /** Throws the UserError a shared Redis without RATCHET_KEY gets, before anything is created. */
@@ -38,6 +42,11 @@ export async function openRunRedis(options: RunRedisOptions): Promise<RunRedis> 
   // Persistence in the run folder: a resumed run finds the jobs it left.
   // The caller holds the run's session lock, so a server still running on the folder is an
   // orphan of a crashed session of this run.
-  const server = await startEmbeddedRedis({ dir: join(options.runDir, 'redis'), replaceOrphan: true, ...(options.signal ? { signal: options.signal } : {}) });
-  return { connection: server.connection, url: server.url, embedded: true, jobKey, warnings: [], stop: () => server.stop() };
+  const server = await startEmbeddedRedis({
+    dir: join(options.runDir, 'redis'),
+    replaceOrphan: true,
+    ...(options.signal ? { signal: options.signal } : {}),
+    onRestart: ({ cause, downMs, pid }) => options.onRestart?.(`${cause}; restarted it from its append-only file in ${(downMs / 1000).toFixed(1)} s (pid ${pid}), the run goes on`),
+  });
+  return { connection: server.connection, url: server.url, embedded: true, jobKey, warnings: [], lost: server.lost, stop: () => server.stop() };
 }

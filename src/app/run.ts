@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { checkAgentReady } from '../agents/factory.js';
 import { checkBudget, type Stop } from '../core/budget.js';
-import { AbortedError, isAbortError } from '../core/errors.js';
+import { AbortedError, RedisLostError, isAbortError } from '../core/errors.js';
 import { runLoop } from '../core/loop.js';
 import type { RunContext } from '../core/run-context.js';
 import { combineStages } from '../eval/combine.js';
@@ -35,7 +35,9 @@ import type { RunState } from '../store/state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 import { createRunner, createRunProposer, createWorkerExecutor, processRedactor, resolveSandbox } from './compose.js';
 import { checkRunJobKey, openRunRedis } from './redis.js';
-import { lockRunSession } from './session-lock.js';
+import { lockRunInRepository, lockRunSession } from './session-lock.js';
+import { describeStopRequest, watchStopRequest } from './stop-request.js';
+import { bounded, throttled } from './bounded.js';
 import { RATCHET_VERSION } from './version.js';
 
 export interface SessionOptions {
@@ -164,14 +166,21 @@ export async function startRun(options: RunOptions): Promise<RunOutcome> {
     specSource: source,
     versions: { ratchet: RATCHET_VERSION, node: process.version },
   };
-  const store = await RunStore.create(options.experimentsRoot, info, { redactor: processRedactor() });
+  // Before the folder exists and before any worktree is touched: a run of this id started from
+  // another folder on this repository makes this one refuse, and is left alone.
+  const unlockRepo = await lockRunInRepository(workspace.gitDir, runId, runDir(options.experimentsRoot, runId));
   try {
-    return await session(options, info, store, workspace, false);
-  } catch (error) {
-    // A run that never started (Redis unreachable, redis-server missing) leaves no folder that
-    // `ls` would show as running or crashed: there is nothing in it to look at or resume.
-    if (store.getState().started === undefined) await rm(store.dir, { recursive: true, force: true }).catch(() => undefined);
-    throw error;
+    const store = await RunStore.create(options.experimentsRoot, info, { redactor: processRedactor() });
+    try {
+      return await session(options, info, store, workspace, false);
+    } catch (error) {
+      // A run that never started (Redis unreachable, redis-server missing) leaves no folder that
+      // `ls` would show as running or crashed: there is nothing in it to look at or resume.
+      if (store.getState().started === undefined) await rm(store.dir, { recursive: true, force: true }).catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    await unlockRepo().catch(() => undefined);
   }
 }
 
@@ -187,7 +196,12 @@ export async function resumeRun(options: ResumeOptions): Promise<RunOutcome> {
   await checkAgentReady(info.spec, workspace.repo);
   // The holdout folder was checked when the run started; it may have gone or moved since.
   await resolveHoldout(info.spec, join(store.dir, 'run.json'), '/', workspace);
-  return session(options, info, store, workspace, true);
+  const unlockRepo = await lockRunInRepository(workspace.gitDir, info.runId, store.dir);
+  try {
+    return await session(options, info, store, workspace, true);
+  } finally {
+    await unlockRepo().catch(() => undefined);
+  }
 }
 
 async function session(options: SessionOptions, info: RunInfo, store: RunStore, workspace: GitWorkspace, resumed: boolean): Promise<RunOutcome> {
@@ -200,8 +214,43 @@ async function session(options: SessionOptions, info: RunInfo, store: RunStore, 
   }
 }
 
+// How long closing the worker, the queue and the event stream may take: a Redis that is gone
+// would otherwise keep them waiting for ever (their clients retry), and the run would not end.
+const CLOSE_TIMEOUT_MS = 5_000;
+// The same Redis error repeats at every reconnection attempt; say it once in this long.
+const WARNING_EVERY_MS = 30_000;
+
 async function lockedSession(options: SessionOptions, info: RunInfo, store: RunStore, workspace: GitWorkspace, resumed: boolean, startedAt: number): Promise<RunOutcome> {
-  const { signal } = options;
+  // Stops the run's work: the user's signal, `ratchet stop`, or a private Redis lost for good.
+  const stopper = new AbortController();
+  const onSignal = (): void => stopper.abort(options.signal.reason);
+  if (options.signal.aborted) onSignal();
+  options.signal.addEventListener('abort', onSignal, { once: true });
+  let userStop: string | undefined;
+  const unwatch = await watchStopRequest(store.dir, (request) => {
+    userStop = describeStopRequest(request);
+    options.onWarning?.(`${userStop}: stopping (cancelling the experiment in flight)`);
+    stopper.abort(new AbortedError(userStop));
+  });
+  try {
+    return await stoppableSession(options, info, store, workspace, resumed, startedAt, stopper, () => userStop);
+  } finally {
+    unwatch();
+    options.signal.removeEventListener('abort', onSignal);
+  }
+}
+
+async function stoppableSession(
+  options: SessionOptions,
+  info: RunInfo,
+  store: RunStore,
+  workspace: GitWorkspace,
+  resumed: boolean,
+  startedAt: number,
+  stopper: AbortController,
+  userStop: () => string | undefined,
+): Promise<RunOutcome> {
+  const signal = stopper.signal;
   const detach = options.onEvent ? store.onEvent(options.onEvent) : undefined;
   const sandbox = await resolveSandbox(info.spec.sandbox);
   if (sandbox.notice !== undefined) options.onWarning?.(sandbox.notice);
@@ -211,15 +260,24 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
   if (limits !== undefined) options.onWarning?.(limits);
   // Worktrees of a crashed session of this run would block its experiment names.
   await workspace.reconcile(workspace.worktreeRoot);
-  const redis = await openRunRedis({ ...(options.redis === undefined ? {} : { flag: options.redis }), runDir: store.dir, signal });
+  const warn = (message: string): void => options.onWarning?.(message);
+  const redis = await openRunRedis({ ...(options.redis === undefined ? {} : { flag: options.redis }), runDir: store.dir, signal, onRestart: warn });
+  let redisLost: string | undefined;
+  const onLost = (): void => {
+    redisLost = redis.lost?.reason instanceof Error ? redis.lost.reason.message : 'the private redis-server stopped';
+    stopper.abort(new AbortedError(redisLost));
+  };
+  if (redis.lost?.aborted === true) onLost();
+  redis.lost?.addEventListener('abort', onLost, { once: true });
   // The Redis password is a secret of this session too, though no command is given it.
   const password = redis.connection.password;
   const redactor = processRedactor(password === undefined ? [] : [{ name: 'REDIS_PASSWORD', value: password }]);
   const runner = createRunner(redactor);
   for (const warning of redis.warnings) options.onWarning?.(warning);
   options.onStart?.({ runId: info.runId, dir: store.dir, redisUrl: redis.url });
-  const onError = (error: Error): void => options.onWarning?.(`redis: ${error.message}`);
-  const queue = new BullEvaluationQueue({ connection: redis.connection, key: redis.jobKey, combine: combineStages, onError });
+  const onError = throttled(WARNING_EVERY_MS, (error: Error) => options.onWarning?.(`redis: ${error.message}`));
+  // On a server this session started, no worker of an earlier session can hold a job.
+  const queue = new BullEvaluationQueue({ connection: redis.connection, key: redis.jobKey, combine: combineStages, onError, freshServer: redis.embedded });
   // For `ratchet watch --redis` elsewhere; best effort, never stops the run. A private redis-server is reachable from no other machine.
   const publisher = redis.embedded ? undefined : await openEventPublisher(redis.connection, info, { onError });
   if (publisher) store.onEvent(publisher.publish);
@@ -268,13 +326,25 @@ async function lockedSession(options: SessionOptions, info: RunInfo, store: RunS
     }
     stop = { reason: 'signal', detail: 'interrupted' };
   } finally {
-    await worker?.close().catch(() => undefined);
-    await queue.close().catch(() => undefined);
+    redis.lost?.removeEventListener('abort', onLost);
+    await bounded(worker?.close(), CLOSE_TIMEOUT_MS);
+    await bounded(queue.close(), CLOSE_TIMEOUT_MS);
     await redis.stop().catch(() => undefined);
   }
+  if (redisLost !== undefined) {
+    const detail = `${redisLost}; the run folder and its refs are intact`;
+    await store.append({ type: 'run_stopped', reason: 'error', detail });
+    detach?.();
+    throw new RedisLostError(`run ${info.runId} stopped: ${redisLost}`, {
+      hint: `see ${join(store.dir, 'redis', 'redis.log')}; continue with: ratchet resume ${info.runId}`,
+      fields: { runId: info.runId },
+    });
+  }
+  const asked = userStop();
+  if (asked !== undefined && stop.reason === 'signal') stop = { reason: 'user', detail: asked };
   await store.append({ type: 'run_stopped', reason: stop.reason, detail: stop.detail });
   detach?.();
   // After run_stopped, so a watcher on another machine sees the run end.
-  await publisher?.close().catch(() => undefined);
+  await bounded(publisher?.close(), CLOSE_TIMEOUT_MS);
   return { summary: summarize(store.getState(), store.dir), stop };
 }

@@ -7,6 +7,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerRun } from './commands/run.js';
 import { registerSpecCommands } from './commands/spec.js';
+import { registerStop } from './commands/stop.js';
 import { registerWatch } from './commands/watch.js';
 import { registerViews } from './commands/views.js';
 import { registerWorker } from './commands/worker.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerRun(program);
   registerDemo(program);
+  registerStop(program);
   registerWorker(program);
   registerInspect(program);
   registerSpecCommands(program);
@@ -43,3 +45,6 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 process.exitCode = await main(process.argv.slice(2));
+// Everything is said and recorded by now. A client left retrying a Redis that is gone (its close
+// timed out) would keep the process alive for ever: the backstop ends it, and never fires otherwise.
+setTimeout(() => process.exit(), 3_000).unref();

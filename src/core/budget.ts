@@ -4,7 +4,8 @@ import { formatDuration } from '../spec/duration.js';
 import { finishedExperiments, totalCostUsd, type RunState } from '../store/state.js';
 import type { Verdict } from './types.js';
 
-export type StopReason = 'budget' | 'exhausted' | 'signal' | 'failures' | 'error';
+/** `user`: `ratchet stop` asked for it; `signal`: Ctrl-C or SIGTERM. */
+export type StopReason = 'budget' | 'exhausted' | 'signal' | 'user' | 'failures' | 'error';
 
 export interface Stop {
   reason: StopReason;
@@ -36,16 +37,16 @@ export function checkBudget(state: RunState, spec: Spec, elapsedMs: number): Sto
   const budget = spec.budget;
   const done = experimentsDone(state);
   if (budget.experiments !== undefined && done >= budget.experiments) {
-    return { reason: 'budget', detail: `${done} of ${budget.experiments} experiments done` };
+    return { reason: 'budget', detail: `${done} of ${budget.experiments} experiments done (budget.experiments)` };
   }
   if (budget.duration !== undefined && elapsedMs >= budget.duration) {
-    return { reason: 'budget', detail: `time budget of ${formatDuration(budget.duration)} used` };
+    return { reason: 'budget', detail: `time budget of ${formatDuration(budget.duration)} used (budget.duration)` };
   }
   if (budget.usd !== undefined) {
     const spent = totalCostUsd(state);
     const next = averageCost(state);
     if (spent >= budget.usd || spent + next > budget.usd) {
-      return { reason: 'budget', detail: `$${spent.toFixed(2)} spent; the next proposal (about $${next.toFixed(2)}) would pass the $${budget.usd.toFixed(2)} budget` };
+      return { reason: 'budget', detail: `$${spent.toFixed(2)} spent; the next proposal (about $${next.toFixed(2)}) would pass the $${budget.usd.toFixed(2)} budget (budget.usd)` };
     }
   }
   const failures = trailingFailures(state);

@@ -58,6 +58,15 @@ export class InternalError extends RatchetError {
   readonly exitCode: number = 70;
 }
 
+/**
+ * The Redis the run depends on is gone for good (a private redis-server that died and would not
+ * start again). Nothing is lost: the run folder and refs are intact and `ratchet resume` goes on.
+ * Its own exit code (75, EX_TEMPFAIL: try again later), so a script can tell it from a bad spec.
+ */
+export class RedisLostError extends UserError {
+  override readonly exitCode: number = 75;
+}
+
 /** The run was interrupted (Ctrl-C, SIGTERM, AbortSignal). Not an error of anyone's. */
 export class AbortedError extends Error {
   constructor(message = 'aborted') {

@@ -44,6 +44,12 @@ export interface BullEvaluationQueueOptions {
   keep?: { ageS: number; count: number };
   /** Redis errors that are retried rather than thrown; no console in src/. */
   onError?: (error: Error) => void;
+  /**
+   * The server was started by this session (a private redis-server, new password): no worker of
+   * an earlier session can reach it, so a job it left active is dead and is failed at once
+   * instead of waiting for BullMQ's stall check to notice its lock expire.
+   */
+  freshServer?: boolean;
 }
 
 interface QueueSide {
@@ -257,6 +263,11 @@ export class BullEvaluationQueue implements EvaluationQueue {
         if (data !== undefined && reusable) {
           await redis.del(marker); // an older abort must not cancel the job this request now wants
           return data;
+        }
+        if (state === 'active' && this.options.freshServer === true && data?.session !== this.session) {
+          // Token "0": BullMQ's scripts skip the lock check; the lock's holder is gone.
+          await job.moveToFailed(new Error(SUPERSEDED), '0');
+          continue;
         }
         if (state === 'active') {
           // Still running for other commits: stop it, wait for it to end, then replace it.

@@ -7,6 +7,13 @@
  * password, new for each start, is asked of every client (a process of ours that found the
  * socket is not enough). The password reaches the server on its stdin, so it is never in a
  * command line (`ps`, `/proc/<pid>/cmdline`) nor in a file.
+ *
+ * The server is watched: one that dies under the run (OOM killer, a stray `kill`) is started
+ * again on the same socket, password and folder, from its append-only file, a few times at most;
+ * the clients reconnect by themselves. When it cannot be brought back, `lost` fires with the
+ * reason, so the run stops with an error rather than waiting on a Redis that is gone. It runs in
+ * its own process group (a Ctrl-C in the terminal is ratchet's to handle, not Redis's) and is
+ * sent SIGTERM when ratchet exits, however abruptly, short of SIGKILL.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -33,6 +40,10 @@ export interface EmbeddedRedisOptions {
   replaceOrphan?: boolean;
   /** How long loading a large append-only file may take before we give up. */
   startTimeoutMs?: number;
+  /** Restarts allowed after the server died under us (default 3); `lost` fires after the last. */
+  maxRestarts?: number;
+  /** Told of each restart, with what stopped the server and how long it was away. */
+  onRestart?: (info: { cause: string; downMs: number; pid: number }) => void;
 }
 
 export interface EmbeddedRedis {
@@ -40,7 +51,10 @@ export interface EmbeddedRedis {
   /** The socket and password as a URL other ratchet processes accept (`--redis`, `REDIS_URL`). */
   url: string;
   connection: RedisOptions;
-  pid: number;
+  /** The server's pid now (it changes when the server is restarted). */
+  readonly pid: number;
+  /** Fires (its reason an Error saying what happened) when the server died and could not be restarted. */
+  lost: AbortSignal;
   /** Shuts the server down (SIGTERM: Redis flushes the append-only file) and waits for it. */
   stop(): Promise<void>;
 }
@@ -82,7 +96,104 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
     '--logfile', logFile,
   ];
   const binary = options.binary ?? 'redis-server';
-  const child = spawn(binary, args, { stdio: ['pipe', 'ignore', 'pipe'], env: options.env ?? process.env });
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+
+  /** One server process, ready; a UserError saying why when it would not start. */
+  const launch = async (signal: AbortSignal | undefined): Promise<Server> => {
+    const server = spawnServer(binary, args, password, options.env ?? process.env);
+    try {
+      await waitUntilReady({ child: server.child, socket, password, exited: server.exited, signal, deadline: Date.now() + startTimeoutMs });
+      return server;
+    } catch (error) {
+      await terminate(server);
+      if (isMissingBinary(error)) {
+        throw new UserError(`cannot start ${binary}: it is not installed or not on PATH`, { hint: INSTALL_HINT, cause: error, fields: { binary } });
+      }
+      if (error instanceof EarlyExit) {
+        const log = await readTail(logFile);
+        throw new UserError(`${binary} stopped while starting (${error.describe()}): ${lastLines(`${log}\n${server.stderr()}`)}`, {
+          hint: `see ${logFile}`,
+          fields: { binary, dir },
+        });
+      }
+      throw error;
+    }
+  };
+
+  let current: Server;
+  try {
+    current = await launch(options.signal);
+  } catch (error) {
+    if (socketDir !== undefined) await rm(socketDir, { recursive: true, force: true });
+    throw error;
+  }
+
+  const lost = new AbortController();
+  let stopping: Promise<void> | undefined;
+  let restarts = 0;
+  const maxRestarts = options.maxRestarts ?? 3;
+  const supervise = (server: Server): void => {
+    void server.exited.then(async (how) => {
+      if (stopping !== undefined || lost.signal.aborted) return;
+      const cause = `${binary} (pid ${server.child.pid ?? '?'}) stopped unexpectedly (${new EarlyExit(how.code, how.signal).describe()})`;
+      const downAt = Date.now();
+      while (restarts < maxRestarts && stopping === undefined) {
+        restarts += 1;
+        try {
+          current = await launch(lost.signal);
+        } catch (error) {
+          if (restarts >= maxRestarts || stopping !== undefined) {
+            lost.abort(new Error(`${cause}, and could not be restarted: ${error instanceof Error ? error.message : String(error)}`));
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 500));
+          continue;
+        }
+        if (stopping !== undefined) return; // stop() will find it and end it
+        supervise(current);
+        options.onRestart?.({ cause, downMs: Date.now() - downAt, pid: current.child.pid ?? -1 });
+        return;
+      }
+      if (stopping === undefined) lost.abort(new Error(`${cause} ${maxRestarts} times; not restarting it again`));
+    });
+  };
+  supervise(current);
+
+  const cleanup = async (): Promise<void> => {
+    await terminate(current);
+    if (socketDir !== undefined) await rm(socketDir, { recursive: true, force: true });
+  };
+  return {
+    socket,
+    url: `redis+unix://${socket}?password=${password}`,
+    connection: { path: socket, password },
+    get pid() {
+      return current.child.pid ?? -1;
+    },
+    lost: lost.signal,
+    stop: () => (stopping ??= cleanup()),
+  };
+}
+
+interface Server {
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+}
+
+// Servers still running, sent SIGTERM if ratchet exits without stopping them (a second Ctrl-C).
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function spawnServer(binary: string, args: string[], password: string, env: NodeJS.ProcessEnv): Server {
+  if (!exitHookInstalled) {
+    // Synchronous, as an exit handler must be; SIGTERM makes Redis flush its append-only file.
+    process.on('exit', () => running.forEach((child) => child.kill('SIGTERM')));
+    exitHookInstalled = true;
+  }
+  // Its own process group: the terminal's SIGINT goes to ratchet, which stops Redis last.
+  const child = spawn(binary, args, { stdio: ['pipe', 'ignore', 'pipe'], env, detached: true });
+  running.add(child);
   // A server that failed to start closes its stdin; that failure is reported from its exit.
   child.stdin?.on('error', () => undefined);
   child.stdin?.end(`requirepass ${password}\n`);
@@ -92,39 +203,14 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
     stderr = (stderr + chunk).slice(-4000);
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => {
-    child.once('exit', (code, signal) => done({ code, signal }));
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      done({ code, signal });
+    });
   });
-
-  const cleanup = async (): Promise<void> => {
-    await terminate(child, exited);
-    if (socketDir !== undefined) await rm(socketDir, { recursive: true, force: true });
-  };
-
-  try {
-    await waitUntilReady({ child, socket, password, exited, signal: options.signal, deadline: Date.now() + (options.startTimeoutMs ?? 60_000) });
-  } catch (error) {
-    await cleanup();
-    if (isMissingBinary(error)) {
-      throw new UserError(`cannot start ${binary}: it is not installed or not on PATH`, { hint: INSTALL_HINT, cause: error, fields: { binary } });
-    }
-    if (error instanceof EarlyExit) {
-      const log = await readTail(logFile);
-      throw new UserError(`${binary} stopped while starting (${error.describe()}): ${lastLines(`${log}\n${stderr}`)}`, {
-        hint: `see ${logFile}`,
-        fields: { binary, dir },
-      });
-    }
-    throw error;
-  }
-
-  let stopping: Promise<void> | undefined;
-  return {
-    socket,
-    url: `redis+unix://${socket}?password=${password}`,
-    connection: { path: socket, password },
-    pid: child.pid ?? -1,
-    stop: () => (stopping ??= cleanup()),
-  };
+  // A spawn failure (ENOENT) has no exit; waitUntilReady reports it from the error event.
+  child.once('error', () => running.delete(child));
+  return { child, exited, stderr: () => stderr };
 }
 
 class EarlyExit extends Error {
@@ -194,7 +280,7 @@ function ping(socket: string, password: string): Promise<boolean> {
   });
 }
 
-async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+async function terminate({ child, exited }: Server): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   child.kill('SIGTERM');
   const killed = setTimeout(() => child.kill('SIGKILL'), 15_000);

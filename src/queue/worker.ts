@@ -17,12 +17,14 @@ import type { StageExecutor, StageResult } from '../eval/stages.js';
 /**
  * A bench runs for minutes, but its lock is renewed every lockDuration / 2 while the worker
  * lives, so the lock length does not bound a stage's length. What it bounds is how soon the job
- * of a dead worker is run again (lockDuration plus up to one stalledInterval: 60 to 90 s). 60 s
- * rather than BullMQ's 30 s leaves room for a renewal delayed by a machine saturated by the
- * bench itself: a false stall would run the same bench twice at once and spoil both timings.
+ * of a dead worker is run again: the lock expires at most lockDuration after the worker died, and
+ * the next stall check (every stalledInterval, by any live worker) puts the job back, so another
+ * worker starts it within 32 s. A renewal may come up to 12 s late (an event loop held up on a
+ * machine saturated by the bench itself) before the job is wrongly taken as stalled, which would
+ * run the same bench twice at once and spoil both timings.
  * One stall is forgiven (a worker died); a second means the job kills workers, so it fails.
  */
-export const LOCK_SETTINGS = { lockDuration: 60_000, stalledInterval: 30_000, maxStalledCount: 1 } as const;
+export const LOCK_SETTINGS = { lockDuration: 24_000, stalledInterval: 8_000, maxStalledCount: 1 } as const;
 
 export interface StartWorkerOptions {
   connection: RedisOptions;

@@ -119,7 +119,8 @@ export const eventSchema = z.discriminatedUnion('type', [
   z.object({
     ...base,
     type: z.literal('run_stopped'),
-    reason: z.enum(['budget', 'exhausted', 'signal', 'failures', 'error']),
+    // 'user' (ratchet stop) came after the others: a ratchet older than it reports that line as a problem.
+    reason: z.enum(['budget', 'exhausted', 'signal', 'user', 'failures', 'error']),
     detail: z.string(),
   }),
 ]);

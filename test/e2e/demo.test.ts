@@ -20,7 +20,7 @@ describe('ratchet demo', () => {
       env: { TINY_LM_STEPS: '40', REDIS_URL: '' },
     });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('stopped (budget): 3 of 3 experiments done');
+    expect(result.stdout).toContain('stopped (budget): 3 of 3 experiments done (budget.experiments)');
     expect(result.stdout).toMatch(/e0000\s+keep\s+\d/);
     expect(result.stdout).toMatch(/e0001\s+(keep|discard)\s+\d.*LEARNING_RATE/);
     // The table reads `NAME old → new`; the search state is a field of its own, not in the text.

@@ -37,6 +37,7 @@ export function exitCodeFor(reason: StopReason): number {
   switch (reason) {
     case 'budget':
     case 'exhausted':
+    case 'user':
       return 0;
     case 'signal':
       return 130;
