@@ -59,9 +59,9 @@ export interface RunTable {
   inFlight: { experiment: ExperimentId; phase: string; description: string }[];
 }
 
-export async function showRun(root: string, runId: string): Promise<RunTable> {
-  const { state, dir } = await loadRunState(root, runId);
-  const rows = finishedExperiments(state).map((e) => ({
+/** The rows of `show`'s table: every finished experiment, oldest first. */
+export function resultRows(state: RunState): ResultRow[] {
+  return finishedExperiments(state).map((e) => ({
     experiment: e.id,
     verdict: e.finished!.verdict,
     metric: e.finished!.metric,
@@ -73,6 +73,11 @@ export async function showRun(root: string, runId: string): Promise<RunTable> {
     holdout: e.finished!.holdout?.metric,
     holdoutChange: e.finished!.holdout?.change,
   }));
+}
+
+export async function showRun(root: string, runId: string): Promise<RunTable> {
+  const { state, dir } = await loadRunState(root, runId);
+  const rows = resultRows(state);
   const inFlight = unfinishedExperiments(state).map((e) => ({ experiment: e.id, phase: e.phase, description: e.description }));
   return { summary: summarize(state, dir), rows, inFlight };
 }

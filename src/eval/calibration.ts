@@ -6,6 +6,7 @@
  * a seed, so noise that the seed determines cancels within the pair. Pure.
  */
 import type { BenchSpec } from '../spec/schema.js';
+import { formatPercent } from './constraints.js';
 import { median } from './stats.js';
 
 /** Distinct seeds, then the first again: enough to see a spread, and to tell seed luck from noise. */
@@ -99,8 +100,8 @@ export function calibratedBench(bench: BenchSpec, calibration: Calibration): Ben
 
 /** One line for the start of a run, `show` and `watch`. */
 export function describeCalibration(c: Calibration): string {
-  const kind = !c.varies ? 'identical' : c.seedDetermined ? `spread ${pct(c.spread)}, set by the seed` : `spread ${pct(c.spread)}, noisy`;
-  const floor = c.minEffect === undefined ? '' : `, min_effect ${pct(c.minEffect)}`;
+  const kind = !c.varies ? 'identical' : c.seedDetermined ? `spread ${formatPercent(c.spread, false)}, set by the seed` : `spread ${formatPercent(c.spread, false)}, noisy`;
+  const floor = c.minEffect === undefined ? '' : `, min_effect ${formatPercent(c.minEffect, false)}`;
   const mode = c.mode === 'single' ? 'one run per candidate' : `paired A/B runs sharing a seed, repeat ${c.repeat}${floor}`;
   return `calibration: ${c.runs} baseline runs, ${kind} → ${mode}${c.explicit ? ' (repeat from the spec)' : ''}`;
 }
@@ -109,10 +110,5 @@ export function describeCalibration(c: Calibration): string {
 export function calibrationWarning(c: Calibration): string | undefined {
   if (!c.explicit || c.repeat > 1 || !c.varies) return undefined;
   const what = c.seedDetermined ? 'seed luck' : 'noise';
-  return `bench.repeat is 1, but ${c.runs} baseline runs spread over ${pct(c.spread)}${c.seedDetermined ? ' with the seed' : ''}: one run per candidate keeps ${what} as gains of up to that size; remove repeat (auto) or set repeat: 10 to measure paired A/B runs`;
-}
-
-function pct(fraction: number): string {
-  const p = fraction * 100;
-  return `${p.toFixed(p < 1 ? 2 : 1)}%`;
+  return `bench.repeat is 1, but ${c.runs} baseline runs spread over ${formatPercent(c.spread, false)}${c.seedDetermined ? ' with the seed' : ''}: one run per candidate keeps ${what} as gains of up to that size; remove repeat (auto) or set repeat: 10 to measure paired A/B runs`;
 }

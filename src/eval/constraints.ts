@@ -5,6 +5,13 @@ export function formatMetric(value: number): string {
   return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
 }
 
+/** A fraction as a percentage, two decimals below 1%, one above: `+3.2%`, `+0.07%`; unsigned on request. */
+export function formatPercent(fraction: number, signed = true): string {
+  const p = fraction * 100;
+  const text = `${p.toFixed(Math.abs(p) < 1 ? 2 : 1)}%`;
+  return signed && p >= 0 ? `+${text}` : text;
+}
+
 /** The first constraint `secondary` breaks, as one reason (`where` names the run), if any. */
 export function constraintViolation(bench: BenchSpec, secondary: Record<string, number>, where?: string): string | undefined {
   const at = where === undefined ? '' : ` ${where}`;

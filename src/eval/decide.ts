@@ -7,7 +7,7 @@
  */
 import type { Decision, Evaluation, Measurement, Verdict } from '../core/types.js';
 import type { BenchSpec, Goal, MinEffect } from '../spec/schema.js';
-import { constraintViolation, formatMetric } from './constraints.js';
+import { constraintViolation, formatMetric, formatPercent } from './constraints.js';
 import { decideNoiseAware } from './noise-decision.js';
 
 export { constraintViolation, formatMetric } from './constraints.js';
@@ -74,9 +74,7 @@ function hasPairs(m: Measurement): boolean {
 }
 
 export function formatGain(gain: number | undefined): string {
-  if (gain === undefined) return 'n/a';
-  const pct = gain * 100;
-  return `${pct >= 0 ? '+' : ''}${pct.toFixed(Math.abs(pct) < 1 ? 2 : 1)}%`;
+  return gain === undefined ? 'n/a' : formatPercent(gain);
 }
 
 export function formatMinEffect(minEffect: MinEffect): string {

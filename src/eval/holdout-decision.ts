@@ -7,7 +7,7 @@
  */
 import type { Decision, HoldoutResult, Measurement } from '../core/types.js';
 import type { BenchSpec, HoldoutSpec } from '../spec/schema.js';
-import { formatMetric } from './constraints.js';
+import { formatMetric, formatPercent } from './constraints.js';
 import { formatMinEffect, improvement, threshold } from './decide.js';
 import { clearsBar, pairSamples, weighEvidence } from './noise-decision.js';
 import { median } from './stats.js';
@@ -38,9 +38,7 @@ export interface HoldoutInput {
 
 /** A relative change, signed as the number moved: `+4.0%` is a rise whatever the goal. */
 export function formatChange(change: number | undefined): string {
-  if (change === undefined || !Number.isFinite(change)) return 'n/a';
-  const pct = change * 100;
-  return `${pct >= 0 ? '+' : ''}${pct.toFixed(Math.abs(pct) < 1 ? 2 : 1)}%`;
+  return change === undefined || !Number.isFinite(change) ? 'n/a' : formatPercent(change);
 }
 
 function relativeChange(value: number, reference: number | undefined): number | undefined {

@@ -7,7 +7,7 @@
  */
 import type { BenchSample, Decision, Measurement } from '../core/types.js';
 import type { BenchSpec } from '../spec/schema.js';
-import { constraintViolation, formatMetric } from './constraints.js';
+import { constraintViolation, formatMetric, formatPercent } from './constraints.js';
 import { farOutPairs, setAsideCap } from './far-out-pairs.js';
 import {
   bootstrapHodgesLehmann,
@@ -175,14 +175,14 @@ export function decideNoiseAware(input: NoiseAwareInput): Decision {
 /** One line, e.g. `ops_per_sec +3.2% [+1.9%, +4.4%] p=0.002 over 12 pairs (1 far-out pair set aside)`. */
 export function describeEvidence(metric: string, e: PairedEvidence): string {
   const aside = e.setAside.length === 0 ? '' : ` (${e.setAside.length} far-out pair${e.setAside.length === 1 ? '' : 's'} set aside)`;
-  return `${metric} ${pct(e.estimate)} [${pct(e.low)}, ${pct(e.high)}] p${pValue(e.pValue)} over ${e.pairs} pairs${aside}`;
+  return `${metric} ${formatPercent(e.estimate)} [${formatPercent(e.low)}, ${formatPercent(e.high)}] p${pValue(e.pValue)} over ${e.pairs} pairs${aside}`;
 }
 
 function whyNot(bench: BenchSpec, e: PairedEvidence): string {
-  const bar = bench.min_effect.kind === 'relative' ? `min_effect ${pct(e.minEffect, false)}` : `min_effect ${formatMetric(bench.min_effect.value)} (${pct(e.minEffect, false)})`;
+  const bar = bench.min_effect.kind === 'relative' ? `min_effect ${formatPercent(e.minEffect, false)}` : `min_effect ${formatMetric(bench.min_effect.value)} (${formatPercent(e.minEffect, false)})`;
   if (e.high < 0) return 'worse than its parent';
   if (e.low <= e.minEffect) return e.minEffect > 0 ? `gain not shown to exceed ${bar}` : 'gain not shown to be above 0';
-  return `rank test not significant at ${pct(1 - e.confidence, false)}`;
+  return `rank test not significant at ${formatPercent(1 - e.confidence, false)}`;
 }
 
 function evidenceStats(e: PairedEvidence): Record<string, number | string> {
@@ -192,7 +192,7 @@ function evidenceStats(e: PairedEvidence): Record<string, number | string> {
     estimate: e.estimate,
     ci_low: e.low,
     ci_high: e.high,
-    ci: `one-sided bounds at ${pct(e.confidence, false)} each`,
+    ci: `one-sided bounds at ${formatPercent(e.confidence, false)} each`,
     p_value: e.pValue,
     pairs: e.pairs,
     pairs_measured: e.pairs + e.setAside.length,
@@ -205,13 +205,6 @@ function evidenceStats(e: PairedEvidence): Record<string, number | string> {
     parent_median: e.parentMedian,
     scale: e.scale,
   };
-}
-
-function pct(fraction: number, signed = true): string {
-  const p = fraction * 100;
-  const digits = Math.abs(p) < 1 ? 2 : 1;
-  const text = `${p.toFixed(digits)}%`;
-  return signed && p >= 0 ? `+${text}` : text;
 }
 
 function pValue(p: number): string {

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatRunTable } from '../../src/cli/commands/inspect.js';
+import { resultRows } from '../../src/app/inspect.js';
 import { parseEvents, type RunEvent } from '../../src/store/events.js';
 import { parseResultsTsv, renderResultsTsv } from '../../src/store/results-tsv.js';
 import { foldEvents } from '../../src/store/state.js';
@@ -59,18 +60,7 @@ describe('the holdout in the views', () => {
 
   it('shows a holdout column in `show` only for a run with a holdout', () => {
     const state = foldEvents('r', holdoutRun());
-    const rows = [...state.experiments.values()].map((e) => ({
-      experiment: e.id,
-      verdict: e.finished!.verdict,
-      metric: e.finished!.metric,
-      gain: e.finished!.gain,
-      commit: e.finished!.commit,
-      durationS: e.finished!.durationS,
-      description: e.finished!.description,
-      reason: e.finished!.reason,
-      holdout: e.finished!.holdout?.metric,
-      holdoutChange: e.finished!.holdout?.change,
-    }));
+    const rows = resultRows(state);
     const text = formatRunTable({ summary: summarize(state, '/runs/r'), rows, inFlight: [] });
     const [header, , overfit] = text.split('\n\n')[1]!.split('\n');
     expect(header).toMatch(/gain +holdout +commit/);

@@ -88,9 +88,7 @@ function holdoutFacts(h) {
 }
 
 function fmtChange(change) {
-  if (typeof change !== 'number' || !Number.isFinite(change)) return 'n/a';
-  const pct = change * 100;
-  return `${pct >= 0 ? '+' : ''}${pct.toFixed(Math.abs(pct) < 1 ? 2 : 1)}%`;
+  return typeof change === 'number' && Number.isFinite(change) ? fmtGain(change) : 'n/a';
 }
 
 export function renderDetail(el, detail, onClose) {
