@@ -18,6 +18,14 @@ export const AUTO_PAIRED_REPEAT = 10;
  * keeps about 5% of no-op changes (1 − confidence); with 1% none in the decision simulation.
  */
 export const AUTO_MIN_EFFECT = 0.01;
+/**
+ * The confidence of a noisy bench with `repeat: auto` when the spec sets none. With 0.95 and the
+ * 1% floor, about 1% of no-op changes are kept when the runs' noise is their own (5% CV, nothing
+ * shared within a pair): one in a hundred overnight experiments would be noise. 0.99 keeps about
+ * 0.2% of them and still every 10% gain, at the price of some 3% gains (84% kept within 30 pairs
+ * instead of 94% on the shared-drift model); `confidence: 0.95` in the spec buys those back.
+ */
+export const AUTO_CONFIDENCE = 0.99;
 
 export interface Calibration {
   runs: number;
@@ -36,6 +44,8 @@ export interface Calibration {
   explicit: boolean;
   /** The relative min_effect the calibration set (auto, noisy, none in the spec); else undefined. */
   minEffect?: number;
+  /** The confidence the calibration set (auto, noisy, none in the spec); else undefined. */
+  confidence?: number;
 }
 
 /** A 31-bit seed from its parts (FNV-1a): the same run, experiment and round always get the same seed. */
@@ -89,21 +99,34 @@ export function calibrate(bench: BenchSpec, seeds: readonly number[], values: re
     repeat: explicit ? bench.repeat : varies ? pairedRepeat : 1,
     explicit,
     ...(!explicit && varies && bench.min_effect_auto ? { minEffect: AUTO_MIN_EFFECT } : {}),
+    ...(!explicit && varies && bench.confidence_auto ? { confidence: AUTO_CONFIDENCE } : {}),
   };
 }
 
 /** The bench as the calibration resolved it. */
 export function calibratedBench(bench: BenchSpec, calibration: Calibration): BenchSpec {
   const floor = calibration.minEffect === undefined ? {} : { min_effect: { kind: 'relative' as const, value: calibration.minEffect } };
-  return { ...bench, repeat: calibration.repeat, ...floor };
+  const confidence = calibration.confidence === undefined ? {} : { confidence: calibration.confidence };
+  return { ...bench, repeat: calibration.repeat, ...floor, ...confidence };
 }
 
-/** One line for the start of a run, `show` and `watch`. */
-export function describeCalibration(c: Calibration): string {
-  const kind = !c.varies ? 'identical' : c.seedDetermined ? `spread ${formatPercent(c.spread, false)}, set by the seed` : `spread ${formatPercent(c.spread, false)}, noisy`;
+/** What the baseline's runs showed: `identical`, `spread 0.86%, set by the seed`, `spread 11%, noisy`. */
+export function calibrationFinding(c: Calibration): string {
+  if (!c.varies) return 'identical';
+  return `spread ${formatPercent(c.spread, false)}, ${c.seedDetermined ? 'set by the seed' : 'noisy'}`;
+}
+
+/** How candidates are measured because of it: `one run per candidate`, `paired A/B runs sharing a seed, repeat 10, …`. */
+export function calibrationMode(c: Calibration): string {
+  if (c.mode === 'single') return 'one run per candidate';
   const floor = c.minEffect === undefined ? '' : `, min_effect ${formatPercent(c.minEffect, false)}`;
-  const mode = c.mode === 'single' ? 'one run per candidate' : `paired A/B runs sharing a seed, repeat ${c.repeat}${floor}`;
-  return `calibration: ${c.runs} baseline runs, ${kind} → ${mode}${c.explicit ? ' (repeat from the spec)' : ''}`;
+  const confidence = c.confidence === undefined ? '' : `, confidence ${formatPercent(c.confidence, false)}`;
+  return `paired A/B runs sharing a seed, repeat ${c.repeat}${floor}${confidence}`;
+}
+
+/** One line for the start of a run, `show`, `watch` and the dashboard. */
+export function describeCalibration(c: Calibration): string {
+  return `calibration: ${c.runs} baseline runs, ${calibrationFinding(c)} → ${calibrationMode(c)}${c.explicit ? ' (repeat from the spec)' : ''}`;
 }
 
 /** What an explicit `repeat: 1` risks on a bench whose calibration varies; undefined when nothing. */

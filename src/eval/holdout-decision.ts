@@ -22,6 +22,7 @@ export function holdoutBench(holdout: HoldoutSpec): BenchSpec {
     repeat: holdout.repeat,
     repeat_auto: false,
     min_effect_auto: false,
+    confidence_auto: false,
     max_repeat: holdout.repeat,
     warmup: 0,
     confidence: holdout.confidence,

@@ -111,16 +111,19 @@ export const benchSchema = z
       .describe('Measurements per candidate (A/B pairs with its parent when > 1); auto: calibrated on the baseline, 1 when it is deterministic, paired A/B runs sharing a seed when not.'),
     max_repeat: z.int().min(1).optional().describe('Upper bound for adaptive repeats of a borderline candidate.'),
     warmup: z.int().min(0).default(0).describe('Unrecorded runs before measuring.'),
-    confidence: z.number().gt(0.5).lt(1).default(0.95),
+    confidence: z.number().gt(0.5).lt(1).optional().describe('How sure the noise-aware rule must be that a gain is real. Default 0.95; 0.99 when repeat: auto finds the bench noisy.'),
     min_effect: minEffect.optional().describe('Smallest change worth keeping: a number in metric units, or a percentage such as "1%". Default 0; 1% when repeat: auto finds the bench noisy.'),
   })
   // The rest of ratchet reads one number: `auto` is 1 until the baseline's calibration resolves
   // it (eval/calibration.ts), and `repeat_auto` remembers that it may; `min_effect_auto` that
-  // min_effect was not written, so the calibration may set a floor.
-  .transform(({ repeat, min_effect: minEffectGiven, ...bench }) => ({
+  // min_effect was not written, so the calibration may set a floor; `confidence_auto` the same
+  // for confidence.
+  .transform(({ repeat, min_effect: minEffectGiven, confidence, ...bench }) => ({
     ...bench,
     repeat: repeat === 'auto' ? 1 : repeat,
     repeat_auto: repeat === 'auto',
+    confidence: confidence ?? 0.95,
+    confidence_auto: confidence === undefined,
     min_effect: minEffectGiven ?? { kind: 'absolute', value: 0 },
     min_effect_auto: minEffectGiven === undefined,
   }));

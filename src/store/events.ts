@@ -113,6 +113,7 @@ export const eventSchema = z.discriminatedUnion('type', [
     repeat: z.number(),
     explicit: z.boolean(),
     minEffect: z.number().optional(),
+    confidence: z.number().optional(),
   }),
   /** An experiment that ends without a verdict: interrupted, or the agent had nothing left. */
   z.object({ ...base, type: z.literal('experiment_cancelled'), exp, reason: z.string() }),

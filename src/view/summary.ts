@@ -1,4 +1,5 @@
 /** The end-of-run summary: data first (for --json), then text. */
+import { calibrationWarning, describeCalibration, type Calibration } from '../eval/calibration.js';
 import { formatGain, formatMetric } from '../eval/decide.js';
 import { VERDICTS, type Verdict } from '../core/types.js';
 import { bestGain, finishedExperiments, totalCostUsd, verdictCounts, type RunState } from '../store/state.js';
@@ -18,6 +19,8 @@ export interface RunSummary {
   costUsd: number;
   stopped: { reason: string; detail: string } | undefined;
   bestRef: string;
+  /** How the baseline's calibration runs set the measuring of candidates, once they ran. */
+  calibration: Calibration | undefined;
 }
 
 export function summarize(state: RunState, runDir: string): RunSummary {
@@ -35,6 +38,7 @@ export function summarize(state: RunState, runDir: string): RunSummary {
     costUsd: totalCostUsd(state),
     stopped: state.stopped ? { reason: state.stopped.reason, detail: state.stopped.detail } : undefined,
     bestRef: `ratchet/${state.runId}/best`,
+    calibration: state.calibration,
   };
 }
 
@@ -48,6 +52,11 @@ export function formatSummary(s: RunSummary): string {
     `  gain       ${formatGain(s.gain)}`,
     `  experiments ${s.experiments}: ${counts}`,
   ];
+  if (s.calibration !== undefined) {
+    lines.push(`  measured   ${describeCalibration(s.calibration).replace(/^calibration: /, '')}`);
+    const warning = calibrationWarning(s.calibration);
+    if (warning !== undefined) lines.push(`  warning    ${warning}`);
+  }
   if (s.costUsd > 0) lines.push(`  cost       $${s.costUsd.toFixed(2)}`);
   lines.push(`  run folder ${s.runDir}`);
   // Commands that work from any folder: the run id is found wherever the run folder is, and git is pointed at the target.

@@ -20,7 +20,7 @@ describe('calibration', () => {
     const seeded = calibrate(bench(), seeds, [3.5, 3.52, 3.49, 3.51, 3.5]);
     expect(seeded).toMatchObject({ varies: true, seedDetermined: true, mode: 'paired', repeat: 10 });
     expect(seeded.spread).toBeCloseTo(0.03 / 3.5, 6);
-    expect(describeCalibration(seeded)).toBe('calibration: 5 baseline runs, spread 0.86%, set by the seed → paired A/B runs sharing a seed, repeat 10, min_effect 1.0%');
+    expect(describeCalibration(seeded)).toBe('calibration: 5 baseline runs, spread 0.86%, set by the seed → paired A/B runs sharing a seed, repeat 10, min_effect 1.0%, confidence 99.0%');
     const noisy = calibrate(bench(), seeds, [3.5, 3.52, 3.49, 3.51, 3.53]);
     expect(noisy).toMatchObject({ varies: true, seedDetermined: false, mode: 'paired', repeat: 10 });
     expect(describeCalibration(noisy)).toContain('noisy →');
@@ -43,12 +43,16 @@ describe('calibration', () => {
   it('resolves the bench everything else reads', () => {
     const b = bench();
     expect(b).toMatchObject({ repeat: 1, repeat_auto: true });
-    expect(calibratedBench(b, calibrate(b, seeds, [1, 2, 3, 4, 1]))).toMatchObject({ repeat: 10, min_effect: { kind: 'relative', value: 0.01 } });
-    // A min_effect in the spec is the user's: the calibration sets no floor under it.
-    const given = bench({ min_effect: 0 });
-    expect(calibratedBench(given, calibrate(given, seeds, [1, 2, 3, 4, 1])).min_effect).toEqual({ kind: 'absolute', value: 0 });
-    // A deterministic bench needs no floor.
-    expect(calibrate(b, seeds, [1, 1, 1, 1, 1]).minEffect).toBeUndefined();
+    expect(b).toMatchObject({ confidence: 0.95, confidence_auto: true });
+    expect(calibratedBench(b, calibrate(b, seeds, [1, 2, 3, 4, 1]))).toMatchObject({ repeat: 10, min_effect: { kind: 'relative', value: 0.01 }, confidence: 0.99 });
+    // A min_effect or confidence in the spec is the user's: the calibration sets none over it.
+    const given = bench({ min_effect: 0, confidence: 0.9 });
+    const resolved = calibratedBench(given, calibrate(given, seeds, [1, 2, 3, 4, 1]));
+    expect(resolved.min_effect).toEqual({ kind: 'absolute', value: 0 });
+    expect(resolved.confidence).toBe(0.9);
+    // A deterministic bench needs neither a floor nor more confidence.
+    expect(calibrate(b, seeds, [1, 1, 1, 1, 1])).not.toHaveProperty('minEffect');
+    expect(calibrate(b, seeds, [1, 1, 1, 1, 1])).not.toHaveProperty('confidence');
   });
 
   it('derives seeds from the run: four distinct, then the first again; stable per round', () => {

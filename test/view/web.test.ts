@@ -209,6 +209,16 @@ describe(title, () => {
     await detail.waitFor({ state: 'hidden' });
   });
 
+  it("shows how the baseline's calibration measures candidates, the whole finding on hover", async () => {
+    await expect.poll(() => page.locator('#summary').textContent()).toContain('as the spec says');
+    const calibration = { runs: 5, seeds: [11, 22, 33, 44, 11], values: [1000, 1061, 973, 1030, 1008], spread: 0.0873, varies: true, seedDetermined: false, mode: 'paired', repeat: 10, explicit: false, minEffect: 0.01, confidence: 0.99 };
+    await appendFile(join(root, RUN_ID, 'events.jsonl'), `${JSON.stringify({ v: 1, t: '2026-11-21T10:00:50.000Z', run: RUN_ID, type: 'calibrated', exp: 'e0000', ...calibration })}\n`);
+    const measured = page.locator('#measured');
+    await expect.poll(() => measured.textContent(), { timeout: 10_000 }).toBe('A/B × 10');
+    expect(await measured.getAttribute('title')).toBe('5 baseline runs, spread 8.7%, noisy → paired A/B runs sharing a seed, repeat 10, min_effect 1.0%, confidence 99.0%');
+    expect(await page.locator('#summary').textContent()).toContain('spread 8.7%, noisy');
+  });
+
   it('loads nothing from any other origin and logs no errors', () => {
     expect(requests.filter((url) => !url.startsWith(server.url))).toEqual([]);
     expect(errors).toEqual([]);

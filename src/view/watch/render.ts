@@ -2,6 +2,7 @@
  * The live view of a run as lines of text: a pure function of the state, the run's info and
  * the clock, so the terminal driver only has to put the lines on the screen.
  */
+import { calibrationFinding, calibrationMode, calibrationWarning } from '../../eval/calibration.js';
 import { formatGain, formatMetric } from '../../eval/decide.js';
 import { formatDuration } from '../../spec/duration.js';
 import type { RunInfo } from '../../store/run-dir.js';
@@ -58,6 +59,7 @@ function header(state: RunState, info: RunInfo | undefined, now: number, timelin
     `metric   ${metric}, ${goal}: baseline ${baseline} → best ${best}${gain === undefined ? '' : `  ${formatGain(gain)}`}`,
     `done     ${done} experiments · ${kept} kept · ${rate} · cost ${money(totalCostUsd(state))}`,
     `budget   ${budgetLeft(state, info, now, timeline)}`,
+    ...(state.calibration === undefined ? [] : [`measure  ${calibrationFinding(state.calibration)} → ${calibrationMode(state.calibration)}${calibrationWarning(state.calibration) === undefined ? '' : ' (repeat 1: see the warning in the log)'}`]),
   ];
 }
 

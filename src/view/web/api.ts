@@ -5,6 +5,7 @@
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../../core/errors.js';
+import { calibrationFinding, calibrationMode, calibrationWarning, type Calibration } from '../../eval/calibration.js';
 import { experimentNumber, type ExperimentId, type Verdict } from '../../core/types.js';
 import type { RunCatalog } from '../../store/run-catalog.js';
 import { readRunEvents, readRunInfo, type RunInfo } from '../../store/run-dir.js';
@@ -61,9 +62,26 @@ export interface ExperimentRow {
 
 export interface RunDetail {
   summary: RunSummary;
-  info: { objective: string; base: string; baseRef: string; createdAt: string; agent: string; repeat: number };
+  info: { objective: string; base: string; baseRef: string; createdAt: string; agent: string; repeat: number; measured: Measured | undefined };
   experiments: ExperimentRow[];
   progress: ProgressData;
+}
+
+/** The baseline's calibration as the dashboard shows it: how candidates are measured, and why. */
+export interface Measured {
+  /** `one run` or `A/B × 10`. */
+  short: string;
+  /** The whole mode: `paired A/B runs sharing a seed, repeat 10, min_effect 1.0%, confidence 99.0%`. */
+  mode: string;
+  /** What the baseline's runs showed: `spread 11.5%, noisy`. */
+  finding: string;
+  runs: number;
+  warning: string | undefined;
+}
+
+function measured(c: Calibration | undefined): Measured | undefined {
+  if (c === undefined) return undefined;
+  return { short: c.mode === 'single' ? 'one run' : `A/B × ${c.repeat}`, mode: calibrationMode(c), finding: calibrationFinding(c), runs: c.runs, warning: calibrationWarning(c) };
 }
 
 export interface FileTail {
@@ -177,7 +195,9 @@ export async function runDetail(runs: RunCatalog, runId: string): Promise<RunDet
       baseRef: info.baseRef,
       createdAt: info.createdAt,
       agent: 'model' in agent ? `${agent.kind} (${agent.model})` : agent.kind,
-      repeat: info.spec.bench.repeat,
+      // repeat: auto is 1 in run.json's spec until the calibration resolves it.
+      repeat: state.calibration?.repeat ?? info.spec.bench.repeat,
+      measured: measured(state.calibration),
     },
     experiments: [...state.experiments.values()].sort((a, b) => a.id.localeCompare(b.id)).map(row),
     progress: progressData(state, info),

@@ -70,6 +70,15 @@ function card(label, value, sub = '') {
   return `<div class="card"><div class="card-label">${escapeHtml(label)}</div><div class="card-value">${value}</div><div class="card-sub">${sub}</div></div>`;
 }
 
+/** How candidates are measured, from the baseline's calibration; the whole line on hover. */
+function measuredCard(info) {
+  const m = info.measured;
+  if (!m) return card('measured', escapeHtml(`repeat ${info.repeat}`), 'as the spec says');
+  const title = `${m.runs} baseline runs, ${m.finding} → ${m.mode}${m.warning ? `\n${m.warning}` : ''}`;
+  const sub = `<span title="${escapeHtml(title)}">${escapeHtml(m.finding)}</span>${m.warning ? ' <span class="warn">⚠ repeat 1</span>' : ''}`;
+  return card('measured', `<span id="measured" title="${escapeHtml(title)}">${escapeHtml(m.short)}</span>`, sub);
+}
+
 function renderSummary({ summary: s, info }) {
   const direction = s.goal === 'minimize' ? 'lower is better' : 'higher is better';
   const started = s.startedAt ? Date.parse(s.startedAt) : undefined;
@@ -81,7 +90,8 @@ function renderSummary({ summary: s, info }) {
     card('best', escapeHtml(fmtMetric(s.best?.metric) || '—'), escapeHtml(s.best?.exp ?? '')),
     card('gain', `<span class="${s.gain > 0 ? 'up' : ''}">${escapeHtml(fmtGain(s.gain) || '—')}</span>`, 'over the baseline'),
     card('experiments', String(s.experiments), `${s.kept} kept`),
-    card('cost', escapeHtml(fmtUsd(s.costUsd)), escapeHtml(`repeat ${info.repeat}`)),
+    card('cost', escapeHtml(fmtUsd(s.costUsd)), ''),
+    measuredCard(info),
     card('duration', escapeHtml(started !== undefined && last !== undefined ? fmtDuration((last - started) / 1000) : '—'), ''),
   ].join('');
   const objective = info.objective.trim().split('\n')[0] ?? '';
