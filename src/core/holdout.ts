@@ -15,6 +15,8 @@ export interface HoldoutCheck {
   /** What the agent is told instead of `decision.reason` (no holdout figures), when it differs. */
   agentReason: string | undefined;
   stages: Evaluation['stages'];
+  /** The candidate's holdout values in measuring order (the baseline's calibration reads them). */
+  values?: number[];
 }
 
 /** The bench metric's relative change, signed as the number moved (for the overfit reason). */
@@ -54,5 +56,6 @@ export async function checkHoldout(
   const result = decideHoldout({ holdout: spec, recordedParent: parent.holdout, measurement: m });
   const decision = withHoldout(bench, run.spec.bench.metric.name, benchChange(bench, parent.metric), spec, result);
   const agentReason = decision.verdict === 'overfit' ? told('it failed') : undefined;
-  return { decision, holdout: result, agentReason, stages: evaluation.stages };
+  const values = m.samples.filter((s) => s.side === 'candidate').map((s) => s.metric);
+  return { decision, holdout: result, agentReason, stages: evaluation.stages, values };
 }

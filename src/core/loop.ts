@@ -4,7 +4,7 @@
  * nothing but events and experiment files through the store.
  */
 import { checkBudget, type Stop } from './budget.js';
-import { calibrate, calibratedBench, calibrationSeeds } from '../eval/calibration.js';
+import { calibrate, calibratedBench, calibratedHoldout, calibrateHoldout, calibrationSeeds } from '../eval/calibration.js';
 import { isAbortError } from './errors.js';
 import { evaluateAndDecide, holdoutFields, recordFinished, runExperiment } from './experiment.js';
 import { refs, type RunContext } from './run-context.js';
@@ -36,8 +36,14 @@ async function measureBaseline(run: RunContext, signal: AbortSignal): Promise<St
       const calibration = calibrate(run.spec.bench, seeds.slice(0, values.length), values);
       await run.store.append({ type: 'calibrated', exp, ...calibration });
       await run.store.recordCalibration(calibration);
-      applyCalibration(run);
     }
+    // The holdout ran once per calibration seed too (on the baseline, as every stage of it).
+    if (run.spec.holdout !== undefined && holdout?.values !== undefined && holdout.values.length > 0) {
+      const calibration = calibrateHoldout(run.spec.holdout, seeds.slice(0, holdout.values.length), holdout.values);
+      await run.store.append({ type: 'calibrated', exp, stage: 'holdout', ...calibration });
+      await run.store.recordCalibration(calibration, 'holdout');
+    }
+    applyCalibration(run);
     // With a holdout, the baseline's holdout value is what the first keep is compared with.
     const holdoutFailed = holdout !== undefined && decision.verdict !== 'keep';
     const ok = evaluation.status === 'ok' && m !== undefined && !holdoutFailed;
@@ -115,8 +121,9 @@ async function alignBestRef(run: RunContext): Promise<void> {
 
 /** Every candidate is measured the way the baseline's calibration decided (a resumed run included). */
 function applyCalibration(run: RunContext): void {
-  const calibration = run.store.getState().calibration;
+  const { calibration, holdoutCalibration } = run.store.getState();
   if (calibration !== undefined) run.spec = { ...run.spec, bench: calibratedBench(run.spec.bench, calibration) };
+  if (holdoutCalibration !== undefined && run.spec.holdout !== undefined) run.spec = { ...run.spec, holdout: calibratedHoldout(run.spec.holdout, holdoutCalibration) };
 }
 
 export async function runLoop(run: RunContext, signal: AbortSignal, options: LoopOptions = {}): Promise<Stop> {

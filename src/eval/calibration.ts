@@ -5,8 +5,9 @@
  * Results that differ: paired A/B runs with the noise-aware rule, the two runs of a pair sharing
  * a seed, so noise that the seed determines cancels within the pair. Pure.
  */
-import type { BenchSpec } from '../spec/schema.js';
+import type { BenchSpec, HoldoutSpec } from '../spec/schema.js';
 import { formatPercent } from './constraints.js';
+import { holdoutBench } from './holdout-decision.js';
 import { median } from './stats.js';
 
 /** Distinct seeds, then the first again: enough to see a spread, and to tell seed luck from noise. */
@@ -103,6 +104,18 @@ export function calibrate(bench: BenchSpec, seeds: readonly number[], values: re
   };
 }
 
+/**
+ * The holdout's calibration, from its runs at the baseline (one per calibration seed, like the
+ * bench's): only `repeat` is resolved; its min_effect and confidence are the rule's, as written.
+ */
+export function calibrateHoldout(holdout: HoldoutSpec, seeds: readonly number[], values: readonly number[]): Calibration {
+  return calibrate({ ...holdoutBench(holdout), repeat_auto: holdout.repeat_auto, max_repeat: undefined }, seeds, values);
+}
+
+export function calibratedHoldout(holdout: HoldoutSpec, calibration: Calibration): HoldoutSpec {
+  return { ...holdout, repeat: calibration.repeat };
+}
+
 /** The bench as the calibration resolved it. */
 export function calibratedBench(bench: BenchSpec, calibration: Calibration): BenchSpec {
   const floor = calibration.minEffect === undefined ? {} : { min_effect: { kind: 'relative' as const, value: calibration.minEffect } };
@@ -125,13 +138,16 @@ export function calibrationMode(c: Calibration): string {
 }
 
 /** One line for the start of a run, `show`, `watch` and the dashboard. */
-export function describeCalibration(c: Calibration): string {
-  return `calibration: ${c.runs} baseline runs, ${calibrationFinding(c)} → ${calibrationMode(c)}${c.explicit ? ' (repeat from the spec)' : ''}`;
+export function describeCalibration(c: Calibration, stage: 'bench' | 'holdout' = 'bench'): string {
+  return `${stage === 'holdout' ? 'holdout calibration' : 'calibration'}: ${c.runs} baseline runs, ${calibrationFinding(c)} → ${calibrationMode(c)}${c.explicit ? ' (repeat from the spec)' : ''}`;
 }
 
 /** What an explicit `repeat: 1` risks on a bench whose calibration varies; undefined when nothing. */
-export function calibrationWarning(c: Calibration): string | undefined {
+export function calibrationWarning(c: Calibration, stage: 'bench' | 'holdout' = 'bench'): string | undefined {
   if (!c.explicit || c.repeat > 1 || !c.varies) return undefined;
   const what = c.seedDetermined ? 'seed luck' : 'noise';
+  if (stage === 'holdout') {
+    return `holdout.repeat is 1, but ${c.runs} baseline holdout runs spread over ${formatPercent(c.spread, false)}: one run per candidate lets ${what} decide overfit or not; remove repeat (auto) or set repeat: 10 to measure paired A/B runs`;
+  }
   return `bench.repeat is 1, but ${c.runs} baseline runs spread over ${formatPercent(c.spread, false)}${c.seedDetermined ? ' with the seed' : ''}: one run per candidate keeps ${what} as gains of up to that size; remove repeat (auto) or set repeat: 10 to measure paired A/B runs`;
 }

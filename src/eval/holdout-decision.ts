@@ -20,7 +20,7 @@ export function holdoutBench(holdout: HoldoutSpec): BenchSpec {
     metric: holdout.metric,
     constraints: [],
     repeat: holdout.repeat,
-    repeat_auto: false,
+    repeat_auto: holdout.repeat_auto,
     min_effect_auto: false,
     confidence_auto: false,
     max_repeat: holdout.repeat,

@@ -134,10 +134,15 @@ export const holdoutSchema = z.strictObject({
   timeout: timeout.prefault(600),
   metric: metricSchema,
   rule: z.enum(['no_regress', 'improve']).default('no_regress').describe('no_regress: a keep must not be worse on the holdout than its parent; improve: it must be better.'),
-  repeat: z.int().min(1).default(1).describe('Holdout runs per candidate: 1 compares with the recorded value of the parent; > 1 measures candidate and parent alternately (A/B).'),
+  repeat: z
+    .union([z.literal('auto'), z.int().min(1)])
+    .default('auto')
+    .describe('Holdout runs per candidate: 1 compares with the recorded value of the parent; > 1 measures candidate and parent alternately (A/B); auto: calibrated on the baseline like the bench.'),
   min_effect: minEffect.prefault(0).describe('improve: the least gain on the holdout; no_regress: the largest loss tolerated.'),
   confidence: z.number().gt(0.5).lt(1).default(0.95),
-});
+})
+  // As the bench's: `auto` is 1 until the baseline's holdout runs resolve it.
+  .transform(({ repeat, ...holdout }) => ({ ...holdout, repeat: repeat === 'auto' ? 1 : repeat, repeat_auto: repeat === 'auto' }));
 
 export const budgetSchema = z.strictObject({
   experiments: z.int().min(0).optional().describe('Experiments after the baseline.'),

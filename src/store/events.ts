@@ -103,6 +103,8 @@ export const eventSchema = z.discriminatedUnion('type', [
     ...base,
     type: z.literal('calibrated'),
     exp,
+    /** Which evaluation the runs calibrate; absent (logs before the holdout's calibration) is the bench. */
+    stage: z.enum(['bench', 'holdout']).optional(),
     runs: z.number(),
     seeds: z.array(z.number()),
     values: z.array(z.number()),

@@ -39,6 +39,8 @@ export interface RunInfo {
   versions: { ratchet: string; node: string; git?: string };
   /** The baseline's calibration (also the `calibrated` event), once it ran. */
   calibration?: Calibration;
+  /** The holdout's calibration, with a holdout in the spec. */
+  holdoutCalibration?: Calibration;
 }
 
 export interface StoreOptions {
@@ -107,9 +109,10 @@ export class RunStore {
   }
 
   /** run.json with the calibration beside the spec, for readers of the folder (the event stays the truth). */
-  async recordCalibration(calibration: Calibration): Promise<void> {
+  async recordCalibration(calibration: Calibration, stage: 'bench' | 'holdout' = 'bench'): Promise<void> {
     const info = await readRunInfo(this.dir);
-    await writeFileAtomic(join(this.dir, 'run.json'), `${JSON.stringify({ ...info, calibration }, null, 2)}\n`);
+    const field = stage === 'holdout' ? { holdoutCalibration: calibration } : { calibration };
+    await writeFileAtomic(join(this.dir, 'run.json'), `${JSON.stringify({ ...info, ...field }, null, 2)}\n`);
   }
 
   onEvent(listener: (event: RunEvent, state: RunState) => void): () => void {

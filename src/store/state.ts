@@ -33,6 +33,8 @@ export interface RunState {
   baseline: { commit: string; metric: number } | undefined;
   /** How the bench measures candidates, from the baseline's calibration runs. */
   calibration: Calibration | undefined;
+  /** How the holdout measures candidates, from its runs at the baseline (with a holdout in the spec). */
+  holdoutCalibration: Calibration | undefined;
   stopped: EventOf<'run_stopped'> | undefined;
   lastEventAt: string | undefined;
   /** Experiment numbers are never reused, so a cancelled one still counts here. */
@@ -41,7 +43,7 @@ export interface RunState {
 }
 
 export function emptyState(runId: string): RunState {
-  return { runId, started: undefined, experiments: new Map(), best: undefined, baseline: undefined, calibration: undefined, stopped: undefined, lastEventAt: undefined, lastExperimentNumber: -1, cancelled: 0 };
+  return { runId, started: undefined, experiments: new Map(), best: undefined, baseline: undefined, calibration: undefined, holdoutCalibration: undefined, stopped: undefined, lastEventAt: undefined, lastExperimentNumber: -1, cancelled: 0 };
 }
 
 export function applyEvent(state: RunState, event: RunEvent): RunState {
@@ -116,8 +118,9 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       state.cancelled += 1;
       break;
     case 'calibrated': {
-      const { v: _v, t: _t, run: _run, type: _type, exp: _exp, ...calibration } = event;
-      state.calibration = calibration;
+      const { v: _v, t: _t, run: _run, type: _type, exp: _exp, stage, ...calibration } = event;
+      if (stage === 'holdout') state.holdoutCalibration = calibration;
+      else state.calibration = calibration;
       break;
     }
     case 'best_advanced':

@@ -57,8 +57,8 @@ export function formatEventLine(event: RunEvent, state: RunState): string | unde
       return `${at} ${event.exp} ${event.verdict.toUpperCase()} ${verdictText(event, name)}`;
     }
     case 'calibrated': {
-      const warning = calibrationWarning(event);
-      return `${at} ${describeCalibration(event)}${warning === undefined ? '' : `\n${at} warning: ${warning}`}`;
+      const warning = calibrationWarning(event, event.stage);
+      return `${at} ${describeCalibration(event, event.stage)}${warning === undefined ? '' : `\n${at} warning: ${warning}`}`;
     }
     case 'best_advanced':
       return `${at} best is now ${event.exp} (${event.commit.slice(0, 7)}) at ${formatMetric(event.metric)}`;

@@ -21,6 +21,7 @@ export interface RunSummary {
   bestRef: string;
   /** How the baseline's calibration runs set the measuring of candidates, once they ran. */
   calibration: Calibration | undefined;
+  holdoutCalibration: Calibration | undefined;
 }
 
 export function summarize(state: RunState, runDir: string): RunSummary {
@@ -39,6 +40,7 @@ export function summarize(state: RunState, runDir: string): RunSummary {
     stopped: state.stopped ? { reason: state.stopped.reason, detail: state.stopped.detail } : undefined,
     bestRef: `ratchet/${state.runId}/best`,
     calibration: state.calibration,
+    holdoutCalibration: state.holdoutCalibration,
   };
 }
 
@@ -52,9 +54,10 @@ export function formatSummary(s: RunSummary): string {
     `  gain       ${formatGain(s.gain)}`,
     `  experiments ${s.experiments}: ${counts}`,
   ];
-  if (s.calibration !== undefined) {
-    lines.push(`  measured   ${describeCalibration(s.calibration).replace(/^calibration: /, '')}`);
-    const warning = calibrationWarning(s.calibration);
+  for (const [stage, c] of [['bench', s.calibration], ['holdout', s.holdoutCalibration]] as const) {
+    if (c === undefined) continue;
+    lines.push(`  ${stage === 'bench' ? 'measured  ' : 'holdout   '} ${describeCalibration(c).replace(/^calibration: /, '')}`);
+    const warning = calibrationWarning(c, stage);
     if (warning !== undefined) lines.push(`  warning    ${warning}`);
   }
   if (s.costUsd > 0) lines.push(`  cost       $${s.costUsd.toFixed(2)}`);

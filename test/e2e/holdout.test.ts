@@ -104,6 +104,12 @@ describe('a run with a holdout', () => {
     await work.cleanup();
   });
 
+  it('calibrates the holdout on the baseline too: identical runs, one run per candidate', () => {
+    const calibrated = events.filter((e): e is Extract<RunEvent, { type: 'calibrated' }> => e.type === 'calibrated');
+    expect(calibrated.map((e) => e.stage ?? 'bench')).toEqual(['bench', 'holdout']);
+    expect(calibrated[1]).toMatchObject({ runs: 5, varies: false, mode: 'single', repeat: 1, explicit: false, values: [5, 5, 5, 5, 5] });
+  });
+
   it('measures the holdout of the baseline and of every keep', () => {
     expect(outcome.stop.reason).toBe('exhausted');
     expect(finished('e0000')).toMatchObject({ verdict: 'keep', metric: 10, holdout: { metric: 5, passed: true } });
@@ -228,4 +234,67 @@ describe('a holdout measured A/B, and its folder checked before anything runs', 
     const log = await readFile(join(work.path, 'experiments', 'e2e-holdout-ab', 'e0001', 'holdout.log'), 'utf8');
     expect(log.match(/==> holdout run \d\/6 \(parent/g)).toHaveLength(6);
   }, 60_000);
+});
+
+// 5% noise on every holdout run (uniform), from /dev/urandom; nothing about it is in the spec.
+const NOISY_HOLDOUT = `n=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+awk -v c="$(cat cost.txt)" -v n="$n" 'BEGIN { printf "METRIC cost=%.5f\\n", c * (1 + 0.1732 * (n / 4294967295 - 0.5)) }'
+`;
+
+describe('a noisy holdout with repeat: auto', () => {
+  let target: { path: string; cleanup: () => Promise<void> };
+  let work: { path: string; cleanup: () => Promise<void> };
+  const events: RunEvent[] = [];
+  const finished = (exp: string): Finished => events.find((e): e is Finished => e.type === 'experiment_finished' && e.exp === exp)!;
+
+  beforeAll(async () => {
+    work = await tempDir('ratchet-holdout-auto-');
+    await mkdir(join(work.path, 'holdout-eval'));
+    await writeFile(join(work.path, 'holdout-eval', 'confirm.sh'), NOISY_HOLDOUT);
+    target = await makeTarget({ 'cost.txt': '100\n' });
+    await writeFile(
+      join(work.path, 'ratchet.yaml'),
+      [
+        'objective: make the score lower',
+        'editable: ["value.txt", "cost.txt"]',
+        'protected: ["bench.sh"]',
+        'bench: { run: sh bench.sh, timeout: 5s, metric: { name: score, goal: minimize } }',
+        'holdout: { dir: holdout-eval, run: "sh {holdout}/confirm.sh", timeout: 5s, metric: { name: cost, goal: minimize } }',
+        '',
+      ].join('\n'),
+    );
+    await writePatches(join(work.path, 'patches'), {
+      '01-overfit.patch': changePatch(['10', '8'], ['100', '120'], 'lower the score, raise the cost by 20%'),
+      '02-both.patch': changePatch(['10', '9'], ['100', '80'], 'lower the score and the cost'),
+    });
+    await startRun({
+      repo: target.path,
+      specFile: join(work.path, 'ratchet.yaml'),
+      flags: { agent: 'replay', patches: join(work.path, 'patches') },
+      experimentsRoot: join(work.path, 'experiments'),
+      runId: 'e2e-holdout-auto',
+      redis: `redis+unix://${testRedisSocket()}`,
+      signal: new AbortController().signal,
+      onEvent: (event) => void events.push(event),
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await target?.cleanup();
+    await work?.cleanup();
+  });
+
+  it('calibrates the holdout on the baseline: noisy, so keeps are checked with paired A/B runs', () => {
+    const holdout = events.find((e): e is Extract<RunEvent, { type: 'calibrated' }> => e.type === 'calibrated' && e.stage === 'holdout');
+    expect(holdout).toMatchObject({ runs: 5, varies: true, seedDetermined: false, mode: 'paired', repeat: 10, explicit: false });
+    // Only repeat is the calibration's: the holdout's rule keeps its own min_effect and confidence.
+    expect(holdout).not.toHaveProperty('minEffect');
+    expect(holdout).not.toHaveProperty('confidence');
+  });
+
+  it('calls a 20% holdout loss overfit over the pairs, and keeps a change that holds', () => {
+    expect(finished('e0001')).toMatchObject({ verdict: 'overfit', holdout: { pairs: 10, passed: false } });
+    expect(finished('e0001').reason).toMatch(/holdout cost \+\d+\.\d% \(.*medians of 10 pairs/);
+    expect(finished('e0002')).toMatchObject({ verdict: 'keep', holdout: { pairs: 10, passed: true } });
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { calibrate, calibratedBench, calibrationSeeds, calibrationWarning, describeCalibration, roundSeed } from '../../src/eval/calibration.js';
-import { benchSchema, type BenchSpec } from '../../src/spec/schema.js';
+import { calibrate, calibratedBench, calibratedHoldout, calibrateHoldout, calibrationSeeds, calibrationWarning, describeCalibration, roundSeed } from '../../src/eval/calibration.js';
+import { benchSchema, holdoutSchema, type BenchSpec } from '../../src/spec/schema.js';
 
 function bench(overrides: Record<string, unknown> = {}): BenchSpec {
   return benchSchema.parse({ run: 'node bench.js', metric: { name: 'val_bpb', goal: 'minimize' }, ...overrides });
@@ -53,6 +53,20 @@ describe('calibration', () => {
     // A deterministic bench needs neither a floor nor more confidence.
     expect(calibrate(b, seeds, [1, 1, 1, 1, 1])).not.toHaveProperty('minEffect');
     expect(calibrate(b, seeds, [1, 1, 1, 1, 1])).not.toHaveProperty('confidence');
+  });
+
+  it("calibrates the holdout's repeat alone, and warns of an explicit repeat: 1 on a noisy holdout", () => {
+    const auto = holdoutSchema.parse({ dir: '../h', run: 'sh h.sh', metric: { name: 'cost', goal: 'minimize' } });
+    expect(auto).toMatchObject({ repeat: 1, repeat_auto: true });
+    const noisy = calibrateHoldout(auto, seeds, [5, 5.2, 4.9, 5.1, 5.05]);
+    expect(noisy).toMatchObject({ mode: 'paired', repeat: 10, explicit: false });
+    expect(noisy).not.toHaveProperty('minEffect');
+    expect(noisy).not.toHaveProperty('confidence');
+    expect(calibratedHoldout(auto, noisy)).toMatchObject({ repeat: 10, min_effect: { kind: 'absolute', value: 0 }, confidence: 0.95 });
+    expect(calibrateHoldout(auto, seeds, [5, 5, 5, 5, 5])).toMatchObject({ mode: 'single', repeat: 1 });
+    expect(describeCalibration(noisy, 'holdout')).toMatch(/^holdout calibration: 5 baseline runs, spread 5\.9%, noisy → paired A\/B runs sharing a seed, repeat 10$/);
+    const one = calibrateHoldout(holdoutSchema.parse({ dir: '../h', run: 'sh h.sh', metric: { name: 'cost', goal: 'minimize' }, repeat: 1 }), seeds, [5, 5.2, 4.9, 5.1, 5.05]);
+    expect(calibrationWarning(one, 'holdout')).toMatch(/^holdout\.repeat is 1, but 5 baseline holdout runs spread over 5\.9%: one run per candidate lets noise decide/);
   });
 
   it('derives seeds from the run: four distinct, then the first again; stable per round', () => {

@@ -56,6 +56,13 @@ describe('the calibration in show and watch', () => {
     const text = formatSummary(summarize(foldEvents(RUN, history(calibrated({}, NOISY))), '/runs/r'));
     expect(text).toContain('  measured   5 baseline runs, spread 8.9%, noisy → paired A/B runs sharing a seed, repeat 10, min_effect 1.0%, confidence 99.0%');
     expect(text).not.toContain('warning');
+    expect(text).not.toContain('holdout');
+  });
+
+  it("adds the holdout's calibration to the summary of a run with a holdout", () => {
+    const holdout = { ...calibrated({}, [5, 5, 5, 5, 5]), stage: 'holdout' as const };
+    const text = formatSummary(summarize(foldEvents(RUN, [...history(calibrated({}, NOISY)), holdout]), '/runs/r'));
+    expect(text).toContain('  holdout    5 baseline runs, identical → one run per candidate');
   });
 
   it('warns in the summary when the spec says repeat: 1 on a bench whose runs vary', () => {
