@@ -8,6 +8,7 @@
 import type { BenchSpec, HoldoutSpec } from '../spec/schema.js';
 import { formatPercent } from './constraints.js';
 import { holdoutBench } from './holdout-decision.js';
+import { maxPairs } from './noise-decision.js';
 import { median } from './stats.js';
 
 /** Distinct seeds, then the first again: enough to see a spread, and to tell seed luck from noise. */
@@ -25,8 +26,15 @@ export const AUTO_MIN_EFFECT = 0.01;
  * shared within a pair): one in a hundred overnight experiments would be noise. 0.99 keeps about
  * 0.2% of them and still every 10% gain, at the price of some 3% gains (84% kept within 30 pairs
  * instead of 94% on the shared-drift model); `confidence: 0.95` in the spec buys those back.
+ * Only where the pairs allowed can reach it: the rank test of n pairs that all agree has p = 2⁻ⁿ,
+ * so 99% needs at least 7 pairs, and a `max_repeat` below that keeps 0.95 (see `reachable`).
  */
 export const AUTO_CONFIDENCE = 0.99;
+
+/** Whether `pairs` pairs that all agree can pass the rank test at `confidence` (one-sided p = 2⁻ⁿ). */
+export function reachable(confidence: number, pairs: number): boolean {
+  return 2 ** -pairs < 1 - confidence;
+}
 
 export interface Calibration {
   runs: number;
@@ -100,7 +108,7 @@ export function calibrate(bench: BenchSpec, seeds: readonly number[], values: re
     repeat: explicit ? bench.repeat : varies ? pairedRepeat : 1,
     explicit,
     ...(!explicit && varies && bench.min_effect_auto ? { minEffect: AUTO_MIN_EFFECT } : {}),
-    ...(!explicit && varies && bench.confidence_auto ? { confidence: AUTO_CONFIDENCE } : {}),
+    ...(!explicit && varies && bench.confidence_auto && reachable(AUTO_CONFIDENCE, maxPairs({ ...bench, repeat: pairedRepeat })) ? { confidence: AUTO_CONFIDENCE } : {}),
   };
 }
 

@@ -26,8 +26,13 @@ describe('calibration', () => {
     expect(describeCalibration(noisy)).toContain('noisy →');
   });
 
-  it('keeps the pairs of auto within max_repeat', () => {
-    expect(calibrate(bench({ max_repeat: 5 }), seeds, [1, 2, 3, 4, 1]).repeat).toBe(5);
+  it('keeps the pairs of auto within max_repeat, and 0.95 where fewer than 7 pairs could never reach 0.99', () => {
+    const five = calibrate(bench({ max_repeat: 5 }), seeds, [1, 2, 3, 4, 1]);
+    expect(five.repeat).toBe(5);
+    // Five pairs that all agree give p = 1/32: above 0.01, so at 99% nothing could ever be kept.
+    expect(five).not.toHaveProperty('confidence');
+    expect(calibratedBench(bench({ max_repeat: 5 }), five).confidence).toBe(0.95);
+    expect(calibrate(bench({ max_repeat: 7 }), seeds, [1, 2, 3, 4, 1]).confidence).toBe(0.99);
   });
 
   it('leaves an explicit repeat as written, and warns when repeat 1 meets a bench that varies', () => {
