@@ -17,12 +17,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchSample, Evaluation } from '../src/core/types.js';
+import type { BenchSample, Evaluation } from '../src/domain/evaluation.js';
 import { adaptivePolicy } from '../src/eval/adaptive.js';
 import { decide } from '../src/eval/decide.js';
 import { maxPairs } from '../src/eval/noise-decision.js';
 import { median, mulberry32, type Rng } from '../src/eval/stats.js';
-import { benchSchema, type BenchSpec } from '../src/spec/schema.js';
+import { benchSchema, type BenchSpec } from '../src/domain/spec.js';
 
 interface NoiseModel {
   name: string;

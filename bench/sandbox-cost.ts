@@ -18,7 +18,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CommandOptions, SandboxMount } from '../src/core/ports.js';
+import type { CommandOptions, SandboxMount } from '../src/domain/command-runner.js';
 import { checkoutMounts } from '../src/eval/stage-sandbox.js';
 import { mulberry32 } from '../src/eval/stats.js';
 import { git } from '../src/git/exec.js';

@@ -6,7 +6,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CheckoutRecord, RepoSnapshot } from '../src/core/ports.js';
+import type { CheckoutRecord } from '../src/domain/checkout-guard.js';
+import type { RepoSnapshot } from '../src/domain/workspace.js';
 import { checkoutMounts } from '../src/eval/stage-sandbox.js';
 import { mulberry32 } from '../src/eval/stats.js';
 import { GitCheckoutGuard } from '../src/git/checkout-guard.js';

@@ -4,15 +4,16 @@
  * can influence goes through the runner made here.
  */
 import { createProposer } from '../agents/factory.js';
-import { UserError } from '../core/errors.js';
-import type { CommandRunner } from '../core/ports.js';
-import type { BenchSample, Proposer } from '../core/types.js';
+import { UserError } from '../domain/errors.js';
+import type { CommandRunner } from '../domain/command-runner.js';
+import type { BenchSample } from '../domain/evaluation.js';
+import type { Proposer } from '../domain/proposal.js';
 import { adaptivePolicy } from '../eval/adaptive.js';
 import { createStageExecutor, type StageExecutor } from '../eval/stages.js';
 import { GitCheckoutGuard } from '../git/checkout-guard.js';
 import { ExecaCommandRunner } from '../proc/run-command.js';
 import { probeBwrap, readSandboxHost, unsandboxedNotice } from '../proc/sandbox.js';
-import type { Spec } from '../spec/schema.js';
+import type { Spec } from '../domain/spec.js';
 import { createRedactor, secretsOf, type Redactor } from '../util/redact.js';
 
 /** Secrets of ratchet's own environment, plus any the caller adds (a Redis password, a signing key). */

@@ -1,11 +1,9 @@
 /** When to stop: a pure function of the run's state, the spec's budget and the clock. */
-import type { Spec } from '../spec/schema.js';
-import { formatDuration } from '../spec/duration.js';
-import { finishedExperiments, totalCostUsd, type RunState } from '../store/state.js';
-import type { Verdict } from './types.js';
-
-/** `user`: `ratchet stop` asked for it; `signal`: Ctrl-C or SIGTERM. */
-export type StopReason = 'budget' | 'exhausted' | 'signal' | 'user' | 'failures' | 'error';
+import type { Spec } from '../domain/spec.js';
+import { formatDuration } from '../domain/duration.js';
+import { finishedExperiments, totalCostUsd } from '../store/state.js';
+import type { RunState } from '../domain/run-state.js';
+import type { StopReason, Verdict } from '../domain/words.js';
 
 export interface Stop {
   reason: StopReason;

@@ -5,14 +5,16 @@
  */
 import { join } from 'node:path';
 import { decide } from '../eval/decide.js';
-import { formatSize } from '../spec/size.js';
-import { isAbortError } from './errors.js';
+import { formatSize } from '../domain/size.js';
+import { isAbortError } from '../domain/errors.js';
 import { gateChange } from './gate.js';
-import type { RepoSnapshot, Worktree } from './ports.js';
+import type { RepoSnapshot, Worktree } from '../domain/workspace.js';
 import { historyRows, lastFailure, progressToEvents, recordFinished } from './record.js';
 import { refs, type RunContext } from './run-context.js';
 import { expectedRunRefs, runRefDrift } from './run-refs.js';
-import type { Decision, Evaluation, EvaluationRequest, ExperimentId, HoldoutResult, Verdict } from './types.js';
+import type { Decision, HoldoutResult } from '../domain/decision.js';
+import type { Evaluation, EvaluationRequest } from '../domain/evaluation.js';
+import type { ExperimentId, Verdict } from '../domain/words.js';
 import { checkHoldout, type HoldoutCheck } from './holdout.js';
 
 export { historyRows, progressToEvents, recordFinished, type ExperimentRecord } from './record.js';

@@ -4,9 +4,9 @@
  * the worktree or into the evaluator, and binary files when the spec refuses them.
  */
 import { checkPaths, symlinkProblem } from '../git/path-policy.js';
-import type { Spec } from '../spec/schema.js';
-import { formatSize } from '../spec/size.js';
-import type { CandidateCommit } from './ports.js';
+import type { Spec } from '../domain/spec.js';
+import { formatSize } from '../domain/size.js';
+import type { CandidateCommit } from '../domain/workspace.js';
 
 /** Why the change is rejected, or undefined when it passes. */
 export function gateChange(spec: Spec, candidate: CandidateCommit): string | undefined {

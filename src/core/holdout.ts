@@ -6,7 +6,8 @@
 import { decideHoldout, withHoldout } from '../eval/holdout-decision.js';
 import { progressToEvents } from './record.js';
 import type { RunContext } from './run-context.js';
-import type { Decision, Evaluation, EvaluationRequest, HoldoutResult } from './types.js';
+import type { Decision, HoldoutResult } from '../domain/decision.js';
+import type { Evaluation, EvaluationRequest } from '../domain/evaluation.js';
 
 export interface HoldoutCheck {
   /** The verdict with the holdout known: the bench's keep, `overfit`, or the holdout's failure. */

@@ -5,10 +5,10 @@
  */
 import { checkBudget, type Stop } from './budget.js';
 import { calibrate, calibratedBench, calibrationSeeds } from '../eval/calibration.js';
-import { isAbortError } from './errors.js';
+import { isAbortError } from '../domain/errors.js';
 import { evaluateAndDecide, holdoutFields, recordFinished, runExperiment } from './experiment.js';
 import { refs, type RunContext } from './run-context.js';
-import { experimentId, type ExperimentId } from './types.js';
+import { experimentId, type ExperimentId } from '../domain/words.js';
 import { unfinishedExperiments } from '../store/state.js';
 
 export interface LoopOptions {

@@ -2,10 +2,11 @@
  * Writing an experiment into the record, and reading back what the next proposal sees: the
  * history rows and the tail of the last failure.
  */
-import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
 import type { RunContext } from './run-context.js';
-import type { AgentState, Decision, Evaluation, ExperimentId, HistoryRow, HoldoutResult, ProposalContext, StageProgress, Usage, Verdict } from './types.js';
+import type { AgentState, HistoryRow, ProposalContext } from '../domain/proposal.js';
+import type { Decision, HoldoutResult } from '../domain/decision.js';
+import type { Evaluation, StageProgress } from '../domain/evaluation.js';
+import type { ExperimentId, Usage, Verdict } from '../domain/words.js';
 import { finishedExperiments } from '../store/state.js';
 
 export interface ExperimentRecord {
@@ -51,10 +52,10 @@ export async function lastFailure(run: RunContext): Promise<ProposalContext['las
   if (!failed?.finished) return undefined;
   let outputTail = '';
   try {
-    const result = JSON.parse(await readFile(join(run.store.experimentDir(failed.id), 'result.json'), 'utf8')) as { failureTail?: string };
-    outputTail = result.failureTail ?? '';
+    const text = await run.store.readExperimentFile(failed.id, 'result.json');
+    if (text !== undefined) outputTail = (JSON.parse(text) as { failureTail?: string }).failureTail ?? '';
   } catch {
-    // no result.json: the tail is simply unknown
+    // an unreadable result.json: the tail is simply unknown
   }
   return { experiment: failed.id, verdict: failed.finished.verdict, reason: failed.finished.agentReason ?? failed.finished.reason, outputTail };
 }

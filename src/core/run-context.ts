@@ -1,15 +1,16 @@
 /** What every step of a run needs: the adapters behind their interfaces, the spec, the store. */
-import type { Spec } from '../spec/schema.js';
-import type { RunStore } from '../store/run-dir.js';
-import type { Workspace } from './ports.js';
-import type { EvaluationQueue, Proposer } from './types.js';
+import type { Spec } from '../domain/spec.js';
+import type { Store } from '../domain/store.js';
+import type { Workspace } from '../domain/workspace.js';
+import type { EvaluationQueue } from '../domain/evaluation.js';
+import type { Proposer } from '../domain/proposal.js';
 
 export interface RunContext {
   runId: string;
   spec: Spec;
   objective: string;
   baseCommit: string;
-  store: RunStore;
+  store: Store;
   workspace: Workspace;
   queue: EvaluationQueue;
   proposer: Proposer;

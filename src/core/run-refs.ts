@@ -3,7 +3,7 @@
  * ref at its recorded commit. A candidate may move them (outside the sandbox); before the best
  * moves, and after each experiment, they are compared with the log and put back. Pure.
  */
-import type { RunState } from '../store/state.js';
+import type { RunState } from '../domain/run-state.js';
 
 /** Ref → commit, as the log says. */
 export function expectedRunRefs(state: RunState, prefix: string, baseCommit: string): Map<string, string> {

@@ -7,8 +7,8 @@
  * same pairs set aside, the same confidence) as the final decision, so the policy stops with a
  * keep exactly when `decideNoiseAware` would keep on those samples.
  */
-import type { BenchSample } from '../core/types.js';
-import type { BenchSpec } from '../spec/schema.js';
+import type { BenchSample } from '../domain/evaluation.js';
+import type { BenchSpec } from '../domain/spec.js';
 import { clearsBar, maxPairs, pairSamples, weighPairs } from './noise-decision.js';
 
 export type RepeatAction = 'continue' | 'stop';

@@ -5,7 +5,8 @@
  * Results that differ: paired A/B runs with the noise-aware rule, the two runs of a pair sharing
  * a seed, so noise that the seed determines cancels within the pair. Pure.
  */
-import type { BenchSpec } from '../spec/schema.js';
+import type { Calibration } from '../domain/run-state.js';
+import type { BenchSpec } from '../domain/spec.js';
 import { formatPercent } from './constraints.js';
 import { median } from './stats.js';
 
@@ -18,25 +19,6 @@ export const AUTO_PAIRED_REPEAT = 10;
  * keeps about 5% of no-op changes (1 − confidence); with 1% none in the decision simulation.
  */
 export const AUTO_MIN_EFFECT = 0.01;
-
-export interface Calibration {
-  runs: number;
-  seeds: number[];
-  values: number[];
-  /** (max − min) / |median| of the values; 0 when they are identical. */
-  spread: number;
-  varies: boolean;
-  /** The values vary with the seed, and one seed measured twice gave the same value. */
-  seedDetermined: boolean;
-  /** How candidates are measured: one run each, or paired A/B runs. */
-  mode: 'single' | 'paired';
-  /** The repeat every candidate is measured with. */
-  repeat: number;
-  /** `repeat` was given in the spec (not `auto`): calibration only warns. */
-  explicit: boolean;
-  /** The relative min_effect the calibration set (auto, noisy, none in the spec); else undefined. */
-  minEffect?: number;
-}
 
 /** A 31-bit seed from its parts (FNV-1a): the same run, experiment and round always get the same seed. */
 export function seedOf(...parts: readonly (string | number)[]): number {

@@ -1,6 +1,6 @@
 /** Folds the results of an evaluation's stages into one Evaluation. Pure. */
-import type { Evaluation, EvaluationStatus, StageOutcome } from '../core/types.js';
-import type { StageResult } from './stages.js';
+import type { Evaluation, EvaluationStatus, StageOutcome } from '../domain/evaluation.js';
+import { outcomePassed, type StageResult } from '../domain/job.js';
 
 /** What a stage outcome that did not pass means for the whole evaluation. */
 function statusOf(outcome: StageOutcome): EvaluationStatus {
@@ -12,8 +12,6 @@ function statusOf(outcome: StageOutcome): EvaluationStatus {
   return 'crash';
 }
 
-const passed = (outcome: StageOutcome): boolean => outcome.status === 'ok' || outcome.status === 'skipped';
-
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
 }
@@ -22,8 +20,8 @@ function oneLine(text: string): string {
 export function combineStages(results: readonly StageResult[]): Evaluation {
   const stages = results.flatMap((r) => r.outcomes);
   const durationS = stages.reduce((sum, o) => sum + o.durationS, 0);
-  const failedResult = results.find((r) => !r.outcomes.every(passed));
-  const failed = failedResult?.outcomes.find((o) => !passed(o));
+  const failedResult = results.find((r) => !r.outcomes.every(outcomePassed));
+  const failed = failedResult?.outcomes.find((o) => !outcomePassed(o));
   if (failedResult !== undefined && failed !== undefined) {
     return {
       status: statusOf(failed),

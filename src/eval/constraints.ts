@@ -1,5 +1,5 @@
 /** Secondary-metric constraints (`bench.constraints`) and the metric formatting their reasons use. */
-import type { BenchSpec } from '../spec/schema.js';
+import type { BenchSpec } from '../domain/spec.js';
 
 export function formatMetric(value: number): string {
   return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));

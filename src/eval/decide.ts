@@ -5,8 +5,10 @@
  * With `bench.repeat > 1` and A/B pairs measured, the noise-aware rule decides
  * (`noise-decision.ts`).
  */
-import type { Decision, Evaluation, Measurement, Verdict } from '../core/types.js';
-import type { BenchSpec, Goal, MinEffect } from '../spec/schema.js';
+import type { Decision } from '../domain/decision.js';
+import type { Evaluation, Measurement } from '../domain/evaluation.js';
+import type { Verdict } from '../domain/words.js';
+import type { BenchSpec, Goal, MinEffect } from '../domain/spec.js';
 import { constraintViolation, formatMetric, formatPercent } from './constraints.js';
 import { decideNoiseAware } from './noise-decision.js';
 

@@ -5,8 +5,9 @@
  * recorded when the parent was kept; with A/B pairs the noise-aware evidence of
  * `noise-decision.ts` decides, for `no_regress` inverted: overfit only when shown worse.
  */
-import type { Decision, HoldoutResult, Measurement } from '../core/types.js';
-import type { BenchSpec, HoldoutSpec } from '../spec/schema.js';
+import type { Decision, HoldoutResult } from '../domain/decision.js';
+import type { Measurement } from '../domain/evaluation.js';
+import type { BenchSpec, HoldoutSpec } from '../domain/spec.js';
 import { formatMetric, formatPercent } from './constraints.js';
 import { formatMinEffect, improvement, threshold } from './decide.js';
 import { clearsBar, pairSamples, weighEvidence } from './noise-decision.js';

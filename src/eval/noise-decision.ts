@@ -5,8 +5,9 @@
  * pairs (a stall in one run) are set aside first (far-out-pairs.ts). A pure function of the
  * samples: the bootstrap is seeded from them.
  */
-import type { BenchSample, Decision, Measurement } from '../core/types.js';
-import type { BenchSpec } from '../spec/schema.js';
+import type { BenchSample, Measurement } from '../domain/evaluation.js';
+import type { Decision } from '../domain/decision.js';
+import type { BenchSpec } from '../domain/spec.js';
 import { constraintViolation, formatMetric, formatPercent } from './constraints.js';
 import { farOutPairs, setAsideCap } from './far-out-pairs.js';
 import {

@@ -4,7 +4,7 @@
  * seed decides cancels within the pair; for single runs one seed for the whole run, so every
  * candidate is compared at the seed its parent was measured with. Pure.
  */
-import type { EvaluationRequest } from '../core/types.js';
+import type { EvaluationRequest } from '../domain/evaluation.js';
 import { calibrationSeeds, roundSeed } from './calibration.js';
 
 export function benchSeeds(request: Pick<EvaluationRequest, 'runId' | 'experiment' | 'seeds'>, paired: boolean): (round: number) => number {

@@ -1,15 +1,9 @@
 /** The pieces of a stage's result: outcomes, why a command failed, the output's tail. Pure. */
-import { AbortedError } from '../core/errors.js';
-import type { CommandResult } from '../core/ports.js';
-import type { BenchSample, EvaluationRequest, Measurement, StageKind, StageOutcome, StageStatus } from '../core/types.js';
-import { formatDuration } from '../spec/duration.js';
-
-export interface StageResult {
-  outcomes: StageOutcome[];
-  measurement?: Measurement;
-  /** Last lines of the failing command's output. */
-  failureTail?: string;
-}
+import { AbortedError } from '../domain/errors.js';
+import type { CommandResult } from '../domain/command-runner.js';
+import type { BenchSample, EvaluationRequest, StageKind, StageOutcome, StageStatus } from '../domain/evaluation.js';
+import { formatDuration } from '../domain/duration.js';
+import type { StageResult } from '../domain/job.js';
 
 export type StageExecutor = (request: EvaluationRequest, stage: StageKind, signal: AbortSignal) => Promise<StageResult>;
 

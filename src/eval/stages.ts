@@ -8,19 +8,21 @@ import { join } from 'node:path';
 import { maxPairs } from './noise-decision.js';
 import { benchSeeds } from './seeds.js';
 import { median } from './stats.js';
-import { throwIfAborted } from '../core/errors.js';
-import type { CheckoutGuard, CheckoutRecord, CommandResult, CommandRunner, SandboxRequest } from '../core/ports.js';
-import type { BenchSample, EvaluationRequest, StageKind, StageOutcome } from '../core/types.js';
+import { throwIfAborted } from '../domain/errors.js';
+import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js';
+import type { CommandResult, CommandRunner, SandboxRequest } from '../domain/command-runner.js';
+import type { BenchSample, EvaluationRequest, StageKind, StageOutcome } from '../domain/evaluation.js';
 import { readMetric, readSecondary } from './metric.js';
-import { commandLimits } from '../spec/schema.js';
+import { commandLimits } from '../domain/spec.js';
 import { checkoutsOf, RecordCache, restoreCheckout, stageViolations, type Checkout } from './isolation.js';
-import { failureOf, isAB, outcome, ratchetEnv, rejectedStage, tailLines, type BenchPolicy, type StageExecutor, type StageResult } from './stage-results.js';
+import { failureOf, isAB, outcome, ratchetEnv, rejectedStage, tailLines, type BenchPolicy, type StageExecutor } from './stage-results.js';
+import type { StageResult } from '../domain/job.js';
 import { stageSandbox } from './stage-sandbox.js';
 import { holdoutBench } from './holdout-decision.js';
-import type { BenchSpec } from '../spec/schema.js';
+import type { BenchSpec } from '../domain/spec.js';
 import { shellWord } from '../util/shell.js';
 
-export { isAB, ratchetEnv, RATCHET_ENV, tailLines, type BenchPolicy, type StageExecutor, type StageResult } from './stage-results.js';
+export { isAB, ratchetEnv, RATCHET_ENV, tailLines, type BenchPolicy, type StageExecutor } from './stage-results.js';
 
 /** Whether a stage's commands may run outside bubblewrap (`none`, or `auto` where it does not work). */
 function mayRunUnsandboxed(request: EvaluationRequest): boolean {

@@ -4,7 +4,7 @@
  * distribution (normal.ts), a boundary for repeated looks and the Wilcoxon signed-rank test. Nothing here
  * reads a clock or Math.random, so a decision is reproducible from its samples.
  */
-import type { Goal } from '../spec/schema.js';
+import type { Goal } from '../domain/spec.js';
 import { normalCdf } from './normal.js';
 
 // The normal distribution and the sequential boundary live in normal.ts; re-exported here so

@@ -10,7 +10,7 @@
  */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { CheckoutRecord } from '../core/ports.js';
+import type { CheckoutRecord } from '../domain/checkout-guard.js';
 import { clearHidingFlags } from './protect.js';
 import { git, LITERAL_PATHSPECS, splitNul } from './exec.js';
 import { matchesAny } from './path-policy.js';

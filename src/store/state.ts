@@ -2,43 +2,9 @@
  * The run's state as a pure fold of its events. Everything a resume, `show` or a view needs is
  * derived here, so the event log stays the only source of truth.
  */
-import type { Calibration } from '../eval/calibration.js';
-import type { AgentState, ExperimentId, Usage, Verdict } from '../core/types.js';
-import type { EventOf, RunEvent } from './events.js';
-
-export type ExperimentPhase = 'proposing' | 'setup' | 'checks' | 'bench' | 'holdout' | 'deciding' | 'finished';
-
-export interface ExperimentState {
-  id: ExperimentId;
-  parent: string;
-  parentExp: string;
-  phase: ExperimentPhase;
-  description: string;
-  hypothesis: string | undefined;
-  commit: string | undefined;
-  files: string[];
-  startedAt: string;
-  finished: EventOf<'experiment_finished'> | undefined;
-  usage: Usage | undefined;
-  /** What the agent recorded with its proposal (`proposed.agentState`). */
-  agentState: AgentState | undefined;
-}
-
-export interface RunState {
-  runId: string;
-  started: EventOf<'run_started'> | undefined;
-  experiments: Map<ExperimentId, ExperimentState>;
-  /** `holdout`: the best's holdout value, when the spec has a holdout. */
-  best: { exp: ExperimentId; commit: string; metric: number; holdout?: number } | undefined;
-  baseline: { commit: string; metric: number } | undefined;
-  /** How the bench measures candidates, from the baseline's calibration runs. */
-  calibration: Calibration | undefined;
-  stopped: EventOf<'run_stopped'> | undefined;
-  lastEventAt: string | undefined;
-  /** Experiment numbers are never reused, so a cancelled one still counts here. */
-  lastExperimentNumber: number;
-  cancelled: number;
-}
+import type { ExperimentState, RunState } from '../domain/run-state.js';
+import { VERDICTS, type Verdict } from '../domain/words.js';
+import type { RunEvent } from '../domain/events.js';
 
 export function emptyState(runId: string): RunState {
   return { runId, started: undefined, experiments: new Map(), best: undefined, baseline: undefined, calibration: undefined, stopped: undefined, lastEventAt: undefined, lastExperimentNumber: -1, cancelled: 0 };
@@ -145,7 +111,7 @@ export function unfinishedExperiments(state: RunState): ExperimentState[] {
 }
 
 export function verdictCounts(state: RunState): Record<Verdict, number> {
-  const counts: Record<Verdict, number> = { keep: 0, discard: 0, checks_failed: 0, crash: 0, timeout: 0, rejected: 0, conflict: 0, overfit: 0 };
+  const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const e of finishedExperiments(state)) if (e.id !== 'e0000' && e.finished) counts[e.finished.verdict] += 1;
   return counts;
 }

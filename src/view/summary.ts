@@ -1,7 +1,8 @@
 /** The end-of-run summary: data first (for --json), then text. */
 import { formatGain, formatMetric } from '../eval/decide.js';
-import { VERDICTS, type Verdict } from '../core/types.js';
-import { bestGain, finishedExperiments, totalCostUsd, verdictCounts, type RunState } from '../store/state.js';
+import { VERDICTS, type Verdict } from '../domain/words.js';
+import { bestGain, finishedExperiments, totalCostUsd, verdictCounts } from '../store/state.js';
+import type { RunState } from '../domain/run-state.js';
 import { shellWord } from '../util/shell.js';
 
 export interface RunSummary {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { gateChange } from '../../src/core/gate.js';
-import type { CandidateCommit } from '../../src/core/ports.js';
+import type { CandidateCommit } from '../../src/domain/workspace.js';
 import { symlinkProblem } from '../../src/git/path-policy.js';
-import { specSchema, type SpecInput } from '../../src/spec/schema.js';
+import { specSchema, type SpecInput } from '../../src/domain/spec.js';
 
 const spec = (extra: Partial<SpecInput> = {}) =>
   specSchema.parse({ objective: 'x', editable: ['src/**', 'work.js'], protected: ['bench/**', 'test/**'], bench: { run: 'true', metric: { name: 'x', goal: 'minimize' } }, ...extra });

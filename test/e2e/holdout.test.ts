@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRun, type RunOutcome } from '../../src/app/run.js';
 import { historyRows } from '../../src/core/record.js';
 import type { RunContext } from '../../src/core/run-context.js';
-import type { RunEvent } from '../../src/store/events.js';
+import type { RunEvent } from '../../src/domain/events.js';
 import { parseResultsTsv } from '../../src/store/results-tsv.js';
 import { foldEvents } from '../../src/store/state.js';
 import { git, tempDir } from '../helpers/gitdir.js';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { BenchSample } from '../../src/core/types.js';
+import type { BenchSample } from '../../src/domain/evaluation.js';
 import { adaptivePolicy, lookAt } from '../../src/eval/adaptive.js';
 import { decideNoiseAware } from '../../src/eval/noise-decision.js';
 import { mulberry32 } from '../../src/eval/stats.js';
-import { benchSchema, type BenchSpec } from '../../src/spec/schema.js';
+import { benchSchema, type BenchSpec } from '../../src/domain/spec.js';
 
 function bench(repeat: number, maxRepeat: number, minEffect: string | number = '1%'): BenchSpec {
   return benchSchema.parse({ run: 'node bench.js', metric: { name: 'duration_ms', goal: 'minimize' }, repeat, max_repeat: maxRepeat, min_effect: minEffect });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { calibrate, calibratedBench, calibrationSeeds, calibrationWarning, describeCalibration, roundSeed } from '../../src/eval/calibration.js';
-import { benchSchema, type BenchSpec } from '../../src/spec/schema.js';
+import { benchSchema, type BenchSpec } from '../../src/domain/spec.js';
 
 function bench(overrides: Record<string, unknown> = {}): BenchSpec {
   return benchSchema.parse({ run: 'node bench.js', metric: { name: 'val_bpb', goal: 'minimize' }, ...overrides });

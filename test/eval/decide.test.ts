@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { BenchSample, Evaluation, EvaluationStatus } from '../../src/core/types.js';
+import type { BenchSample, Evaluation, EvaluationStatus } from '../../src/domain/evaluation.js';
 import { decide, formatGain, formatMinEffect } from '../../src/eval/decide.js';
-import { benchSchema, type BenchSpec } from '../../src/spec/schema.js';
+import { benchSchema, type BenchSpec } from '../../src/domain/spec.js';
 
 function bench(overrides: Record<string, unknown> = {}): BenchSpec {
   return benchSchema.parse({ run: 'node bench.js', metric: { name: 'ops_per_sec', goal: 'maximize' }, ...overrides });

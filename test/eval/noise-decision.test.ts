@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { BenchSample, Measurement } from '../../src/core/types.js';
+import type { BenchSample, Measurement } from '../../src/domain/evaluation.js';
 import { decideNoiseAware, lookConfidence, maxPairs, pairSamples } from '../../src/eval/noise-decision.js';
-import { benchSchema, type BenchSpec } from '../../src/spec/schema.js';
+import { benchSchema, type BenchSpec } from '../../src/domain/spec.js';
 
 function bench(overrides: Record<string, unknown> = {}): BenchSpec {
   return benchSchema.parse({ run: 'node bench.js', metric: { name: 'ops_per_sec', goal: 'maximize' }, repeat: 12, max_repeat: 12, min_effect: '1%', ...overrides });

@@ -5,11 +5,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { BenchSample } from '../../src/core/types.js';
+import type { BenchSample } from '../../src/domain/evaluation.js';
 import { lookAt } from '../../src/eval/adaptive.js';
 import { farOutPairs, setAsideCap } from '../../src/eval/far-out-pairs.js';
 import { decideNoiseAware, maxPairs } from '../../src/eval/noise-decision.js';
-import { benchSchema, type BenchSpec } from '../../src/spec/schema.js';
+import { benchSchema, type BenchSpec } from '../../src/domain/spec.js';
 import './arbitraries.js';
 
 const spec: BenchSpec = benchSchema.parse({ run: 'node bench.js', metric: { name: 'duration_ms', goal: 'minimize' }, repeat: 6, max_repeat: 18, min_effect: '1%' });

@@ -4,9 +4,10 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { Evaluation, EvaluationRequest, StageKind, StageStatus } from '../../src/core/types.js';
-import type { StageExecutor, StageResult } from '../../src/eval/stages.js';
-import { specSchema } from '../../src/spec/schema.js';
+import type { Evaluation, EvaluationRequest, StageKind, StageStatus } from '../../src/domain/evaluation.js';
+import type { StageExecutor } from '../../src/eval/stages.js';
+import type { StageResult } from '../../src/domain/job.js';
+import { specSchema } from '../../src/domain/spec.js';
 
 export const spec = specSchema.parse({
   objective: 'make it faster',

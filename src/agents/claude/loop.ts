@@ -10,11 +10,12 @@
 import { join } from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { ContentBlockParam, Message, MessageParam, ToolResultBlockParam, ToolUseBlock } from '@anthropic-ai/sdk/resources/messages/messages.js';
-import { AbortedError, isAbortError } from '../../core/errors.js';
-import type { CommandRunner } from '../../core/ports.js';
-import type { ProposalContext, ProposalOutcome, Proposer, Usage } from '../../core/types.js';
+import { AbortedError, isAbortError } from '../../domain/errors.js';
+import type { CommandRunner } from '../../domain/command-runner.js';
+import type { ProposalContext, ProposalOutcome, Proposer } from '../../domain/proposal.js';
+import type { Usage } from '../../domain/words.js';
 import { renderPrompt } from '../prompt.js';
-import { commandLimits } from '../../spec/schema.js';
+import { commandLimits } from '../../domain/spec.js';
 import { agentSandbox } from '../sandbox.js';
 import type { Redactor } from '../../util/redact.js';
 import { createClient, type ClaudeAgentSpec } from './client.js';

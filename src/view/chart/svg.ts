@@ -5,7 +5,7 @@
  */
 import { formatGain, formatMetric } from '../../eval/decide.js';
 import type { RunInfo } from '../../store/run-dir.js';
-import type { RunState } from '../../store/state.js';
+import type { RunState } from '../../domain/run-state.js';
 import { placeLabels, type LabelScene, type PlacedLabel } from './labels.js';
 import { progressData, type ProgressData, type ProgressPoint } from './progress-data.js';
 import { integerTicks, linearScale, metricDomain, niceTicks, type Scale } from './scale.js';

@@ -4,7 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, extname, relative, resolve } from 'node:path';
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../domain/errors.js';
 import { writeFileAtomic } from '../../store/atomic.js';
 import { readRunEvents, readRunInfo } from '../../store/run-dir.js';
 import { foldEvents } from '../../store/state.js';

@@ -3,11 +3,12 @@
  * the clock, so the terminal driver only has to put the lines on the screen.
  */
 import { formatGain, formatMetric } from '../../eval/decide.js';
-import { formatDuration } from '../../spec/duration.js';
+import { formatDuration } from '../../domain/duration.js';
 import type { RunInfo } from '../../store/run-dir.js';
-import { bestGain, finishedExperiments, totalCostUsd, unfinishedExperiments, verdictCounts, type ExperimentState, type RunState } from '../../store/state.js';
+import { bestGain, finishedExperiments, totalCostUsd, unfinishedExperiments, verdictCounts } from '../../store/state.js';
+import type { ExperimentState, RunState } from '../../domain/run-state.js';
 import { experimentsDone } from '../../core/budget.js';
-import type { StageKind } from '../../core/types.js';
+import type { StageKind } from '../../domain/evaluation.js';
 import { activeMs, buildTimeline, median, sessionMs, type Timeline } from './timeline.js';
 
 /** How many finished experiments the view lists. */

@@ -10,10 +10,11 @@
  *        figures, `HoldoutResult`) and `best_advanced.holdout` (the new best's holdout value), `experiment_finished.agentReason`.
  */
 import { z } from 'zod';
+import { EXPERIMENT_ID, STOP_REASONS, VERDICTS } from './words.js';
 
 export const EVENT_VERSION = 1 as const;
 
-const verdict = z.enum(['keep', 'discard', 'checks_failed', 'crash', 'timeout', 'rejected', 'conflict', 'overfit']);
+const verdict = z.enum(VERDICTS);
 const stage = z.enum(['setup', 'checks', 'bench', 'holdout']);
 const holdout = z.object({
   metric: z.number(),
@@ -34,7 +35,7 @@ const usage = z.object({
 });
 
 const base = { v: z.literal(EVENT_VERSION), t: z.string(), run: z.string() };
-const exp = z.string().regex(/^e\d{4,}$/);
+const exp = z.string().regex(EXPERIMENT_ID);
 
 export const eventSchema = z.discriminatedUnion('type', [
   z.object({
@@ -119,8 +120,7 @@ export const eventSchema = z.discriminatedUnion('type', [
   z.object({
     ...base,
     type: z.literal('run_stopped'),
-    // 'user' (ratchet stop) came after the others: a ratchet older than it reports that line as a problem.
-    reason: z.enum(['budget', 'exhausted', 'signal', 'user', 'failures', 'error']),
+    reason: z.enum(STOP_REASONS),
     detail: z.string(),
   }),
 ]);

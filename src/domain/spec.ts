@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { parseSize } from './size.js';
-import { describeValue, type PathSegment } from './issues.js';
+import { describeValue } from './describe-value.js';
 
 /** Node fires a timer of more than 2^31 - 1 ms (24.8 days) at once, so a timeout stops at 24 days. */
 const MAX_TIMEOUT_MS = 24 * 86_400_000;
@@ -280,7 +280,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function hasIssueUnder(issues: readonly { path?: readonly PropertyKey[] | undefined }[], prefix: readonly PathSegment[]): boolean {
+function hasIssueUnder(issues: readonly { path?: readonly PropertyKey[] | undefined }[], prefix: readonly (string | number)[]): boolean {
   return issues.some((issue) => prefix.every((segment, i) => issue.path?.[i] === segment));
 }
 
