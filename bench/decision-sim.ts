@@ -18,10 +18,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchSample, Evaluation } from '../src/domain/evaluation.js';
-import { adaptivePolicy } from '../src/eval/adaptive.js';
-import { decide } from '../src/eval/decide.js';
-import { maxPairs } from '../src/eval/noise-decision.js';
-import { median, mulberry32, type Rng } from '../src/eval/stats.js';
+import { adaptivePolicy } from '../src/plan/adaptive.js';
+import { decide } from '../src/plan/decide.js';
+import { roundCap } from '../src/plan/bench-plan.js';
+import { median, mulberry32, type Rng } from '../src/plan/stats.js';
 import { benchSchema, type BenchSpec } from '../src/domain/spec.js';
 
 interface NoiseModel {
@@ -72,7 +72,7 @@ function evaluation(samples: BenchSample[]): Evaluation {
 function pairedCandidate(rng: Rng, model: NoiseModel, bench: BenchSpec, effect: number): Outcome {
   const policy = adaptivePolicy(bench);
   const samples: BenchSample[] = [];
-  for (let pair = 1; pair <= maxPairs(bench); pair++) {
+  for (let pair = 1; pair <= roundCap(bench); pair++) {
     const drift = model.drift * gaussian(rng);
     samples.push({ side: 'candidate', metric: runOnce(rng, model, BASE_MS * (1 - effect), drift), secondary: {} });
     samples.push({ side: 'parent', metric: runOnce(rng, model, BASE_MS, drift), secondary: {} });
@@ -146,7 +146,7 @@ function simulate(rule: string, simulateOne: Simulate, bench: BenchSpec, model: 
     model: model.name,
     rule,
     min_effect: me.kind === 'relative' ? `${me.value * 100}%` : String(me.value),
-    max_repeat: bench.repeat > 1 ? maxPairs(bench) : 0,
+    max_repeat: bench.repeat > 1 ? roundCap(bench) : 0,
     true_gain: effect,
     candidates,
     kept,

@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandOptions, SandboxMount } from '../src/domain/command-runner.js';
 import { checkoutMounts } from '../src/eval/stage-sandbox.js';
-import { mulberry32 } from '../src/eval/stats.js';
+import { mulberry32 } from '../src/plan/stats.js';
 import { git } from '../src/git/exec.js';
 import { readTreeState } from '../src/git/tree-state.js';
 import { ExecaCommandRunner } from '../src/proc/run-command.js';

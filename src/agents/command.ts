@@ -29,7 +29,7 @@ import { execa } from 'execa';
 import { AbortedError } from '../domain/errors.js';
 import type { CommandRunner } from '../domain/command-runner.js';
 import type { ProposalContext, ProposalOutcome, Proposer } from '../domain/proposal.js';
-import { isEditable } from '../git/path-policy.js';
+import { isEditable } from '../plan/path-policy.js';
 import { agentSandbox } from './sandbox.js';
 import { formatDuration } from '../domain/duration.js';
 import { commandLimits, type Spec } from '../domain/spec.js';

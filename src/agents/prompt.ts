@@ -7,7 +7,7 @@
  * text (the `command` agent's prompt file).
  */
 import type { HistoryRow, ProposalContext } from '../domain/proposal.js';
-import { formatMetric, formatMinEffect } from '../eval/decide.js';
+import { formatMetric, formatMinEffect } from '../plan/decide.js';
 import { formatDuration } from '../domain/duration.js';
 
 export interface RenderedPrompt {

@@ -2,7 +2,7 @@
 import { UserError } from '../domain/errors.js';
 import type { ExperimentId } from '../domain/words.js';
 import { readRunEvents, readRunInfo, runDir, type RunInfo } from '../store/run-dir.js';
-import { finishedExperiments, foldEvents } from '../store/state.js';
+import { finishedExperiments, foldEvents } from '../plan/fold.js';
 import type { RunState } from '../domain/run-state.js';
 import { openRepo, type Repo } from './harvest-git.js';
 

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { UserError } from '../domain/errors.js';
 import { refs } from '../core/run-context.js';
 import { EXPERIMENT_ID, type ExperimentId } from '../domain/words.js';
-import { formatGain, formatMetric } from '../eval/decide.js';
+import { formatGain, formatMetric } from '../plan/decide.js';
 import { git, type GitResult } from '../git/exec.js';
-import { bestGain } from '../store/state.js';
+import { bestGain } from '../plan/fold.js';
 import {
   addTempWorktree,
   branchCommit,

@@ -5,7 +5,7 @@ import { UserError } from '../domain/errors.js';
 import { EXPERIMENT_ID, type ExperimentId } from '../domain/words.js';
 import { readRunEvents, readRunInfo, readTail, runDir } from '../store/run-dir.js';
 import { runCatalog, type RunsWhere } from './runs.js';
-import { finishedExperiments, foldEvents, unfinishedExperiments } from '../store/state.js';
+import { finishedExperiments, foldEvents, unfinishedExperiments } from '../plan/fold.js';
 import type { RunState } from '../domain/run-state.js';
 import { readPatchPreview } from '../view/patch-preview.js';
 import { summarize, type RunSummary } from '../view/summary.js';

@@ -11,7 +11,7 @@ import { DEFAULT_PREFIX } from '../queue/names.js';
 import type { RunEvent } from '../domain/events.js';
 import { folderCatalog, type RunCatalog } from '../store/run-catalog.js';
 import { readRunInfo, type RunInfo } from '../store/run-dir.js';
-import { applyEvent, emptyState } from '../store/state.js';
+import { applyEvent, emptyState } from '../plan/fold.js';
 import type { RunState } from '../domain/run-state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 import { tailEvents } from '../view/watch/tail.js';

@@ -4,10 +4,10 @@
  * Every experiment leaves its ref, patch and logs.
  */
 import { join } from 'node:path';
-import { decide } from '../eval/decide.js';
+import { decide } from '../plan/decide.js';
 import { formatSize } from '../domain/size.js';
 import { isAbortError } from '../domain/errors.js';
-import { gateChange } from './gate.js';
+import { gateChange } from '../plan/gate.js';
 import type { RepoSnapshot, Worktree } from '../domain/workspace.js';
 import { historyRows, lastFailure, progressToEvents, recordFinished } from './record.js';
 import { refs, type RunContext } from './run-context.js';

@@ -1,9 +1,9 @@
 /**
  * The holdout of a candidate the bench would keep (`spec.holdout`): its stage through the
- * queue, then the rule (`eval/holdout-decision.ts`) on what it measured. The agent learns the
+ * queue, then the rule (`plan/holdout-decision.ts`) on what it measured. The agent learns the
  * verdict and never the holdout's figures or output: those go to the record for the user.
  */
-import { decideHoldout, withHoldout } from '../eval/holdout-decision.js';
+import { decideHoldout, withHoldout } from '../plan/holdout-decision.js';
 import { progressToEvents } from './record.js';
 import type { RunContext } from './run-context.js';
 import type { Decision, HoldoutResult } from '../domain/decision.js';

@@ -3,13 +3,14 @@
  * budget, the agent or a signal stops it. It talks only to interfaces (RunContext); it writes
  * nothing but events and experiment files through the store.
  */
-import { checkBudget, type Stop } from './budget.js';
-import { calibrate, calibratedBench, calibrationSeeds } from '../eval/calibration.js';
+import { checkBudget, type Stop } from '../plan/budget.js';
+import { calibrate, calibratedBench, calibrationSeeds } from '../plan/calibration.js';
 import { isAbortError } from '../domain/errors.js';
+import { measuresParent } from '../plan/bench-plan.js';
 import { evaluateAndDecide, holdoutFields, recordFinished, runExperiment } from './experiment.js';
 import { refs, type RunContext } from './run-context.js';
 import { experimentId, type ExperimentId } from '../domain/words.js';
-import { unfinishedExperiments } from '../store/state.js';
+import { unfinishedExperiments } from '../plan/fold.js';
 
 export interface LoopOptions {
   /** When this session of the run started (the duration budget counts from it). */
@@ -72,7 +73,7 @@ async function measureBaseline(run: RunContext, signal: AbortSignal): Promise<St
 }
 
 /**
- * The parent's worktree for A/B benches (bench or holdout repeat > 1): one per best commit, replaced when the
+ * The parent's worktree for A/B benches (the bench or the holdout paired): one per best commit, replaced when the
  * best moves, so the parent is measured on the same machine as the candidate.
  */
 class ParentWorktree {
@@ -80,7 +81,7 @@ class ParentWorktree {
   constructor(private readonly run: RunContext) {}
 
   async forCommit(commit: string): Promise<string | undefined> {
-    if (this.run.spec.bench.repeat <= 1 && (this.run.spec.holdout?.repeat ?? 1) <= 1) return undefined;
+    if (!measuresParent(this.run.spec)) return undefined;
     // Outside the sandbox a candidate can reach the parent's worktree; one it broke is made anew.
     if (this.current?.commit === commit && (await this.run.workspace.worktreeLinkOk(this.current.path))) return this.current.path;
     await this.dispose();

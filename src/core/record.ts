@@ -7,7 +7,7 @@ import type { AgentState, HistoryRow, ProposalContext } from '../domain/proposal
 import type { Decision, HoldoutResult } from '../domain/decision.js';
 import type { Evaluation, StageProgress } from '../domain/evaluation.js';
 import type { ExperimentId, Usage, Verdict } from '../domain/words.js';
-import { finishedExperiments } from '../store/state.js';
+import { finishedExperiments } from '../plan/fold.js';
 
 export interface ExperimentRecord {
   experiment: ExperimentId;

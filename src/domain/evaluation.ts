@@ -69,8 +69,8 @@ export interface EvaluationRequest {
   /** The repository's common git dir: its refs are watched, and it is visible read-only in the sandbox. */
   gitDir: string;
   /**
-   * The baseline's calibration: one bench run per seed, in order, with no policy (eval/calibration.ts).
-   * Otherwise each round's seed is derived (eval/seeds.ts).
+   * The baseline's calibration: one bench run per seed, in order, with no policy (plan/calibration.ts).
+   * Otherwise each round's seed is derived (plan/seeds.ts).
    */
   seeds?: readonly number[];
 }

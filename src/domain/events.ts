@@ -99,7 +99,7 @@ export const eventSchema = z.discriminatedUnion('type', [
     durationS: z.number(),
   }),
   z.object({ ...base, type: z.literal('best_advanced'), exp, commit: z.string(), metric: z.number(), holdout: z.number().optional() }),
-  /** The baseline's calibration runs and what they decided (eval/calibration.ts); once per run. */
+  /** The baseline's calibration runs and what they decided (plan/calibration.ts); once per run. */
   z.object({
     ...base,
     type: z.literal('calibrated'),

@@ -115,7 +115,7 @@ export const benchSchema = z
     min_effect: minEffect.optional().describe('Smallest change worth keeping: a number in metric units, or a percentage such as "1%". Default 0; 1% when repeat: auto finds the bench noisy.'),
   })
   // The rest of ratchet reads one number: `auto` is 1 until the baseline's calibration resolves
-  // it (eval/calibration.ts), and `repeat_auto` remembers that it may; `min_effect_auto` that
+  // it (plan/calibration.ts), and `repeat_auto` remembers that it may; `min_effect_auto` that
   // min_effect was not written, so the calibration may set a floor.
   .transform(({ repeat, min_effect: minEffectGiven, ...bench }) => ({
     ...bench,

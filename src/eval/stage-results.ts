@@ -22,7 +22,7 @@ export const RATCHET_ENV = {
   stage: 'RATCHET_STAGE',
   /** `candidate` or `parent`: which side of an A/B bench (or setup) this command runs for. */
   side: 'RATCHET_SIDE',
-  /** The bench's seed for this run: both runs of an A/B pair share it (eval/seeds.ts). */
+  /** The bench's seed for this run: both runs of an A/B pair share it (plan/seeds.ts). */
   seed: 'RATCHET_SEED',
 } as const;
 
@@ -39,11 +39,6 @@ export function ratchetEnv(request: EvaluationRequest, stage: StageKind, side: S
     [RATCHET_ENV.stage]: stage,
     [RATCHET_ENV.side]: side,
   };
-}
-
-/** A/B benches need a parent and more than one measurement. */
-export function isAB(request: EvaluationRequest): boolean {
-  return request.parentWorktree !== undefined && request.spec.bench.repeat > 1;
 }
 
 export function tailLines(output: string, lines: number): string {

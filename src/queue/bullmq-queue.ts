@@ -19,14 +19,14 @@ import { registerRun, unregisterRun } from './registry.js';
 import { SharedCalls } from './shared-calls.js';
 import type { StageResult } from '../domain/job.js';
 
-/** Folds the stages that ran into one evaluation: `combineStages` from src/eval/combine.ts. */
+/** Folds the stages that ran into one evaluation: `combineStages` from src/plan/combine.ts. */
 export type CombineStages = (results: StageResult[]) => Evaluation;
 
 export interface BullEvaluationQueueOptions {
   connection: RedisOptions;
   /** Signs every job and checks every result (`RATCHET_KEY`, or a session's own for a private Redis). */
   key: Buffer;
-  /** Folds the stages into an evaluation: `combineStages` from src/eval/combine.ts. */
+  /** Folds the stages into an evaluation: `combineStages` from src/plan/combine.ts. */
   combine: CombineStages;
   prefix?: string;
   /** Backstop poll of a job's state, should an event be missed. */

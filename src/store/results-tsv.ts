@@ -5,7 +5,7 @@
  * recorded before them leaves them empty.
  */
 import type { RunState } from '../domain/run-state.js';
-import { finishedExperiments } from './state.js';
+import { finishedExperiments } from '../plan/fold.js';
 
 export const RESULTS_COLUMNS_AFTER_METRIC = [
   'memory_gb',

@@ -18,7 +18,7 @@ import type { Store } from '../domain/store.js';
 import { writeFileAtomic } from './atomic.js';
 import { NO_REDACTION, type Redactor } from '../util/redact.js';
 import { EVENT_VERSION, parseEvents, type NewEvent, type RunEvent } from '../domain/events.js';
-import { applyEvent, emptyState, foldEvents } from './state.js';
+import { applyEvent, emptyState, foldEvents } from '../plan/fold.js';
 import type { RunState } from '../domain/run-state.js';
 import { renderResultsTsv } from './results-tsv.js';
 

@@ -1,6 +1,6 @@
 /** One line per event, for `ratchet run` when its output is not a terminal, and `watch --plain`. */
-import { calibrationWarning, describeCalibration } from '../eval/calibration.js';
-import { formatGain, formatMetric } from '../eval/decide.js';
+import { calibrationWarning, describeCalibration } from '../plan/calibration.js';
+import { formatGain, formatMetric } from '../plan/decide.js';
 import type { RunEvent } from '../domain/events.js';
 import type { RunState } from '../domain/run-state.js';
 

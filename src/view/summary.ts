@@ -1,7 +1,7 @@
 /** The end-of-run summary: data first (for --json), then text. */
-import { formatGain, formatMetric } from '../eval/decide.js';
+import { formatGain, formatMetric } from '../plan/decide.js';
 import { VERDICTS, type Verdict } from '../domain/words.js';
-import { bestGain, finishedExperiments, totalCostUsd, verdictCounts } from '../store/state.js';
+import { bestGain, finishedExperiments, totalCostUsd, verdictCounts } from '../plan/fold.js';
 import type { RunState } from '../domain/run-state.js';
 import { shellWord } from '../util/shell.js';
 

@@ -13,7 +13,7 @@ import { historyRows } from '../../src/core/record.js';
 import type { RunContext } from '../../src/core/run-context.js';
 import type { RunEvent } from '../../src/domain/events.js';
 import { parseResultsTsv } from '../../src/store/results-tsv.js';
-import { foldEvents } from '../../src/store/state.js';
+import { foldEvents } from '../../src/plan/fold.js';
 import { git, tempDir } from '../helpers/gitdir.js';
 import { testRedisSocket } from '../helpers/redis.js';
 import { makeTarget, writePatches } from '../helpers/target.js';

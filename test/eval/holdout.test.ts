@@ -14,7 +14,7 @@ import type { SandboxRequest } from '../../src/domain/command-runner.js';
 import type { BenchSample, EvaluationRequest } from '../../src/domain/evaluation.js';
 import type { HoldoutResult } from '../../src/domain/decision.js';
 import type { ProposalContext } from '../../src/domain/proposal.js';
-import { decideHoldout, withHoldout } from '../../src/eval/holdout-decision.js';
+import { decideHoldout, withHoldout } from '../../src/plan/holdout-decision.js';
 import { stageSandbox, treeOfFiles } from '../../src/eval/stage-sandbox.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { checkHoldoutDir } from '../../src/spec/holdout.js';

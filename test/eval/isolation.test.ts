@@ -6,7 +6,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EvaluationRequest } from '../../src/domain/evaluation.js';
-import { combineStages } from '../../src/eval/combine.js';
+import { combineStages } from '../../src/plan/combine.js';
 import { createStageExecutor } from '../../src/eval/stages.js';
 import type { StageResult } from '../../src/domain/job.js';
 import { GitCheckoutGuard } from '../../src/git/checkout-guard.js';

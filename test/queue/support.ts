@@ -41,7 +41,7 @@ export function stageResult(stage: StageKind, status: StageStatus = 'ok', reason
   return result;
 }
 
-/** Stand-in for src/eval/combine.ts: enough to see which stages ran and how they ended. */
+/** Stand-in for src/plan/combine.ts: enough to see which stages ran and how they ended. */
 export function combine(results: StageResult[]): Evaluation {
   const stages = results.flatMap((r) => r.outcomes);
   const bad = stages.find((o) => o.status !== 'ok' && o.status !== 'skipped');

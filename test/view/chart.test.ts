@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Verdict } from '../../src/domain/words.js';
 import type { RunEvent } from '../../src/domain/events.js';
-import { foldEvents } from '../../src/store/state.js';
+import { foldEvents } from '../../src/plan/fold.js';
 import type { RunState } from '../../src/domain/run-state.js';
 import { progressData } from '../../src/view/chart/progress-data.js';
 import { integerTicks, metricDomain, niceTicks } from '../../src/view/chart/scale.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openWatch, watchRun, type WatchResult } from '../../src/app/watch.js';
 import type { NewEvent, RunEvent } from '../../src/domain/events.js';
 import { RUN_JSON_VERSION, type RunInfo } from '../../src/store/run-dir.js';
-import { applyEvent, emptyState, foldEvents } from '../../src/store/state.js';
+import { applyEvent, emptyState, foldEvents } from '../../src/plan/fold.js';
 import type { RunState } from '../../src/domain/run-state.js';
 import { specSchema } from '../../src/domain/spec.js';
 import { formatEventLine } from '../../src/view/plain.js';

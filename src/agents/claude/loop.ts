@@ -23,7 +23,7 @@ import { listWorktreeFiles, worktreeChanged } from './git-files.js';
 import { EPHEMERAL, assistantContent, requestParams, sendRequest, type Conversation } from './request.js';
 import { addUsage, priceFor, usageOf, ZERO_USAGE } from './pricing.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
-import { isEditable } from '../../git/path-policy.js';
+import { isEditable } from '../../plan/path-policy.js';
 import { parseToolInput, toolDefinitions } from './tool-schemas.js';
 import { runTool, type ToolContext, type ToolOutput } from './tools.js';
 import { TRANSCRIPT_FILE, Transcript } from './transcript.js';

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { AbortedError } from '../../domain/errors.js';
 import type { CommandRunner, SandboxRequest } from '../../domain/command-runner.js';
 import type { Redactor } from '../../util/redact.js';
-import { isEditable, matchesAny, type PathPolicy } from '../../git/path-policy.js';
+import { isEditable, matchesAny, type PathPolicy } from '../../plan/path-policy.js';
 import { formatDuration } from '../../domain/duration.js';
 import { grepWorktree, listWorktreeFiles } from './git-files.js';
 import { resolveForWrite, resolveInWorktree } from './paths.js';

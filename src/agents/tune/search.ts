@@ -13,7 +13,7 @@
 import type { Verdict } from '../../domain/words.js';
 import { describeChange, readTriedPoint, tuneState, type Move, type TriedPoint, type TuneState } from './describe.js';
 import { formatValue, fromUnit, pointKey, toUnit, type Dimension } from './space.js';
-import { mulberry32 } from '../../eval/stats.js';
+import { mulberry32 } from '../../plan/stats.js';
 
 /** The first step is a quarter of each range. */
 export const START_LEVEL = 1;

@@ -6,7 +6,7 @@
 import { experimentNumber, type ExperimentId, type Verdict } from '../../domain/words.js';
 import type { Goal } from '../../domain/spec.js';
 import type { RunInfo } from '../../store/run-dir.js';
-import { finishedExperiments } from '../../store/state.js';
+import { finishedExperiments } from '../../plan/fold.js';
 import type { RunState } from '../../domain/run-state.js';
 
 /** `failed`: no metric to place (crash, failed checks, rejected, timeout, conflict); `overfit`: won the bench, failed the holdout. */

@@ -3,7 +3,7 @@
  * (no CSS) so rasterisers render it as browsers do. Every experiment is one `circle.point` with
  * `data-exp`; the dashboard relies on those and on the `data-*` geometry of the root element.
  */
-import { formatGain, formatMetric } from '../../eval/decide.js';
+import { formatGain, formatMetric } from '../../plan/decide.js';
 import type { RunInfo } from '../../store/run-dir.js';
 import type { RunState } from '../../domain/run-state.js';
 import { placeLabels, type LabelScene, type PlacedLabel } from './labels.js';

@@ -3,9 +3,9 @@
  * order with their gains, cost and duration. Pure, so `report` and any other caller agree.
  */
 import { VERDICTS } from '../../domain/words.js';
-import { formatGain, formatMetric } from '../../eval/decide.js';
+import { formatGain, formatMetric } from '../../plan/decide.js';
 import type { RunInfo } from '../../store/run-dir.js';
-import { bestGain, finishedExperiments, totalCostUsd, unfinishedExperiments, verdictCounts } from '../../store/state.js';
+import { bestGain, finishedExperiments, totalCostUsd, unfinishedExperiments, verdictCounts } from '../../plan/fold.js';
 import type { RunState } from '../../domain/run-state.js';
 import { chartMetric } from '../chart/progress-data.js';
 

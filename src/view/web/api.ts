@@ -8,7 +8,7 @@ import { UserError } from '../../domain/errors.js';
 import { EXPERIMENT_ID, experimentNumber, type ExperimentId, type Verdict } from '../../domain/words.js';
 import type { RunCatalog } from '../../store/run-catalog.js';
 import { readRunEvents, readRunInfo, type RunInfo } from '../../store/run-dir.js';
-import { bestGain, foldEvents, totalCostUsd } from '../../store/state.js';
+import { bestGain, foldEvents, totalCostUsd } from '../../plan/fold.js';
 import type { ExperimentState, RunState } from '../../domain/run-state.js';
 import { chartMetric, progressData, type ProgressData } from '../chart/progress-data.js';
 import { readPatchPreview, type PatchPreview } from '../patch-preview.js';

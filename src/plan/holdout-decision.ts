@@ -7,28 +7,12 @@
  */
 import type { Decision, HoldoutResult } from '../domain/decision.js';
 import type { Measurement } from '../domain/evaluation.js';
-import type { BenchSpec, HoldoutSpec } from '../domain/spec.js';
+import type { HoldoutSpec } from '../domain/spec.js';
 import { formatMetric, formatPercent } from './constraints.js';
 import { formatMinEffect, improvement, threshold } from './decide.js';
 import { clearsBar, pairSamples, weighEvidence } from './noise-decision.js';
 import { median } from './stats.js';
-
-/** The holdout as a bench: what the stage measures and the evidence is weighed with. */
-export function holdoutBench(holdout: HoldoutSpec): BenchSpec {
-  return {
-    run: holdout.run,
-    timeout: holdout.timeout,
-    metric: holdout.metric,
-    constraints: [],
-    repeat: holdout.repeat,
-    repeat_auto: false,
-    min_effect_auto: false,
-    max_repeat: holdout.repeat,
-    warmup: 0,
-    confidence: holdout.confidence,
-    min_effect: holdout.min_effect,
-  };
-}
+import { benchPlan, holdoutBench } from './bench-plan.js';
 
 export interface HoldoutInput {
   holdout: HoldoutSpec;
@@ -49,7 +33,7 @@ function relativeChange(value: number, reference: number | undefined): number | 
 export function decideHoldout(input: HoldoutInput): HoldoutResult {
   const { holdout, measurement } = input;
   const pairs = pairSamples(measurement.samples);
-  if (holdout.repeat > 1 && pairs.length > 0) return decidePaired(holdout, measurement);
+  if (benchPlan(holdoutBench(holdout), { parent: pairs.length > 0 }).paired) return decidePaired(holdout, measurement);
   const metric = measurement.metric;
   const parent = input.recordedParent;
   const name = holdout.metric.name;

@@ -2,13 +2,14 @@
  * The verdict of an evaluated candidate: a pure function of the spec, the best and the
  * measurement. With `bench.repeat: 1` the metric is taken as deterministic and the rule is
  * "beats the best by at least min_effect in the goal's direction; a tie is a discard".
- * With `bench.repeat > 1` and A/B pairs measured, the noise-aware rule decides
+ * When the bench is paired (bench-plan.ts: `repeat > 1` and A/B pairs measured), the noise-aware rule decides
  * (`noise-decision.ts`).
  */
 import type { Decision } from '../domain/decision.js';
 import type { Evaluation, Measurement } from '../domain/evaluation.js';
 import type { Verdict } from '../domain/words.js';
 import type { BenchSpec, Goal, MinEffect } from '../domain/spec.js';
+import { benchPlan } from './bench-plan.js';
 import { constraintViolation, formatMetric, formatPercent } from './constraints.js';
 import { decideNoiseAware } from './noise-decision.js';
 
@@ -52,7 +53,7 @@ export function decide(input: DecisionInput): Decision {
   }
   const m = evaluation.measurement;
   if (m === undefined) return failure('crash', 'the bench produced no measurement');
-  if (bench.repeat > 1 && hasPairs(m)) return decideNoiseAware({ bench, measurement: m });
+  if (benchPlan(bench, { parent: hasPairs(m) }).paired) return decideNoiseAware({ bench, measurement: m });
   const goal = bench.metric.goal;
   const delta = m.metric - best;
   const gainAbs = improvement(goal, m.metric, best);

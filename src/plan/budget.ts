@@ -1,7 +1,7 @@
 /** When to stop: a pure function of the run's state, the spec's budget and the clock. */
 import type { Spec } from '../domain/spec.js';
 import { formatDuration } from '../domain/duration.js';
-import { finishedExperiments, totalCostUsd } from '../store/state.js';
+import { finishedExperiments, totalCostUsd } from './fold.js';
 import type { RunState } from '../domain/run-state.js';
 import type { StopReason, Verdict } from '../domain/words.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BenchSample, Evaluation, EvaluationStatus } from '../../src/domain/evaluation.js';
-import { decide, formatGain, formatMinEffect } from '../../src/eval/decide.js';
+import { decide, formatGain, formatMinEffect } from '../../src/plan/decide.js';
 import { benchSchema, type BenchSpec } from '../../src/domain/spec.js';
 
 function bench(overrides: Record<string, unknown> = {}): BenchSpec {

@@ -1,15 +1,16 @@
 /**
  * Adaptive repeats: the bench consults the policy after each A/B pair. A clearly losing candidate
  * stops early (a rejection can never add a false keep), a clear winner stops at `repeat` pairs,
- * and a borderline one is extended pair by pair up to `maxPairs(bench)`. A far-out pair is set
+ * and a borderline one is extended pair by pair up to `roundCap(bench)`. A far-out pair is set
  * aside and does not count towards `repeat`, so the policy asks for another in its place; every
- * pair measured counts towards `maxPairs`. The looks use the same evidence (`weighPairs`: the
+ * pair measured counts towards `roundCap`. The looks use the same evidence (`weighPairs`: the
  * same pairs set aside, the same confidence) as the final decision, so the policy stops with a
  * keep exactly when `decideNoiseAware` would keep on those samples.
  */
 import type { BenchSample } from '../domain/evaluation.js';
 import type { BenchSpec } from '../domain/spec.js';
-import { clearsBar, maxPairs, pairSamples, weighPairs } from './noise-decision.js';
+import { clearsBar, pairSamples, weighPairs } from './noise-decision.js';
+import { roundCap } from './bench-plan.js';
 
 export type RepeatAction = 'continue' | 'stop';
 export type RepeatPolicy = (samples: readonly BenchSample[]) => RepeatAction;
@@ -26,7 +27,7 @@ export type LookReason =
   | 'keep'
   /** The interval straddles min_effect: measure another pair. */
   | 'borderline'
-  /** `maxPairs` pairs measured, set-aside ones included. */
+  /** `roundCap` pairs measured, set-aside ones included. */
   | 'max_pairs'
   /** The pairs cannot be compared (a parent measured 0, a non-finite value): more will not help. */
   | 'incomparable'
@@ -61,12 +62,12 @@ export function lookAt(bench: BenchSpec, samples: readonly BenchSample[]): Look 
   if (n >= bench.repeat && clearsBar(evidence)) return look('stop', 'keep');
   if (n >= least && evidence.highAtSpec <= evidence.minEffect) return look('stop', 'futile');
   // The cap on set-aside pairs leaves at least `repeat` weighed here, so a keep was looked for.
-  if (measured >= maxPairs(bench)) return look('stop', 'max_pairs');
+  if (measured >= roundCap(bench)) return look('stop', 'max_pairs');
   if (n < bench.repeat) return look('continue', 'too_few_pairs');
   return look('continue', 'borderline');
 }
 
-/** The policy the bench stage consults after each pair; it measures at most `maxPairs(bench)` pairs. */
+/** The policy the bench stage consults after each pair; it measures at most `roundCap(bench)` pairs. */
 export function adaptivePolicy(bench: BenchSpec): RepeatPolicy {
   return (samples) => lookAt(bench, samples).action;
 }

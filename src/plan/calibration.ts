@@ -7,12 +7,13 @@
  */
 import type { Calibration } from '../domain/run-state.js';
 import type { BenchSpec } from '../domain/spec.js';
+import { benchPlan } from './bench-plan.js';
 import { formatPercent } from './constraints.js';
 import { median } from './stats.js';
 
 /** Distinct seeds, then the first again: enough to see a spread, and to tell seed luck from noise. */
 export const CALIBRATION_SEEDS = 4;
-/** The pairs a varying bench with `repeat: auto` is measured for (and up to `maxPairs`). */
+/** The pairs a varying bench with `repeat: auto` is measured for (and up to `roundCap`). */
 export const AUTO_PAIRED_REPEAT = 10;
 /**
  * The min_effect of a noisy bench with `repeat: auto` when the spec sets none: with 0 the rule
@@ -67,7 +68,7 @@ export function calibrate(bench: BenchSpec, seeds: readonly number[], values: re
     spread,
     varies,
     seedDetermined: varies && repeated && repeatedAgree,
-    mode: (explicit ? bench.repeat > 1 : varies) ? 'paired' : 'single',
+    mode: (explicit ? benchPlan(bench, { parent: true }).paired : varies) ? 'paired' : 'single',
     repeat: explicit ? bench.repeat : varies ? pairedRepeat : 1,
     explicit,
     ...(!explicit && varies && bench.min_effect_auto ? { minEffect: AUTO_MIN_EFFECT } : {}),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { gateChange } from '../../src/core/gate.js';
+import { gateChange } from '../../src/plan/gate.js';
 import type { CandidateCommit } from '../../src/domain/workspace.js';
-import { symlinkProblem } from '../../src/git/path-policy.js';
+import { symlinkProblem } from '../../src/plan/path-policy.js';
 import { specSchema, type SpecInput } from '../../src/domain/spec.js';
 
 const spec = (extra: Partial<SpecInput> = {}) =>

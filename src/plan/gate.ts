@@ -3,7 +3,7 @@
  * Paths (editable, not protected), size (files, lines, bytes), symlinks that would lead out of
  * the worktree or into the evaluator, and binary files when the spec refuses them.
  */
-import { checkPaths, symlinkProblem } from '../git/path-policy.js';
+import { checkPaths, symlinkProblem } from './path-policy.js';
 import type { Spec } from '../domain/spec.js';
 import { formatSize } from '../domain/size.js';
 import type { CandidateCommit } from '../domain/workspace.js';

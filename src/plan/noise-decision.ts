@@ -1,5 +1,5 @@
 /**
- * The noise-aware rule for `bench.repeat > 1`: the candidate and its parent were measured
+ * The noise-aware rule for a paired bench (bench-plan.ts): the candidate and its parent were measured
  * alternately (A B A B …); keep the candidate only when the bootstrap lower bound of its paired
  * improvement lies beyond min_effect and the signed-rank test says it is not a no-op. Far-out
  * pairs (a stall in one run) are set aside first (far-out-pairs.ts). A pure function of the
@@ -8,22 +8,10 @@
 import type { BenchSample, Measurement } from '../domain/evaluation.js';
 import type { Decision } from '../domain/decision.js';
 import type { BenchSpec } from '../domain/spec.js';
+import { roundCap } from './bench-plan.js';
 import { constraintViolation, formatMetric, formatPercent } from './constraints.js';
 import { farOutPairs, setAsideCap } from './far-out-pairs.js';
-import {
-  bootstrapHodgesLehmann,
-  hodgesLehmann,
-  logRatioToRelative,
-  median,
-  normalCdf,
-  pairedLogRatios,
-  pairedRelativeDifferences,
-  percentileBounds,
-  quantileSorted,
-  sequentialBoundary,
-  wilcoxonSignedRank,
-  type Pair,
-} from './stats.js';
+import { bootstrapHodgesLehmann, hodgesLehmann, logRatioToRelative, median, normalCdf, pairedLogRatios, pairedRelativeDifferences, percentileBounds, quantileSorted, sequentialBoundary, wilcoxonSignedRank, type Pair } from './stats.js';
 
 export interface NoiseAwareInput {
   bench: BenchSpec;
@@ -66,20 +54,15 @@ export function pairSamples(samples: readonly BenchSample[]): Pair[] {
   return Array.from({ length: n }, (_, i) => ({ candidate: candidate[i]!, parent: parent[i]! }));
 }
 
-/** The most pairs a borderline candidate may be measured for: `max_repeat`, else 3 × repeat capped at 50. */
-export function maxPairs(bench: BenchSpec): number {
-  return bench.max_repeat ?? Math.max(bench.repeat, Math.min(50, 3 * bench.repeat));
-}
-
 /**
  * The confidence the bounds must reach at a look after `pairs` pairs. A borderline candidate is
- * looked at after every pair from `repeat` to `maxPairs`, and each look is another chance for a
+ * looked at after every pair from `repeat` to `roundCap`, and each look is another chance for a
  * no-op to slip through. The boundary z·√(max/pairs), with z from `sequentialBoundary`, keeps the
  * chance over all looks at 1 − confidence: early looks are strict (99.94% at 10 of 30 pairs), the
  * last one a little above the spec's (96.9% for 95%). Without room to extend it is the spec's.
  */
 export function lookConfidence(bench: BenchSpec, pairs: number): number {
-  const most = maxPairs(bench);
+  const most = roundCap(bench);
   if (bench.repeat >= most) return bench.confidence;
   const z = sequentialBoundary(1 - bench.confidence, bench.repeat, most);
   return normalCdf(z * Math.sqrt(most / Math.min(Math.max(pairs, 1), most)));
@@ -105,7 +88,7 @@ const allPositive = (pairs: readonly Pair[]) => pairs.every((p) => p.candidate >
 export function weighPairs(bench: BenchSpec, pairs: readonly Pair[]): PairedEvidence | string {
   const problem = incomparable(bench, pairs);
   if (problem !== undefined) return problem;
-  const cap = setAsideCap(pairs.length, bench.repeat, maxPairs(bench));
+  const cap = setAsideCap(pairs.length, bench.repeat, roundCap(bench));
   const far = allPositive(pairs) ? farOutPairs(pairedLogRatios(pairs, bench.metric.goal), cap) : [];
   const weighed = pairs.filter((_, i) => !far.includes(i));
   const evidence = weighEvidence(bench, weighed, lookConfidence(bench, weighed.length));

@@ -1,24 +1,7 @@
 // Expected values come from definitions worked by hand, textbook tables (the exact signed-rank
 // null distribution) and scipy 1.17 (`scipy.stats.wilcoxon`, `norm`, `multivariate_normal`).
 import { describe, expect, it } from 'vitest';
-import {
-  bootstrapHodgesLehmann,
-  bootstrapMedianBounds,
-  bootstrapMedians,
-  hodgesLehmann,
-  logRatioToRelative,
-  median,
-  mulberry32,
-  normalCdf,
-  normalQuantile,
-  pairedLogRatios,
-  pairedRelativeDifferences,
-  percentileBounds,
-  quantile,
-  seedFrom,
-  sequentialBoundary,
-  wilcoxonSignedRank,
-} from '../../src/eval/stats.js';
+import { bootstrapHodgesLehmann, bootstrapMedianBounds, bootstrapMedians, hodgesLehmann, logRatioToRelative, median, mulberry32, normalCdf, normalQuantile, pairedLogRatios, pairedRelativeDifferences, percentileBounds, quantile, seedFrom, sequentialBoundary, wilcoxonSignedRank } from '../../src/plan/stats.js';
 
 /** P(W+ ≥ observed) by enumerating all 2^n sign patterns over midranks: an independent check. */
 function bruteForceSignedRank(values: number[]): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { calibrate, calibratedBench, calibrationSeeds, calibrationWarning, describeCalibration, roundSeed } from '../../src/eval/calibration.js';
+import { calibrate, calibratedBench, calibrationSeeds, calibrationWarning, describeCalibration, roundSeed } from '../../src/plan/calibration.js';
 import { benchSchema, type BenchSpec } from '../../src/domain/spec.js';
 
 function bench(overrides: Record<string, unknown> = {}): BenchSpec {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkPaths, isEditable, matchesAny } from '../../src/git/path-policy.js';
+import { checkPaths, isEditable, matchesAny } from '../../src/plan/path-policy.js';
 
 describe('matchesAny', () => {
   it('matches dot files and dot folders under a globstar', () => {

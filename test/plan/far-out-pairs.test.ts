@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FAR_OUT_SDS, farOutPairs, setAsideCap } from '../../src/eval/far-out-pairs.js';
-import { mulberry32 } from '../../src/eval/stats.js';
+import { FAR_OUT_SDS, farOutPairs, setAsideCap } from '../../src/plan/far-out-pairs.js';
+import { mulberry32 } from '../../src/plan/stats.js';
 
 /** Paired log-ratios of ordinary noise: roughly normal, SD about `sd`, around `centre`. */
 function noise(seed: number, n: number, sd = 0.03, centre = 0): number[] {
@@ -62,7 +62,7 @@ describe('setAsideCap', () => {
     expect([4, 5, 9, 10, 17, 30].map((m) => setAsideCap(m, 10, 30))).toEqual([0, 1, 1, 2, 3, 6]);
   });
 
-  it('never leaves fewer than repeat pairs once maxPairs are measured', () => {
+  it('never leaves fewer than repeat pairs once roundCap(bench) pairs are measured', () => {
     expect(setAsideCap(12, 10, 12)).toBe(2);
     expect(setAsideCap(30, 10, 12)).toBe(2);
     expect(setAsideCap(10, 10, 10)).toBe(0);

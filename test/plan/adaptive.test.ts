@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { BenchSample } from '../../src/domain/evaluation.js';
-import { adaptivePolicy, lookAt } from '../../src/eval/adaptive.js';
-import { decideNoiseAware } from '../../src/eval/noise-decision.js';
-import { mulberry32 } from '../../src/eval/stats.js';
+import { adaptivePolicy, lookAt } from '../../src/plan/adaptive.js';
+import { decideNoiseAware } from '../../src/plan/noise-decision.js';
+import { mulberry32 } from '../../src/plan/stats.js';
 import { benchSchema, type BenchSpec } from '../../src/domain/spec.js';
 
 function bench(repeat: number, maxRepeat: number, minEffect: string | number = '1%'): BenchSpec {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BenchSample, Measurement } from '../../src/domain/evaluation.js';
-import { decideNoiseAware, lookConfidence, maxPairs, pairSamples } from '../../src/eval/noise-decision.js';
+import { decideNoiseAware, lookConfidence, pairSamples } from '../../src/plan/noise-decision.js';
+import { roundCap } from '../../src/plan/bench-plan.js';
 import { benchSchema, type BenchSpec } from '../../src/domain/spec.js';
 
 function bench(overrides: Record<string, unknown> = {}): BenchSpec {
@@ -155,9 +156,9 @@ describe('lookConfidence', () => {
   });
 
   it('defaults the most pairs to 3× repeat, capped at 50, unless max_repeat says otherwise', () => {
-    expect(maxPairs(bench({ repeat: 10, max_repeat: undefined }))).toBe(30);
-    expect(maxPairs(bench({ repeat: 20, max_repeat: undefined }))).toBe(50);
-    expect(maxPairs(bench({ repeat: 60, max_repeat: undefined }))).toBe(60);
-    expect(maxPairs(bench({ repeat: 10, max_repeat: 12 }))).toBe(12);
+    expect(roundCap(bench({ repeat: 10, max_repeat: undefined }))).toBe(30);
+    expect(roundCap(bench({ repeat: 20, max_repeat: undefined }))).toBe(50);
+    expect(roundCap(bench({ repeat: 60, max_repeat: undefined }))).toBe(60);
+    expect(roundCap(bench({ repeat: 10, max_repeat: 12 }))).toBe(12);
   });
 });

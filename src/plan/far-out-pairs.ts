@@ -3,7 +3,7 @@
  * log-ratio tens of noise SDs away from the others. Such a pair says nothing about the candidate,
  * yet it widens the bootstrap (resamples with two copies of it move the estimate) and spends the
  * largest rank of the signed-rank test on a coin flip. The rule sets it aside and the adaptive
- * policy measures another pair in its place, within the same `maxPairs`.
+ * policy measures another pair in its place, within the same `roundCap`.
  *
  * Setting aside must never help a no-op win, so it is symmetric and capped: a pair is far out by
  * its distance from the median of all pairs, whichever side it lies on, and only a few may go.
