@@ -8,7 +8,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../domain/errors.js';
-import { refs } from '../core/run-context.js';
+import { refs } from '../domain/refs.js';
 import { EXPERIMENT_ID, type ExperimentId } from '../domain/words.js';
 import { formatGain, formatMetric } from '../plan/decide.js';
 import { git, type GitResult } from '../git/exec.js';

@@ -9,8 +9,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { checkAgentReady } from '../agents/factory.js';
 import { checkBudget, type Stop } from '../plan/budget.js';
 import { AbortedError, RedisLostError, isAbortError } from '../domain/errors.js';
-import { runLoop } from '../core/loop.js';
-import type { RunContext } from '../core/run-context.js';
+import { runLoop } from '../loop/run-loop.js';
+import type { RunContext } from '../loop/run-context.js';
 import { combineStages } from '../plan/combine.js';
 import { uncommitted, uncommittedNotice } from '../git/status.js';
 import { GitWorkspace } from '../git/workspace.js';
@@ -312,6 +312,7 @@ async function stoppableSession(
       workspace,
       queue,
       proposer: await createRunProposer(info.spec, runner, redactor),
+      now: Date.now,
       ...(options.keepWorktrees ? { keepWorktrees: true } : {}),
       ...(agentRunsUnconfined(info.spec, sandbox.sandboxed) ? { agentUnconfined: true } : {}),
       ...(needsSetupFirst(info.spec) ? { prepareWorktree: setupBeforeAgent(info.spec, runner, workspace.gitDir) } : {}),

@@ -26,11 +26,6 @@ export interface RunContext {
    * with `sandbox: false`): the user's checkout is then watched while it proposes.
    */
   agentUnconfined?: boolean;
-  /** The clock, for durations (tests fix it). */
-  now?: () => number;
-}
-
-export function refs(runId: string): { best: string; experiment: (exp: string) => string; prefix: string } {
-  const prefix = `refs/heads/ratchet/${runId}/`;
-  return { prefix, best: `${prefix}best`, experiment: (exp) => `${prefix}${exp}` };
+  /** The clock, for durations and the duration budget (tests script it). */
+  now: () => number;
 }

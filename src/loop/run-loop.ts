@@ -7,22 +7,24 @@ import { checkBudget, type Stop } from '../plan/budget.js';
 import { calibrate, calibratedBench, calibrationSeeds } from '../plan/calibration.js';
 import { isAbortError } from '../domain/errors.js';
 import { measuresParent } from '../plan/bench-plan.js';
-import { evaluateAndDecide, holdoutFields, recordFinished, runExperiment } from './experiment.js';
-import { refs, type RunContext } from './run-context.js';
+import { evaluateAndDecide, holdoutFields } from './evaluate.js';
+import { runExperiment } from './experiment.js';
+import { recordFinished } from './record.js';
+import { refs } from '../domain/refs.js';
+import { type RunContext } from './run-context.js';
 import { experimentId, type ExperimentId } from '../domain/words.js';
 import { unfinishedExperiments } from '../plan/fold.js';
 
 export interface LoopOptions {
-  /** When this session of the run started (the duration budget counts from it). */
+  /** When this session of the run started (the duration budget counts from it); else when the loop starts. */
   startedAt?: number;
-  now?: () => number;
 }
 
 /** The baseline, `e0000`: the base commit measured like any candidate. */
 async function measureBaseline(run: RunContext, signal: AbortSignal): Promise<Stop | undefined> {
   const exp: ExperimentId = 'e0000';
   const r = refs(run.runId);
-  const started = Date.now();
+  const started = run.now();
   await run.store.append({ type: 'experiment_started', exp, parent: run.baseCommit, parentExp: exp });
   await run.workspace.updateRef(r.experiment(exp), run.baseCommit);
   if ((await run.workspace.readRef(r.best)) === undefined) await run.workspace.updateRef(r.best, run.baseCommit);
@@ -55,7 +57,7 @@ async function measureBaseline(run: RunContext, signal: AbortSignal): Promise<St
       ...holdoutFields(holdout),
       stages: [...evaluation.stages, ...(holdout?.stages ?? [])],
       ...(evaluation.failureTail ? { failureTail: evaluation.failureTail } : {}),
-      durationS: Math.round((Date.now() - started) / 100) / 10,
+      durationS: Math.round((run.now() - started) / 100) / 10,
     });
     if (!ok) return { reason: 'error', detail: `the baseline failed: ${why}; fix the target or its spec so the base commit passes` };
     const kept = holdout?.holdout === undefined ? {} : { holdout: holdout.holdout.metric };
@@ -121,8 +123,7 @@ function applyCalibration(run: RunContext): void {
 }
 
 export async function runLoop(run: RunContext, signal: AbortSignal, options: LoopOptions = {}): Promise<Stop> {
-  const now = options.now ?? Date.now;
-  const startedAt = options.startedAt ?? now();
+  const startedAt = options.startedAt ?? run.now();
   const parents = new ParentWorktree(run);
   try {
     await cancelUnfinished(run);
@@ -135,7 +136,7 @@ export async function runLoop(run: RunContext, signal: AbortSignal, options: Loo
     for (;;) {
       if (signal.aborted) return { reason: 'signal', detail: 'interrupted' };
       const state = run.store.getState();
-      const budgetStop = checkBudget(state, run.spec, now() - startedAt);
+      const budgetStop = checkBudget(state, run.spec, run.now() - startedAt);
       if (budgetStop) return budgetStop;
       const best = state.best!;
       const exp = experimentId(state.lastExperimentNumber + 1);

@@ -8,6 +8,8 @@ import type { Decision, HoldoutResult } from '../domain/decision.js';
 import type { Evaluation, StageProgress } from '../domain/evaluation.js';
 import type { ExperimentId, Usage, Verdict } from '../domain/words.js';
 import { finishedExperiments } from '../plan/fold.js';
+import { outcomePassed } from '../domain/job.js';
+import type { NewEvent } from '../domain/events.js';
 
 export interface ExperimentRecord {
   experiment: ExperimentId;
@@ -84,21 +86,48 @@ export async function recordFinished(run: RunContext, record: ExperimentRecord):
   });
 }
 
-export function progressToEvents(run: RunContext, exp: ExperimentId): (p: StageProgress) => void {
-  return (p) => {
-    if (p.state === 'started') {
-      void run.store.append({ type: 'stage_started', exp, stage: p.stage });
-      return;
-    }
-    const outcomes = p.outcomes ?? [];
-    const failed = outcomes.find((o) => o.status !== 'ok' && o.status !== 'skipped');
-    void run.store.append({
-      type: 'stage_finished',
-      exp,
-      stage: p.stage,
-      status: failed?.status ?? (outcomes.length > 0 && outcomes.every((o) => o.status === 'skipped') ? 'skipped' : 'ok'),
-      durationS: outcomes.reduce((s, o) => s + o.durationS, 0),
-      reason: failed?.reason ?? '',
-    });
+function progressEvent(exp: ExperimentId, p: StageProgress): NewEvent {
+  if (p.state === 'started') return { type: 'stage_started', exp, stage: p.stage };
+  const outcomes = p.outcomes ?? [];
+  const failed = outcomes.find((o) => !outcomePassed(o));
+  return {
+    type: 'stage_finished',
+    exp,
+    stage: p.stage,
+    status: failed?.status ?? (outcomes.length > 0 && outcomes.every((o) => o.status === 'skipped') ? 'skipped' : 'ok'),
+    durationS: outcomes.reduce((s, o) => s + o.durationS, 0),
+    reason: failed?.reason ?? '',
+  };
+}
+
+export interface ProgressRecorder {
+  /** For the queue's `onProgress`: records each stage's start and end as events, in order. */
+  onProgress: (p: StageProgress) => void;
+  /** Resolves once every event so far is recorded; throws the first append that failed. */
+  settled: () => Promise<void>;
+}
+
+/**
+ * The queue reports progress through a plain callback, so the appends it starts are kept here
+ * and awaited after the evaluation: a failed append (a full disk) stops the run instead of being lost.
+ */
+export function progressRecorder(run: RunContext, exp: ExperimentId): ProgressRecorder {
+  const pending: Promise<void>[] = [];
+  let failure: { error: unknown } | undefined;
+  return {
+    onProgress: (p) => {
+      pending.push(
+        run.store.append(progressEvent(exp, p)).then(
+          () => undefined,
+          (error: unknown) => {
+            failure ??= { error };
+          },
+        ),
+      );
+    },
+    settled: async () => {
+      await Promise.all(pending);
+      if (failure !== undefined) throw failure.error;
+    },
   };
 }

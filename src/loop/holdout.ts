@@ -4,7 +4,7 @@
  * verdict and never the holdout's figures or output: those go to the record for the user.
  */
 import { decideHoldout, withHoldout } from '../plan/holdout-decision.js';
-import { progressToEvents } from './record.js';
+import { progressRecorder } from './record.js';
 import type { RunContext } from './run-context.js';
 import type { Decision, HoldoutResult } from '../domain/decision.js';
 import type { Evaluation, EvaluationRequest } from '../domain/evaluation.js';
@@ -39,7 +39,9 @@ export async function checkHoldout(
 ): Promise<HoldoutCheck> {
   const spec = run.spec.holdout;
   if (spec === undefined) return { decision: bench, holdout: undefined, agentReason: undefined, stages: [] };
-  const evaluation = await run.queue.evaluateHoldout(request, signal, progressToEvents(run, request.experiment));
+  const progress = progressRecorder(run, request.experiment);
+  const evaluation = await run.queue.evaluateHoldout(request, signal, progress.onProgress);
+  await progress.settled();
   const moved = await putBack();
   const told = (what: string): string => `${bench.reason}; but ${what} on the holdout, an evaluation you cannot see`;
   if (moved.length > 0) {
