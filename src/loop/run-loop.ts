@@ -11,7 +11,7 @@ import { evaluateAndDecide, holdoutFields } from './evaluate.js';
 import { runExperiment } from './experiment.js';
 import { recordFinished } from './record.js';
 import { refs } from '../domain/refs.js';
-import { type RunContext } from './run-context.js';
+import type { RunContext } from './run-context.js';
 import { experimentId, type ExperimentId } from '../domain/words.js';
 import { unfinishedExperiments } from '../plan/fold.js';
 
