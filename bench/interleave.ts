@@ -3,7 +3,7 @@
  * k-th round, for arms too slow to run each time), in a shuffled order per round, so that drift
  * of the machine (clock, heat, neighbours) falls on all arms alike.
  */
-import { median, quantile, type Rng } from '../src/eval/stats.js';
+import { median, quantile, type Rng } from '../src/plan/stats.js';
 
 export interface Arm {
   run: () => Promise<unknown>;

@@ -6,9 +6,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CheckoutRecord, RepoSnapshot } from '../src/core/ports.js';
+import type { CheckoutRecord } from '../src/domain/checkout-guard.js';
+import type { RepoSnapshot } from '../src/domain/workspace.js';
 import { checkoutMounts } from '../src/eval/stage-sandbox.js';
-import { mulberry32 } from '../src/eval/stats.js';
+import { mulberry32 } from '../src/plan/stats.js';
 import { GitCheckoutGuard } from '../src/git/checkout-guard.js';
 import { interleave, summary, timed, type Arm, type Summary } from './interleave.js';
 import { addWorktree, makeRepo, nodeModules, writeFiles } from './sandbox-fixture.js';

@@ -26,13 +26,13 @@ import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { AbortedError } from '../core/errors.js';
-import type { CommandRunner } from '../core/ports.js';
-import type { ProposalContext, ProposalOutcome, Proposer } from '../core/types.js';
-import { isEditable } from '../git/path-policy.js';
+import { AbortedError } from '../domain/errors.js';
+import type { CommandRunner } from '../domain/command-runner.js';
+import type { ProposalContext, ProposalOutcome, Proposer } from '../domain/proposal.js';
+import { isEditable } from '../plan/path-policy.js';
 import { agentSandbox } from './sandbox.js';
-import { formatDuration } from '../spec/duration.js';
-import { commandLimits, type Spec } from '../spec/schema.js';
+import { formatDuration } from '../domain/duration.js';
+import { commandLimits, type Spec } from '../domain/spec.js';
 import { listWorktreeFiles } from './claude/git-files.js';
 import { DESCRIPTION_FILE, EXHAUSTED_FILE, renderPrompt } from './prompt.js';
 

@@ -1,9 +1,9 @@
 /** The proposer for a spec's agent, and the checks it needs before a run starts. */
-import { UserError } from '../core/errors.js';
-import type { CommandRunner } from '../core/ports.js';
-import type { Proposer } from '../core/types.js';
+import { UserError } from '../domain/errors.js';
+import type { CommandRunner } from '../domain/command-runner.js';
+import type { Proposer } from '../domain/proposal.js';
 import type { Redactor } from '../util/redact.js';
-import type { Spec } from '../spec/schema.js';
+import type { Spec } from '../domain/spec.js';
 import { checkClaudeReady, ClaudeProposer } from './claude/index.js';
 import { CommandProposer } from './command.js';
 import { ReplayProposer, listPatches } from './replay.js';

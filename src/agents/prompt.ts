@@ -6,9 +6,9 @@
  * `volatile` (history, best so far, last failure). `full` joins them for agents that take one
  * text (the `command` agent's prompt file).
  */
-import type { HistoryRow, ProposalContext } from '../core/types.js';
-import { formatMetric, formatMinEffect } from '../eval/decide.js';
-import { formatDuration } from '../spec/duration.js';
+import type { HistoryRow, ProposalContext } from '../domain/proposal.js';
+import { formatMetric, formatMinEffect } from '../plan/decide.js';
+import { formatDuration } from '../domain/duration.js';
 
 export interface RenderedPrompt {
   system: string;

@@ -6,8 +6,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { UserError } from '../core/errors.js';
-import type { ProposalContext, ProposalOutcome, Proposer } from '../core/types.js';
+import { UserError } from '../domain/errors.js';
+import type { ProposalContext, ProposalOutcome, Proposer } from '../domain/proposal.js';
 
 const PATCH_FILE = /\.(patch|diff)$/i;
 

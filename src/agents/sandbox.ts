@@ -3,8 +3,8 @@
  * the git data and every protected path read-only, nothing else of the machine), with the
  * network only for an agent CLI that must reach its model.
  */
-import type { SandboxMount, SandboxRequest } from '../core/ports.js';
-import type { ProposalContext } from '../core/types.js';
+import type { SandboxMount, SandboxRequest } from '../domain/command-runner.js';
+import type { ProposalContext } from '../domain/proposal.js';
 import { checkoutMounts, holdoutMounts, treeOfFiles } from '../eval/stage-sandbox.js';
 
 export interface AgentSandboxOptions {

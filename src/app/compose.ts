@@ -4,15 +4,17 @@
  * can influence goes through the runner made here.
  */
 import { createProposer } from '../agents/factory.js';
-import { UserError } from '../core/errors.js';
-import type { CommandRunner } from '../core/ports.js';
-import type { BenchSample, Proposer } from '../core/types.js';
-import { adaptivePolicy } from '../eval/adaptive.js';
+import { UserError } from '../domain/errors.js';
+import type { CommandRunner } from '../domain/command-runner.js';
+import type { BenchSample } from '../domain/evaluation.js';
+import type { Proposer } from '../domain/proposal.js';
+import { adaptivePolicy } from '../plan/adaptive.js';
+import { benchPlan } from '../plan/bench-plan.js';
 import { createStageExecutor, type StageExecutor } from '../eval/stages.js';
 import { GitCheckoutGuard } from '../git/checkout-guard.js';
 import { ExecaCommandRunner } from '../proc/run-command.js';
 import { probeBwrap, readSandboxHost, unsandboxedNotice } from '../proc/sandbox.js';
-import type { Spec } from '../spec/schema.js';
+import type { Spec } from '../domain/spec.js';
 import { createRedactor, secretsOf, type Redactor } from '../util/redact.js';
 
 /** Secrets of ratchet's own environment, plus any the caller adds (a Redis password, a signing key). */
@@ -45,11 +47,12 @@ export function createWorkerExecutor(runner: CommandRunner): StageExecutor {
   return createStageExecutor(runner, new GitCheckoutGuard(), {
     // The policy comes from the run's own spec, which travels with each job, so one worker serves
     // runs with different settings. Only A/B benches adapt; anything else (repeat: 1, a baseline
-    // with no parent) runs the candidate exactly `repeat` times, though the executor would allow more.
+    // with no parent) runs the candidate exactly `rounds` times, though the executor would allow more.
     policy: (samples, request) => {
       const bench = request.spec.bench;
-      if (bench.repeat > 1 && request.parentWorktree !== undefined) return adaptivePolicy(bench)([...samples] as BenchSample[]);
-      return samples.filter((s) => s.side === 'candidate').length >= bench.repeat ? 'stop' : 'continue';
+      const plan = benchPlan(bench, { parent: request.parentWorktree !== undefined });
+      if (plan.paired) return adaptivePolicy(bench)([...samples] as BenchSample[]);
+      return samples.filter((s) => s.side === 'candidate').length >= plan.rounds ? 'stop' : 'continue';
     },
   });
 }

@@ -6,7 +6,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../domain/errors.js';
 import { readSpecFile } from '../spec/load.js';
 import { startRun, type RunOutcome, type SessionOptions } from './run.js';
 import { BUNDLED_TARGETS, bundledTargetNames, createFromTemplate, resolveTemplate } from './targets.js';

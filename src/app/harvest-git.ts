@@ -6,7 +6,7 @@
 import { simpleGit } from 'simple-git';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../domain/errors.js';
 import { git, splitNul } from '../git/exec.js';
 import { withRepoLock } from '../git/lock.js';
 import { exists, listWorktrees } from '../git/worktrees.js';

@@ -1,8 +1,9 @@
 /** A run as harvesting sees it: its info, state, repository, and the changes it kept. */
-import { UserError } from '../core/errors.js';
-import type { ExperimentId } from '../core/types.js';
+import { UserError } from '../domain/errors.js';
+import type { ExperimentId } from '../domain/words.js';
 import { readRunEvents, readRunInfo, runDir, type RunInfo } from '../store/run-dir.js';
-import { finishedExperiments, foldEvents, type RunState } from '../store/state.js';
+import { finishedExperiments, foldEvents } from '../plan/fold.js';
+import type { RunState } from '../domain/run-state.js';
 import { openRepo, type Repo } from './harvest-git.js';
 
 export interface KeptChange {

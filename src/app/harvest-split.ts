@@ -5,9 +5,9 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UserError } from '../core/errors.js';
-import { refs } from '../core/run-context.js';
-import type { ExperimentId } from '../core/types.js';
+import { UserError } from '../domain/errors.js';
+import { refs } from '../domain/refs.js';
+import type { ExperimentId } from '../domain/words.js';
 import { git, splitNul } from '../git/exec.js';
 import { addTempWorktree, branchCommit, cherryPick, removeTempWorktree, shellQuote, treeOf } from './harvest-git.js';
 import type { HarvestRun, KeptChange } from './harvest-run.js';

@@ -7,12 +7,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UserError } from '../core/errors.js';
-import { refs } from '../core/run-context.js';
-import type { ExperimentId } from '../core/types.js';
-import { formatGain, formatMetric } from '../eval/decide.js';
+import { UserError } from '../domain/errors.js';
+import { refs } from '../domain/refs.js';
+import { EXPERIMENT_ID, type ExperimentId } from '../domain/words.js';
+import { formatGain, formatMetric } from '../plan/decide.js';
 import { git, type GitResult } from '../git/exec.js';
-import { bestGain } from '../store/state.js';
+import { bestGain } from '../plan/fold.js';
 import {
   addTempWorktree,
   branchCommit,
@@ -265,7 +265,7 @@ export async function diffRun(options: DiffOptions): Promise<DiffResult> {
     if (commit.exitCode !== 0) throw new UserError(`${r.best.replace('refs/heads/', '')} is not in ${repo.path}`, { hint: 'the run has not measured its baseline yet' });
     return { ...result, ...(await diffCommits(repo.path, info.base, commit.stdout.trim(), options.stat === true)), ref: r.best.replace('refs/heads/', '') };
   }
-  if (!/^e\d{4,}$/.test(exp)) throw new UserError(`"${exp}" is not an experiment id`, { hint: 'experiment ids look like e0003' });
+  if (!EXPERIMENT_ID.test(exp)) throw new UserError(`"${exp}" is not an experiment id`, { hint: 'experiment ids look like e0003' });
   const e = run.state.experiments.get(exp);
   if (e === undefined) throw new UserError(`run ${info.runId} has no experiment ${exp}`, { hint: `see its experiments with: ratchet show ${info.runId}` });
   const ref = r.experiment(exp).replace('refs/heads/', '');

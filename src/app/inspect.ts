@@ -1,11 +1,12 @@
 /** `ratchet ls` and `ratchet show`: read-only views of run folders, returned as data. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UserError } from '../core/errors.js';
-import type { ExperimentId } from '../core/types.js';
+import { UserError } from '../domain/errors.js';
+import { EXPERIMENT_ID, type ExperimentId } from '../domain/words.js';
 import { readRunEvents, readRunInfo, readTail, runDir } from '../store/run-dir.js';
 import { runCatalog, type RunsWhere } from './runs.js';
-import { finishedExperiments, foldEvents, unfinishedExperiments, type RunState } from '../store/state.js';
+import { finishedExperiments, foldEvents, unfinishedExperiments } from '../plan/fold.js';
+import type { RunState } from '../domain/run-state.js';
 import { readPatchPreview } from '../view/patch-preview.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 
@@ -94,7 +95,7 @@ export interface ExperimentDetail {
 }
 
 export async function showExperiment(root: string, runId: string, exp: string, tailBytes = 2000): Promise<ExperimentDetail> {
-  if (!/^e\d{4,}$/.test(exp)) throw new UserError(`"${exp}" is not an experiment id`, { hint: 'experiment ids look like e0003; see them with: ratchet show <run>' });
+  if (!EXPERIMENT_ID.test(exp)) throw new UserError(`"${exp}" is not an experiment id`, { hint: 'experiment ids look like e0003; see them with: ratchet show <run>' });
   const { state, dir } = await loadRunState(root, runId);
   if (!state.experiments.has(exp)) throw new UserError(`run ${runId} has no experiment ${exp}`, { hint: `see its experiments with: ratchet show ${runId}` });
   const edir = join(dir, exp);

@@ -4,7 +4,7 @@
  * nobody else enqueues there, so a random key of the session's own does, held in memory only.
  */
 import { randomBytes } from 'node:crypto';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../domain/errors.js';
 
 export const KEY_HINT = 'export RATCHET_KEY=$(openssl rand -hex 32) on every machine, the same value for `ratchet run` and each `ratchet worker`';
 

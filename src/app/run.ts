@@ -7,14 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { checkAgentReady } from '../agents/factory.js';
-import { checkBudget, type Stop } from '../core/budget.js';
-import { AbortedError, RedisLostError, isAbortError } from '../core/errors.js';
-import { runLoop } from '../core/loop.js';
-import type { RunContext } from '../core/run-context.js';
-import { combineStages } from '../eval/combine.js';
+import { checkBudget, type Stop } from '../plan/budget.js';
+import { AbortedError, RedisLostError, isAbortError } from '../domain/errors.js';
+import { runLoop } from '../loop/run-loop.js';
+import type { RunContext } from '../loop/run-context.js';
+import { combineStages } from '../plan/combine.js';
 import { uncommitted, uncommittedNotice } from '../git/status.js';
 import { GitWorkspace } from '../git/workspace.js';
-import type { CommandRunner } from '../core/ports.js';
+import type { CommandRunner } from '../domain/command-runner.js';
 import { checkoutMounts, treeOfFiles } from '../eval/stage-sandbox.js';
 import { limitsNotice } from '../proc/limits.js';
 import { listWorktreeFiles } from '../agents/claude/git-files.js';
@@ -27,11 +27,11 @@ import { checkHoldoutDir } from '../spec/holdout.js';
 import { readSpecFile } from '../spec/load.js';
 import { specError } from '../spec/validate.js';
 import { resolveObjective } from '../spec/objective.js';
-import { commandLimits, type Spec } from '../spec/schema.js';
-import type { RunEvent } from '../store/events.js';
+import { commandLimits, type Spec } from '../domain/spec.js';
+import type { RunEvent } from '../domain/events.js';
 import { RUN_JSON_VERSION, RunStore, readRunInfo, runDir, type RunInfo } from '../store/run-dir.js';
 import { recordRun, runIndexPath } from '../store/run-index.js';
-import type { RunState } from '../store/state.js';
+import type { RunState } from '../domain/run-state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 import { createRunner, createRunProposer, createWorkerExecutor, processRedactor, resolveSandbox } from './compose.js';
 import { checkRunJobKey, openRunRedis } from './redis.js';
@@ -312,6 +312,7 @@ async function stoppableSession(
       workspace,
       queue,
       proposer: await createRunProposer(info.spec, runner, redactor),
+      now: Date.now,
       ...(options.keepWorktrees ? { keepWorktrees: true } : {}),
       ...(agentRunsUnconfined(info.spec, sandbox.sandboxed) ? { agentUnconfined: true } : {}),
       ...(needsSetupFirst(info.spec) ? { prepareWorktree: setupBeforeAgent(info.spec, runner, workspace.gitDir) } : {}),

@@ -4,7 +4,7 @@
  * runs started on this machine (store/run-index.ts), so `ratchet show <run>` works from any folder.
  */
 import { dirname } from 'node:path';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../domain/errors.js';
 import { combineCatalogs, folderCatalog, type CatalogRun, type RunCatalog } from '../store/run-catalog.js';
 import { indexCatalog } from '../store/run-index.js';
 

@@ -14,7 +14,7 @@
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../domain/errors.js';
 
 const REFRESH_MS = 10_000;
 const STALE_MS = 60_000;

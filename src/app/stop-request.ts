@@ -10,9 +10,9 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { readFile, rm } from 'node:fs/promises';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../domain/errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import { parseEvents } from '../store/events.js';
+import { parseEvents } from '../domain/events.js';
 import { isStale, readHolder, sessionLockPath } from './session-lock.js';
 import { locateRun, type RunsWhere } from './runs.js';
 

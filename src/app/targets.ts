@@ -7,7 +7,7 @@ import { cp, mkdir, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../domain/errors.js';
 import { isFile } from '../util/fs.js';
 
 const run = promisify(execFile);

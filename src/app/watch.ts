@@ -4,14 +4,15 @@
  * `run_stopped` is the last event once caught up), unless `keep` asks to wait for a resume.
  */
 import { join } from 'node:path';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../domain/errors.js';
 import { describeRedis, parseRedisUrl, redisUrlFrom } from '../queue/connection.js';
 import { describePublishedRun, readEventBatches } from '../queue/event-stream.js';
 import { DEFAULT_PREFIX } from '../queue/names.js';
-import type { RunEvent } from '../store/events.js';
+import type { RunEvent } from '../domain/events.js';
 import { folderCatalog, type RunCatalog } from '../store/run-catalog.js';
 import { readRunInfo, type RunInfo } from '../store/run-dir.js';
-import { applyEvent, emptyState, type RunState } from '../store/state.js';
+import { applyEvent, emptyState } from '../plan/fold.js';
+import type { RunState } from '../domain/run-state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 import { tailEvents } from '../view/watch/tail.js';
 import { isFile } from '../util/fs.js';

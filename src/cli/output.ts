@@ -1,5 +1,5 @@
 /** The CLI's output layer: the only place in src/ that writes to the console. */
-import { RatchetError, UserError, ValidationError } from '../core/errors.js';
+import { RatchetError, UserError, ValidationError } from '../domain/errors.js';
 
 let stdoutClosed = false;
 let stderrClosed = false;

@@ -9,8 +9,9 @@
  * never set the worktree up (another process did) runs setup first, so it always knows.
  */
 import { join } from 'node:path';
-import type { CheckoutGuard, CheckoutRecord, RepoSnapshot } from '../core/ports.js';
-import type { EvaluationRequest, StageKind } from '../core/types.js';
+import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js';
+import type { RepoSnapshot } from '../domain/workspace.js';
+import type { EvaluationRequest, StageKind } from '../domain/evaluation.js';
 
 export interface Checkout {
   side: 'candidate' | 'parent';

@@ -1,15 +1,9 @@
 /** The pieces of a stage's result: outcomes, why a command failed, the output's tail. Pure. */
-import { AbortedError } from '../core/errors.js';
-import type { CommandResult } from '../core/ports.js';
-import type { BenchSample, EvaluationRequest, Measurement, StageKind, StageOutcome, StageStatus } from '../core/types.js';
-import { formatDuration } from '../spec/duration.js';
-
-export interface StageResult {
-  outcomes: StageOutcome[];
-  measurement?: Measurement;
-  /** Last lines of the failing command's output. */
-  failureTail?: string;
-}
+import { AbortedError } from '../domain/errors.js';
+import type { CommandResult } from '../domain/command-runner.js';
+import type { BenchSample, EvaluationRequest, StageKind, StageOutcome, StageStatus } from '../domain/evaluation.js';
+import { formatDuration } from '../domain/duration.js';
+import type { StageResult } from '../domain/job.js';
 
 export type StageExecutor = (request: EvaluationRequest, stage: StageKind, signal: AbortSignal) => Promise<StageResult>;
 
@@ -28,7 +22,7 @@ export const RATCHET_ENV = {
   stage: 'RATCHET_STAGE',
   /** `candidate` or `parent`: which side of an A/B bench (or setup) this command runs for. */
   side: 'RATCHET_SIDE',
-  /** The bench's seed for this run: both runs of an A/B pair share it (eval/seeds.ts). */
+  /** The bench's seed for this run: both runs of an A/B pair share it (plan/seeds.ts). */
   seed: 'RATCHET_SEED',
 } as const;
 
@@ -45,11 +39,6 @@ export function ratchetEnv(request: EvaluationRequest, stage: StageKind, side: S
     [RATCHET_ENV.stage]: stage,
     [RATCHET_ENV.side]: side,
   };
-}
-
-/** A/B benches need a parent and more than one measurement. */
-export function isAB(request: EvaluationRequest): boolean {
-  return request.parentWorktree !== undefined && request.spec.bench.repeat > 1;
 }
 
 export function tailLines(output: string, lines: number): string {

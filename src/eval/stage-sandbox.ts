@@ -7,9 +7,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CheckoutRecord, SandboxMount, SandboxRequest } from '../core/ports.js';
-import type { EvaluationRequest, StageKind } from '../core/types.js';
-import { matchesAny } from '../git/path-policy.js';
+import type { CheckoutRecord } from '../domain/checkout-guard.js';
+import type { SandboxMount, SandboxRequest } from '../domain/command-runner.js';
+import type { EvaluationRequest, StageKind } from '../domain/evaluation.js';
+import { matchesAny } from '../plan/path-policy.js';
 
 /** A name no real file has, to ask whether anything new in a folder would be protected. */
 const PROBES = ['ratchet-probe', '.ratchet-probe/x'];

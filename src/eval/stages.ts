@@ -5,22 +5,23 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { maxPairs } from './noise-decision.js';
-import { benchSeeds } from './seeds.js';
-import { median } from './stats.js';
-import { throwIfAborted } from '../core/errors.js';
-import type { CheckoutGuard, CheckoutRecord, CommandResult, CommandRunner, SandboxRequest } from '../core/ports.js';
-import type { BenchSample, EvaluationRequest, StageKind, StageOutcome } from '../core/types.js';
+import { benchPlan, holdoutBench, roundCap, type BenchPlan } from '../plan/bench-plan.js';
+import { benchSeeds } from '../plan/seeds.js';
+import { median } from '../plan/stats.js';
+import { throwIfAborted } from '../domain/errors.js';
+import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js';
+import type { CommandResult, CommandRunner, SandboxRequest } from '../domain/command-runner.js';
+import type { BenchSample, EvaluationRequest, StageKind, StageOutcome } from '../domain/evaluation.js';
 import { readMetric, readSecondary } from './metric.js';
-import { commandLimits } from '../spec/schema.js';
+import { commandLimits } from '../domain/spec.js';
 import { checkoutsOf, RecordCache, restoreCheckout, stageViolations, type Checkout } from './isolation.js';
-import { failureOf, isAB, outcome, ratchetEnv, rejectedStage, tailLines, type BenchPolicy, type StageExecutor, type StageResult } from './stage-results.js';
+import { failureOf, outcome, ratchetEnv, rejectedStage, tailLines, type BenchPolicy, type StageExecutor } from './stage-results.js';
+import type { StageResult } from '../domain/job.js';
 import { stageSandbox } from './stage-sandbox.js';
-import { holdoutBench } from './holdout-decision.js';
-import type { BenchSpec } from '../spec/schema.js';
+import type { BenchSpec } from '../domain/spec.js';
 import { shellWord } from '../util/shell.js';
 
-export { isAB, ratchetEnv, RATCHET_ENV, tailLines, type BenchPolicy, type StageExecutor, type StageResult } from './stage-results.js';
+export { ratchetEnv, RATCHET_ENV, tailLines, type BenchPolicy, type StageExecutor } from './stage-results.js';
 
 /** Whether a stage's commands may run outside bubblewrap (`none`, or `auto` where it does not work). */
 function mayRunUnsandboxed(request: EvaluationRequest): boolean {
@@ -36,6 +37,11 @@ export interface StageExecutorOptions {
 
 type Ready = { ok: true; record: CheckoutRecord } | { ok: false; result: StageResult };
 type SetUp = { ok: true; record: CheckoutRecord; ran: CommandResult | undefined } | { ok: false; result: StageResult };
+
+/** The request's bench plan: paired when it names a parent worktree; the calibration's seeds when it carries them. */
+function planOf(request: EvaluationRequest, spec: BenchSpec): BenchPlan {
+  return benchPlan(spec, { parent: request.parentWorktree !== undefined, seeds: request.seeds });
+}
 
 export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard, options: StageExecutorOptions = {}): StageExecutor {
   const keepLines = options.tailLines ?? 60;
@@ -114,7 +120,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
 
   async function setup(request: EvaluationRequest, signal: AbortSignal): Promise<StageResult> {
     const log = join(request.logDir, 'setup.log');
-    const [own, parent] = checkoutsOf(request, isAB(request));
+    const [own, parent] = checkoutsOf(request, planOf(request, request.spec.bench).paired);
     const first = await setUp(request, own!, log, signal);
     if (!first.ok) return first.result;
     if (first.ran === undefined) return { outcomes: [outcome('setup', 'setup', 'skipped', undefined, 0, 'no setup command')] };
@@ -165,7 +171,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
   }
 
   async function bench(request: EvaluationRequest, signal: AbortSignal): Promise<StageResult> {
-    return measured(request, 'bench', request.spec.bench, isAB(request), signal);
+    return measured(request, 'bench', request.spec.bench, signal);
   }
 
   /** The holdout (`spec.holdout`): like a bench, with the holdout folder visible to it alone. */
@@ -173,21 +179,22 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     const spec = request.spec.holdout;
     if (spec === undefined) return { outcomes: [outcome('holdout', 'holdout', 'skipped', undefined, 0, 'no holdout in the spec')] };
     const run = spec.run.replaceAll('{holdout}', shellWord(spec.dir));
-    return measured(request, 'holdout', { ...holdoutBench(spec), run }, request.parentWorktree !== undefined && spec.repeat > 1, signal);
+    return measured(request, 'holdout', { ...holdoutBench(spec), run }, signal);
   }
 
   /** Each side prepared, measured, then checked for what the runs did beyond their worktrees. */
-  async function measured(request: EvaluationRequest, stage: 'bench' | 'holdout', spec: BenchSpec, ab: boolean, signal: AbortSignal): Promise<StageResult> {
+  async function measured(request: EvaluationRequest, stage: 'bench' | 'holdout', spec: BenchSpec, signal: AbortSignal): Promise<StageResult> {
     const log = join(request.logDir, `${stage}.log`);
+    const plan = planOf(request, spec);
     const sides: { checkout: Checkout; record: CheckoutRecord }[] = [];
-    for (const checkout of checkoutsOf(request, ab)) {
+    for (const checkout of checkoutsOf(request, plan.paired)) {
       const ready = await prepare(request, stage, checkout, log, signal);
       if (!ready.ok) return ready.result;
       sides.push({ checkout, record: ready.record });
     }
     const before = await guard.snapshotRepo(request.gitDir, { checkout: mayRunUnsandboxed(request) });
     const ran = { unsandboxed: false };
-    const result = await measure(request, stage, spec, sides, log, signal, ran);
+    const result = await measure(request, stage, spec, plan, sides, log, signal, ran);
     const violation = await stageViolations(guard, request, stage, sides, before, ran.unsandboxed);
     return violation === undefined ? result : rejectedStage(stage, violation);
   }
@@ -196,6 +203,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     request: EvaluationRequest,
     stage: 'bench' | 'holdout',
     spec: BenchSpec,
+    plan: BenchPlan,
     sides: readonly { checkout: Checkout; record: CheckoutRecord }[],
     log: string,
     signal: AbortSignal,
@@ -205,8 +213,8 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     // Adaptive stopping is the bench's: the holdout runs its `repeat` rounds.
     // The calibration's runs are its seeds, all of them.
     const policy = stage === 'bench' && request.seeds === undefined ? options.policy : undefined;
-    // An adaptive policy may extend a borderline candidate up to max_repeat (default 3× repeat).
-    const maxRounds = request.seeds !== undefined ? request.seeds.length : policy === undefined ? spec.repeat : maxPairs(spec);
+    // A policy may extend any bench up to the cap (ratchet's own extends only paired ones, app/compose.ts).
+    const maxRounds = policy === undefined ? plan.rounds : roundCap(spec);
     const samples: BenchSample[] = [];
     let durationMs = 0;
     let exitCode: number | undefined;

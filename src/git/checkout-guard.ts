@@ -1,5 +1,6 @@
 /** The CheckoutGuard port over git and the file system, for the stage executor. */
-import type { CheckoutGuard, CheckoutRecord, RepoSnapshot } from '../core/ports.js';
+import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js';
+import type { RepoSnapshot } from '../domain/workspace.js';
 import { cleanCheckout, protectedChanged, protectedTouched, recordSetupState, repairWorktreeLink, restoreSetupState, worktreeLinkOk } from './checkout.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { diffTreeStates, readTreeState } from './tree-state.js';

@@ -10,10 +10,10 @@
  */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { CheckoutRecord } from '../core/ports.js';
+import type { CheckoutRecord } from '../domain/checkout-guard.js';
 import { clearHidingFlags } from './protect.js';
 import { git, LITERAL_PATHSPECS, splitNul } from './exec.js';
-import { matchesAny } from './path-policy.js';
+import { matchesAny } from '../plan/path-policy.js';
 import { diffTreeStates, readTreeState, stampPath, topmost, type TreeChanges } from './tree-state.js';
 
 /** The worktree as setup left it, for one commit (the port's CheckoutRecord). */

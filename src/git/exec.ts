@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { execa } from 'execa';
-import { InternalError, UserError } from '../core/errors.js';
+import { InternalError, UserError } from '../domain/errors.js';
 
 /**
  * Variables that would point git at another repository, index or object store than the one

@@ -7,7 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { InternalError, UserError } from '../core/errors.js';
+import { InternalError, UserError } from '../domain/errors.js';
 
 export interface RepoLockOptions {
   /** A lock whose holder has not refreshed it for this long is taken over (a crashed process). */

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import type { CandidateCommit } from '../core/ports.js';
+import type { CandidateCommit } from '../domain/workspace.js';
 import { git, gitBytes, LITERAL_PATHSPECS, splitNul } from './exec.js';
 
 const COMMON = ['--no-ext-diff', '--no-textconv', '--no-color', '--no-renames'];

@@ -5,7 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git, LITERAL_PATHSPECS, splitNul } from './exec.js';
-import { matchesAny } from './path-policy.js';
+import { matchesAny } from '../plan/path-policy.js';
 
 /**
  * Index entries flagged assume-unchanged (lowercase tag) or skip-worktree (`S`) hide their

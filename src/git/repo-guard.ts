@@ -7,7 +7,7 @@
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { RepoSnapshot } from '../core/ports.js';
+import type { RepoSnapshot } from '../domain/workspace.js';
 import { git } from './exec.js';
 import { snapshotCheckout } from './user-checkout.js';
 

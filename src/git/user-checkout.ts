@@ -9,7 +9,7 @@
  */
 import { copyFile, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { CheckoutSnapshot } from '../core/ports.js';
+import type { CheckoutSnapshot } from '../domain/workspace.js';
 import { git, LITERAL_PATHSPECS, splitNul } from './exec.js';
 
 /** The content of dirty files up to this size is kept, so they can be put back. */

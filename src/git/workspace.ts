@@ -6,8 +6,8 @@
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import { InternalError, UserError } from '../core/errors.js';
-import type { CandidateCommit, Workspace, Worktree } from '../core/ports.js';
+import { InternalError, UserError } from '../domain/errors.js';
+import type { CandidateCommit, Workspace, Worktree } from '../domain/workspace.js';
 import { listChangedPaths } from './changes.js';
 import { git, LITERAL_PATHSPECS, RATCHET_IDENTITY } from './exec.js';
 import { withRepoLock, type RepoLockOptions } from './lock.js';
@@ -15,7 +15,7 @@ import { describeCommit } from './patch.js';
 import { worktreeLinkOk } from './checkout.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { undoCheckoutChanges } from './user-checkout.js';
-import type { RepoSnapshot } from '../core/ports.js';
+import type { RepoSnapshot } from '../domain/workspace.js';
 import { canonical, exists, isInside, listWorktrees, moveAside, scanRoot } from './worktrees.js';
 
 /** Where a run's worktrees live by default: inside the git dir, out of the user's sight. */

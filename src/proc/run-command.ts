@@ -10,9 +10,9 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { execa } from 'execa';
-import { UserError } from '../core/errors.js';
-import type { CommandOptions, CommandResult, CommandRunner } from '../core/ports.js';
-import { formatDuration } from '../spec/duration.js';
+import { UserError } from '../domain/errors.js';
+import type { CommandOptions, CommandResult, CommandRunner } from '../domain/command-runner.js';
+import { formatDuration } from '../domain/duration.js';
 import { bytesRedactor, NO_REDACTION, type Redactor } from '../util/redact.js';
 import { childEnv } from './env.js';
 import { DEFAULT_KILL_GRACE_MS, newProcessToken, PROCESS_TOKEN_VAR, stopGroup, sweepToken, track, untrack } from './process-tree.js';

@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import type { SandboxRequest } from '../core/ports.js';
+import type { SandboxRequest } from '../domain/command-runner.js';
 
 
 /** The machine's side: where the system and the toolchain are. */

@@ -7,35 +7,26 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { InternalError, throwIfAborted } from '../core/errors.js';
-import type { Evaluation, EvaluationQueue, EvaluationRequest, StageKind, StageProgress } from '../core/types.js';
+import { InternalError, throwIfAborted } from '../domain/errors.js';
+import type { Evaluation, EvaluationQueue, EvaluationRequest, StageKind, StageProgress } from '../domain/evaluation.js';
 import { type RedisOptions, connectRedis, producerRedisOptions, workerRedisOptions } from './connection.js';
 import { JobWatcher, type Settled } from './job-watcher.js';
-import {
-  DEFAULT_PREFIX,
-  QUEUE_ROLES,
-  type QueueRole,
-  STAGES,
-  assertPrefix,
-  cancelChannel,
-  cancelMarkerKey,
-  queueName,
-  stageJobId,
-  stageQueue,
-} from './names.js';
-import { CANCELLED, SUPERSEDED, type StageJobData, type StageReply, crashedStage, readJob, readReply, sameRequest, signJob, stagePassed } from './protocol.js';
+import { DEFAULT_PREFIX, QUEUE_ROLES, type QueueRole, assertPrefix, cancelChannel, cancelMarkerKey, queueName, stageJobId, stageQueue } from './names.js';
+import { STAGES } from '../domain/job.js';
+import { CANCELLED, SUPERSEDED, readJob, readReply, sameRequest, signJob } from './protocol.js';
+import { type StageJobData, type StageReply, crashedStage, stagePassed } from '../domain/job.js';
 import { registerRun, unregisterRun } from './registry.js';
 import { SharedCalls } from './shared-calls.js';
-import type { StageResult } from '../eval/stages.js';
+import type { StageResult } from '../domain/job.js';
 
-/** Folds the stages that ran into one evaluation: `combineStages` from src/eval/combine.ts. */
+/** Folds the stages that ran into one evaluation: `combineStages` from src/plan/combine.ts. */
 export type CombineStages = (results: StageResult[]) => Evaluation;
 
 export interface BullEvaluationQueueOptions {
   connection: RedisOptions;
   /** Signs every job and checks every result (`RATCHET_KEY`, or a session's own for a private Redis). */
   key: Buffer;
-  /** Folds the stages into an evaluation: `combineStages` from src/eval/combine.ts. */
+  /** Folds the stages into an evaluation: `combineStages` from src/plan/combine.ts. */
   combine: CombineStages;
   prefix?: string;
   /** Backstop poll of a job's state, should an event be missed. */

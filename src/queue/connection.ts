@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Redis, type RedisOptions as IoRedisOptions } from 'ioredis';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../domain/errors.js';
 
 /** ioredis options that BullMQ also accepts (BullMQ's type has no `retryStrategy: null`). */
 export type RedisOptions = Omit<IoRedisOptions, 'retryStrategy'> & { retryStrategy?: (times: number) => number | void | null };

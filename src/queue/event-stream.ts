@@ -6,7 +6,7 @@
  * a very long run late may miss its beginning.
  */
 import { Redis } from 'ioredis';
-import { eventSchema, type RunEvent } from '../store/events.js';
+import { eventSchema, type RunEvent } from '../domain/events.js';
 import type { RunInfo } from '../store/run-dir.js';
 import { type RedisOptions, connectRedis, workerRedisOptions } from './connection.js';
 import { DEFAULT_PREFIX, assertPrefix, assertRunId } from './names.js';

@@ -5,7 +5,7 @@
  * `job.waitUntilFinished` is not used: it does not survive a restart of either side.
  */
 import type { Queue, QueueEvents } from 'bullmq';
-import { AbortedError } from '../core/errors.js';
+import { AbortedError } from '../domain/errors.js';
 
 export type Settled = { kind: 'completed'; value: unknown } | { kind: 'failed'; reason: string } | { kind: 'missing' };
 

@@ -8,8 +8,9 @@
  * The few keys ratchet adds beside BullMQ's (`<prefix>:runs`, `<prefix>:cancel:…`) cannot
  * collide with a queue: queue names always contain a dot.
  */
-import { UserError } from '../core/errors.js';
-import type { ExperimentId, StageKind } from '../core/types.js';
+import { UserError } from '../domain/errors.js';
+import { RUN_ID, type ExperimentId } from '../domain/words.js';
+import type { StageKind } from '../domain/evaluation.js';
 
 export const DEFAULT_PREFIX = 'ratchet';
 
@@ -17,12 +18,8 @@ export const DEFAULT_PREFIX = 'ratchet';
 export type QueueRole = 'work' | 'bench';
 export const QUEUE_ROLES: readonly QueueRole[] = ['work', 'bench'];
 
-/** The stages of an evaluation, in order; `holdout` is asked for apart (a keep's check). */
-export const STAGES: readonly StageKind[] = ['setup', 'checks', 'bench'];
-export const JOB_STAGES: readonly StageKind[] = [...STAGES, 'holdout'];
-
-// BullMQ forbids `:` in queue names and job ids; the rest keeps keys readable in redis-cli.
-export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+// BullMQ forbids `:` in queue names and job ids; a run id's pattern keeps keys readable in redis-cli.
+export const SAFE_ID = RUN_ID;
 
 export function assertRunId(runId: string): void {
   if (!SAFE_ID.test(runId)) {

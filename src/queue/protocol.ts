@@ -1,35 +1,13 @@
 /**
- * What producers and workers agree on: the job's data, the reasons a job ends without a result,
- * and the cancel message. Versioned, because a resumed run may meet jobs from an older ratchet.
+ * What producers and workers agree on beyond the job's shape (domain/job.ts): the reasons a job
+ * ends without a result, the cancel message, and signing.
  * Jobs and results are signed (signing.ts): a worker runs only what an orchestrator holding the
  * same key enqueued, and an orchestrator keeps only what such a worker measured.
  */
-import { isAbsolute } from 'node:path';
-import { z } from 'zod';
-import type { EvaluationRequest, StageKind, StageOutcome } from '../core/types.js';
-import type { StageResult } from '../eval/stages.js';
-import { JOB_STAGES, SAFE_ID } from './names.js';
+import type { z } from 'zod';
+import type { EvaluationRequest, StageKind } from '../domain/evaluation.js';
+import { isStageResult, jobShape, JOB_VERSION, type StageJobData, type StageReply, type StageResult } from '../domain/job.js';
 import { sign, verify } from './signing.js';
-
-/** v2: signed (`sig`), and a worker returns a signed `StageReply`. v1 jobs are refused as unsigned. */
-export const JOB_VERSION = 2;
-
-export interface StageJobData {
-  v: typeof JOB_VERSION;
-  stage: StageKind;
-  request: EvaluationRequest;
-  /** The orchestrator session that enqueued it; see registry.ts. */
-  session: string;
-  /** HMAC of the rest (signing.ts), by the orchestrator. */
-  sig: string;
-}
-
-/** What a worker returns for a job: the stage's result, signed for that very job. */
-export interface StageReply {
-  v: typeof JOB_VERSION;
-  result: StageResult;
-  sig: string;
-}
 
 /** Failed reason of a job the orchestrator cancelled: not a result, so a new request re-runs it. */
 export const CANCELLED = 'cancelled by the orchestrator';
@@ -57,42 +35,6 @@ export function parseCancelMessage(text: string): CancelMessage | undefined {
   }
   return undefined;
 }
-
-const absolutePath = z
-  .string()
-  .max(4096)
-  .refine((p) => isAbsolute(p) && !p.includes('\0'), 'expected an absolute path');
-const commit = z.string().regex(/^[0-9a-f]{7,64}$/, 'expected a hexadecimal commit id');
-
-/**
- * The spec travels parsed (durations in ms). Only the few fields every stage reads are checked,
- * loosely: the signature, not this shape, is what says the spec is the orchestrator's.
- */
-const specShape = z.looseObject({
-  checks: z.array(z.looseObject({ name: z.string(), run: z.string() })),
-  bench: z.looseObject({ run: z.string(), metric: z.looseObject({ name: z.string() }) }),
-});
-
-const requestShape = z.looseObject({
-  runId: z.string().max(200).regex(SAFE_ID, 'expected a run id'),
-  experiment: z.string().regex(/^e\d{4,}$/, 'expected an experiment id like e0003'),
-  worktree: absolutePath,
-  commit,
-  parentWorktree: absolutePath.optional(),
-  parentCommit: commit.optional(),
-  logDir: absolutePath,
-  spec: specShape,
-  baseCommit: commit,
-  seeds: z.array(z.int().min(0)).max(1000).optional(),
-});
-
-const jobShape = z.strictObject({
-  v: z.literal(JOB_VERSION),
-  stage: z.enum(JOB_STAGES as [StageKind, ...StageKind[]]),
-  request: requestShape,
-  session: z.string().min(1).max(200),
-  sig: z.string(),
-});
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -144,21 +86,6 @@ export function sameRequest(stored: StageJobData, request: EvaluationRequest, st
     (r.parentCommit ?? null) === (request.parentCommit ?? null) &&
     (r.parentWorktree ?? null) === (request.parentWorktree ?? null)
   );
-}
-
-export function isStageResult(value: unknown): value is StageResult {
-  return isRecord(value) && Array.isArray(value['outcomes']) && value['outcomes'].every(isRecord);
-}
-
-/** The next stage runs only when every outcome of this one is ok (or skipped, e.g. setup done before). */
-export function stagePassed(result: StageResult): boolean {
-  return result.outcomes.every((o) => o.status === 'ok' || o.status === 'skipped');
-}
-
-/** A stage that produced no result of its own: the worker or the queue failed. */
-export function crashedStage(stage: StageKind, reason: string): StageResult {
-  const outcome: StageOutcome = { stage, name: stage, status: 'crash', exitCode: undefined, durationS: 0, reason };
-  return { outcomes: [outcome], failureTail: reason };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

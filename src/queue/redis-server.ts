@@ -21,7 +21,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { AbortedError, UserError } from '../core/errors.js';
+import { AbortedError, UserError } from '../domain/errors.js';
 import type { RedisOptions } from './connection.js';
 
 export interface EmbeddedRedisOptions {

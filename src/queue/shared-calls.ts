@@ -3,7 +3,7 @@
  * abort: it rejects only that caller's promise, and the work itself stops when the last caller
  * waiting for it aborts.
  */
-import { AbortedError } from '../core/errors.js';
+import { AbortedError } from '../domain/errors.js';
 
 interface Shared<T> {
   promise: Promise<T>;

@@ -7,12 +7,14 @@
 import { hostname } from 'node:os';
 import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { AbortedError } from '../core/errors.js';
+import { AbortedError } from '../domain/errors.js';
 import { type RedisOptions, connectRedis, workerRedisOptions } from './connection.js';
 import { DEFAULT_PREFIX, QUEUE_ROLES, type QueueRole, assertPrefix, assertRunId, cancelChannel, cancelMarkerKey, queueName, stageJobId, stageQueue } from './names.js';
-import { CANCELLED, INTERRUPTED, LOCK_LOST, SUPERSEDED, type StageJobData, type StageReply, parseCancelMessage, readJob, signReply } from './protocol.js';
+import { CANCELLED, INTERRUPTED, LOCK_LOST, SUPERSEDED, parseCancelMessage, readJob, signReply } from './protocol.js';
+import type { StageJobData, StageReply } from '../domain/job.js';
 import { registeredRuns, runSession } from './registry.js';
-import type { StageExecutor, StageResult } from '../eval/stages.js';
+import type { StageExecutor } from '../eval/stages.js';
+import type { StageResult } from '../domain/job.js';
 
 /**
  * A bench runs for minutes, but its lock is renewed every lockDuration / 2 while the worker

@@ -4,10 +4,10 @@
  * flag, is reported together. A repository without ratchet.yaml runs from flags alone (like
  * `weco run`): `--objective`, `--bench`, `--metric` and `--goal` are then required.
  */
-import type { Issue } from '../core/errors.js';
+import type { Issue } from '../domain/errors.js';
 import { formatPath, type PathSegment, type Problem } from './issues.js';
 import { problemsToIssues } from './load.js';
-import type { Spec } from './schema.js';
+import type { Spec } from '../domain/spec.js';
 import { checkSpec, specError } from './validate.js';
 
 export { specToYaml } from './yaml.js';

@@ -5,8 +5,8 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
-import type { Issue } from '../core/errors.js';
-import type { Spec } from './schema.js';
+import type { Issue } from '../domain/errors.js';
+import type { Spec } from '../domain/spec.js';
 
 export interface HoldoutPlaces {
   /** The folder `holdout.dir` is relative to: the spec file's, or the repository's for flags alone. */

@@ -9,7 +9,7 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
-import { UserError } from '../core/errors.js';
+import { UserError } from '../domain/errors.js';
 import { guessFromRepo } from './detect.js';
 import { applyFlags, flagIssues, REQUIRED_WITHOUT_FILE, SPEC_FLAGS, type SpecFlags } from './flags.js';
 import { SPEC_FILE_NAMES } from './load.js';

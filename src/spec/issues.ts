@@ -6,6 +6,7 @@
  * a key that is not a plain word is quoted, `agent.prices["gpt-4.1"]`. The root is ``.
  */
 import type { z } from 'zod';
+import { describeValue } from '../domain/describe-value.js';
 
 export type PathSegment = string | number;
 
@@ -23,16 +24,6 @@ export function formatPath(path: readonly PathSegment[]): string {
     else out += `[${JSON.stringify(segment)}]`;
   }
   return out;
-}
-
-/** A value as a user wrote it in YAML, for "got …". */
-export function describeValue(value: unknown): string {
-  if (value === null) return 'an empty value';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  return typeof value;
 }
 
 const TYPE_NAMES: Record<string, string> = {

@@ -4,7 +4,7 @@
  * `# yaml-language-server: $schema=./ratchet.schema.json`.
  */
 import { z } from 'zod';
-import { specSchema } from './schema.js';
+import { specSchema } from '../domain/spec.js';
 
 /** Names this version of the schema; a URN because the project has no schema URL to serve. */
 export const SPEC_SCHEMA_ID = 'urn:ratchet:spec:v1';

@@ -5,9 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { UserError, type Issue } from '../core/errors.js';
+import { UserError, type Issue } from '../domain/errors.js';
 import { formatPath, type PathSegment, type Problem } from './issues.js';
-import type { Spec } from './schema.js';
+import type { Spec } from '../domain/spec.js';
 import { checkSpec, specError } from './validate.js';
 import { parseSpecYaml, type SpecDocument } from './yaml.js';
 import { isFile } from '../util/fs.js';

@@ -4,7 +4,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Spec } from './schema.js';
+import type { Spec } from '../domain/spec.js';
 import { specError } from './validate.js';
 
 /** A single word ending in a text extension reads as a file name, never as prose. */

@@ -3,9 +3,9 @@
  * once, in ratchet's wording (see issues.ts), unknown keys one by one with a suggestion.
  */
 import { z } from 'zod';
-import { ValidationError, type Issue } from '../core/errors.js';
+import { ValidationError, type Issue } from '../domain/errors.js';
 import { didYouMean, specErrorMap, type PathSegment, type Problem } from './issues.js';
-import { specSchema, type Spec } from './schema.js';
+import { specSchema, type Spec } from '../domain/spec.js';
 
 export const SCHEMA_HINT = 'run `ratchet schema` to see every key of ratchet.yaml with its type and default';
 

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { formatPath, type PathSegment } from './issues.js';
-import type { SpecInput } from './schema.js';
+import type { SpecInput } from '../domain/spec.js';
 import { schemaAt, specError } from './validate.js';
 
 /** The parsed YAML of a spec, not yet validated, and where each of its values sits in the text. */

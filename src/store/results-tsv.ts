@@ -4,8 +4,8 @@
  * columns go at the end (the holdout's last), so a reader by position keeps working; a run
  * recorded before them leaves them empty.
  */
-import type { RunState } from './state.js';
-import { finishedExperiments } from './state.js';
+import type { RunState } from '../domain/run-state.js';
+import { finishedExperiments } from '../plan/fold.js';
 
 export const RESULTS_COLUMNS_AFTER_METRIC = [
   'memory_gb',

@@ -10,14 +10,16 @@
  */
 import { appendFile, chmod, mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { UserError } from '../core/errors.js';
-import type { ExperimentId } from '../core/types.js';
-import type { Spec } from '../spec/schema.js';
-import type { Calibration } from '../eval/calibration.js';
+import { UserError } from '../domain/errors.js';
+import type { ExperimentId } from '../domain/words.js';
+import type { Spec } from '../domain/spec.js';
+import type { Calibration } from '../domain/run-state.js';
+import type { Store } from '../domain/store.js';
 import { writeFileAtomic } from './atomic.js';
 import { NO_REDACTION, type Redactor } from '../util/redact.js';
-import { EVENT_VERSION, parseEvents, type NewEvent, type RunEvent } from './events.js';
-import { applyEvent, emptyState, foldEvents, type RunState } from './state.js';
+import { EVENT_VERSION, parseEvents, type NewEvent, type RunEvent } from '../domain/events.js';
+import { applyEvent, emptyState, foldEvents } from '../plan/fold.js';
+import type { RunState } from '../domain/run-state.js';
 import { renderResultsTsv } from './results-tsv.js';
 
 export const RUN_JSON_VERSION = 1;
@@ -51,7 +53,8 @@ export function runDir(root: string, runId: string): string {
   return join(resolve(root), runId);
 }
 
-export class RunStore {
+/** The run folder behind the loop's Store port. */
+export class RunStore implements Store {
   readonly dir: string;
   private state: RunState;
   private writing: Promise<void> = Promise.resolve();
@@ -152,6 +155,15 @@ export class RunStore {
 
   async writeExperimentFile(exp: ExperimentId, name: string, content: string): Promise<void> {
     await writeFileAtomic(join(await this.ensureExperimentDir(exp), name), this.redactor.redact(content));
+  }
+
+  async readExperimentFile(exp: ExperimentId, name: string): Promise<string | undefined> {
+    try {
+      return await readFile(join(this.experimentDir(exp), name), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
   }
 }
 

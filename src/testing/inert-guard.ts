@@ -3,7 +3,7 @@
  * changed. For tests of the stage commands themselves in plain folders; the real one is
  * GitCheckoutGuard, and the isolation has tests of its own against real git.
  */
-import type { CheckoutGuard, CheckoutRecord } from '../core/ports.js';
+import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js';
 
 export function inertGuard(): CheckoutGuard {
   const record = (commit: string): CheckoutRecord => ({ commit, tree: new Map(), tracked: new Set(), setupTouched: new Set() });

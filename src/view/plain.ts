@@ -1,8 +1,8 @@
 /** One line per event, for `ratchet run` when its output is not a terminal, and `watch --plain`. */
-import { calibrationWarning, describeCalibration } from '../eval/calibration.js';
-import { formatGain, formatMetric } from '../eval/decide.js';
-import type { RunEvent } from '../store/events.js';
-import type { RunState } from '../store/state.js';
+import { calibrationWarning, describeCalibration } from '../plan/calibration.js';
+import { formatGain, formatMetric } from '../plan/decide.js';
+import type { RunEvent } from '../domain/events.js';
+import type { RunState } from '../domain/run-state.js';
 
 /** One line of at most `width` characters, with an ellipsis when cut. */
 export function clip(text: string, width = 72): string {

@@ -1,8 +1,10 @@
 /** The end-of-run summary: data first (for --json), then text. */
-import { calibrationWarning, describeCalibration, type Calibration } from '../eval/calibration.js';
-import { formatGain, formatMetric } from '../eval/decide.js';
-import { VERDICTS, type Verdict } from '../core/types.js';
-import { bestGain, finishedExperiments, totalCostUsd, verdictCounts, type RunState } from '../store/state.js';
+import { calibrationWarning, describeCalibration } from '../plan/calibration.js';
+import type { Calibration } from '../domain/run-state.js';
+import { formatGain, formatMetric } from '../plan/decide.js';
+import { VERDICTS, type Verdict } from '../domain/words.js';
+import { bestGain, finishedExperiments, totalCostUsd, verdictCounts } from '../plan/fold.js';
+import type { RunState } from '../domain/run-state.js';
 import { shellWord } from '../util/shell.js';
 
 export interface RunSummary {

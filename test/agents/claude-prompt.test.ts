@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FAILURE_TAIL_CHARS, MAX_FILES_LISTED, historyTable, renderPrompt } from '../../src/agents/prompt.js';
-import type { HistoryRow, ProposalContext, Verdict } from '../../src/core/types.js';
-import { specSchema } from '../../src/spec/schema.js';
+import type { HistoryRow, ProposalContext } from '../../src/domain/proposal.js';
+import type { Verdict } from '../../src/domain/words.js';
+import { specSchema } from '../../src/domain/spec.js';
 
 const spec = specSchema.parse({
   objective: 'Make sort faster.',

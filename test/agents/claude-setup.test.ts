@@ -4,9 +4,9 @@ import { NO_REDACTION } from '../../src/util/redact.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { checkClaudeReady, ClaudeProposer, costUsd, estimateNextCostUsd, priceFor, type ClaudeAgentSpec } from '../../src/agents/claude/index.js';
 import { retryAfterMs, retryDelayMs } from '../../src/agents/claude/retry.js';
-import { UserError } from '../../src/core/errors.js';
-import type { Usage } from '../../src/core/types.js';
-import { specSchema } from '../../src/spec/schema.js';
+import { UserError } from '../../src/domain/errors.js';
+import type { Usage } from '../../src/domain/words.js';
+import { specSchema } from '../../src/domain/spec.js';
 import { git, gitdir, tempDir } from '../helpers/gitdir.js';
 import { reply, startMessagesServer, toolUse, type MessagesServer } from '../helpers/messages-server.js';
 

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { CommandProposer, expandCommand, lastLine, type CommandAgentSpec } from '../../src/agents/command.js';
-import { AbortedError } from '../../src/core/errors.js';
-import type { ProposalContext, ProposalOutcome } from '../../src/core/types.js';
-import { specSchema } from '../../src/spec/schema.js';
+import { AbortedError } from '../../src/domain/errors.js';
+import type { ProposalContext, ProposalOutcome } from '../../src/domain/proposal.js';
+import { specSchema } from '../../src/domain/spec.js';
 import { git, gitdir, tempDir } from '../helpers/gitdir.js';
 import { processesRunning } from '../helpers/procs.js';
 

@@ -2,9 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findSpans, TuneProposer, validateTuneParams } from '../../src/agents/tune/index.js';
-import { ValidationError } from '../../src/core/errors.js';
-import type { HistoryRow, ProposalContext, ProposalOutcome } from '../../src/core/types.js';
-import { specSchema, tuneParamSchema, type SpecInput, type TuneParam } from '../../src/spec/schema.js';
+import { ValidationError } from '../../src/domain/errors.js';
+import type { HistoryRow, ProposalContext, ProposalOutcome } from '../../src/domain/proposal.js';
+import { specSchema, tuneParamSchema, type SpecInput, type TuneParam } from '../../src/domain/spec.js';
 import type { z } from 'zod';
 import { gitdir, type FileTree } from '../helpers/gitdir.js';
 

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkAgentReady } from '../../src/agents/factory.js';
-import { UserError } from '../../src/core/errors.js';
-import { specSchema } from '../../src/spec/schema.js';
+import { UserError } from '../../src/domain/errors.js';
+import { specSchema } from '../../src/domain/spec.js';
 import { tempDir } from '../helpers/gitdir.js';
 import { writePatches } from '../helpers/target.js';
 

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRunner, createWorkerExecutor, processRedactor } from '../../src/app/compose.js';
-import type { EvaluationRequest } from '../../src/core/types.js';
-import { specSchema } from '../../src/spec/schema.js';
+import type { EvaluationRequest } from '../../src/domain/evaluation.js';
+import { specSchema } from '../../src/domain/spec.js';
 import { git, gitdir, tempDir, writeTree } from '../helpers/gitdir.js';
 
 const cleanups: (() => Promise<void>)[] = [];

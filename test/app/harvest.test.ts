@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diffRun, pickRun, type PickConflict, type PickDone } from '../../src/app/harvest.js';
 import type { SplitResult } from '../../src/app/harvest-split.js';
 import { startRun } from '../../src/app/run.js';
-import { UserError } from '../../src/core/errors.js';
+import { UserError } from '../../src/domain/errors.js';
 import { describePublishedRun } from '../../src/queue/event-stream.js';
 import { runCli, waitFor } from '../helpers/cli.js';
 import { git, gitdir, tempDir, writeTree } from '../helpers/gitdir.js';

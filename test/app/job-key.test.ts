@@ -1,6 +1,6 @@
 /** Where the key that signs jobs comes from, and who must be given one. */
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../../src/core/errors.js';
+import { UserError } from '../../src/domain/errors.js';
 import { resolveJobKey } from '../../src/app/job-key.js';
 
 describe('resolveJobKey', () => {

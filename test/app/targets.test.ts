@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bundledTargetNames, createFromTemplate } from '../../src/app/targets.js';
-import { UserError } from '../../src/core/errors.js';
+import { UserError } from '../../src/domain/errors.js';
 import { git, tempDir, writeTree } from '../helpers/gitdir.js';
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseEvents } from '../../src/store/events.js';
+import { parseEvents } from '../../src/domain/events.js';
 import { tempDir } from '../helpers/gitdir.js';
 import { runCli } from '../helpers/cli.js';
 import { git } from '../helpers/gitdir.js';

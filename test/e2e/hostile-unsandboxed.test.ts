@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { showRun } from '../../src/app/inspect.js';
-import { parseEvents, type EventOf, type RunEvent } from '../../src/store/events.js';
+import { parseEvents, type EventOf, type RunEvent } from '../../src/domain/events.js';
 import { runCli, spawnCli, waitFor, type CliResult } from '../helpers/cli.js';
 import { git, tempDir } from '../helpers/gitdir.js';
 import {

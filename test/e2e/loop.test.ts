@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRun, type RunOutcome } from '../../src/app/run.js';
-import type { RunEvent } from '../../src/store/events.js';
+import type { RunEvent } from '../../src/domain/events.js';
 import { parseResultsTsv } from '../../src/store/results-tsv.js';
 import { git, tempDir, writeTree } from '../helpers/gitdir.js';
 import { testRedisSocket } from '../helpers/redis.js';

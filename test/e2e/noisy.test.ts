@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRun, type RunOutcome } from '../../src/app/run.js';
-import type { BenchSample } from '../../src/core/types.js';
+import type { BenchSample } from '../../src/domain/evaluation.js';
 import { parseResultsTsv } from '../../src/store/results-tsv.js';
 import { tempDir } from '../helpers/gitdir.js';
 import { testRedisSocket } from '../helpers/redis.js';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRun, type RunOutcome } from '../../src/app/run.js';
-import type { EventOf, RunEvent } from '../../src/store/events.js';
+import type { EventOf, RunEvent } from '../../src/domain/events.js';
 import { tempDir } from '../helpers/gitdir.js';
 import { testRedisSocket } from '../helpers/redis.js';
 import { createFilePatch, makeTarget, replaceLinePatch, writePatches } from '../helpers/target.js';

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEvents } from '../../src/store/events.js';
+import { parseEvents } from '../../src/domain/events.js';
 import { parseResultsTsv } from '../../src/store/results-tsv.js';
 import { git, tempDir } from '../helpers/gitdir.js';
 import { runCli, spawnCli, waitFor, type CliResult } from '../helpers/cli.js';

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseEvents } from '../../src/store/events.js';
+import { parseEvents } from '../../src/domain/events.js';
 import { tempDir } from '../helpers/gitdir.js';
 import { spawnCli, waitFor } from '../helpers/cli.js';
 import { testRedisSocket } from '../helpers/redis.js';

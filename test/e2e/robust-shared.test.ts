@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseEvents } from '../../src/store/events.js';
+import { parseEvents } from '../../src/domain/events.js';
 import { tempDir } from '../helpers/gitdir.js';
 import { spawnCli, waitFor } from '../helpers/cli.js';
 import { createFilePatch, makeTarget, writePatches } from '../helpers/target.js';

@@ -9,13 +9,16 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentSandbox } from '../../src/agents/sandbox.js';
 import { renderPrompt } from '../../src/agents/prompt.js';
-import type { CheckoutRecord, SandboxRequest } from '../../src/core/ports.js';
-import type { BenchSample, EvaluationRequest, HoldoutResult, ProposalContext } from '../../src/core/types.js';
-import { decideHoldout, withHoldout } from '../../src/eval/holdout-decision.js';
+import type { CheckoutRecord } from '../../src/domain/checkout-guard.js';
+import type { SandboxRequest } from '../../src/domain/command-runner.js';
+import type { BenchSample, EvaluationRequest } from '../../src/domain/evaluation.js';
+import type { HoldoutResult } from '../../src/domain/decision.js';
+import type { ProposalContext } from '../../src/domain/proposal.js';
+import { decideHoldout, withHoldout } from '../../src/plan/holdout-decision.js';
 import { stageSandbox, treeOfFiles } from '../../src/eval/stage-sandbox.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { checkHoldoutDir } from '../../src/spec/holdout.js';
-import { specSchema, type HoldoutSpec, type Spec, type SpecInput } from '../../src/spec/schema.js';
+import { specSchema, type HoldoutSpec, type Spec, type SpecInput } from '../../src/domain/spec.js';
 import { git, gitdir, tempDir } from '../helpers/gitdir.js';
 
 function spec(extra: Partial<SpecInput> = {}): Spec {

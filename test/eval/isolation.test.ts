@@ -5,12 +5,13 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EvaluationRequest } from '../../src/core/types.js';
-import { combineStages } from '../../src/eval/combine.js';
-import { createStageExecutor, type StageResult } from '../../src/eval/stages.js';
+import type { EvaluationRequest } from '../../src/domain/evaluation.js';
+import { combineStages } from '../../src/plan/combine.js';
+import { createStageExecutor } from '../../src/eval/stages.js';
+import type { StageResult } from '../../src/domain/job.js';
 import { GitCheckoutGuard } from '../../src/git/checkout-guard.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
-import { specSchema, type SpecInput } from '../../src/spec/schema.js';
+import { specSchema, type SpecInput } from '../../src/domain/spec.js';
 import { git, gitdir } from '../helpers/gitdir.js';
 
 const FILES = {

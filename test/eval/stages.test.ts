@@ -1,15 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AbortedError } from '../../src/core/errors.js';
-import type { EvaluationRequest, EvaluationStatus, StageOutcome } from '../../src/core/types.js';
-import { combineStages } from '../../src/eval/combine.js';
-import { roundSeed } from '../../src/eval/calibration.js';
+import { AbortedError } from '../../src/domain/errors.js';
+import type { EvaluationRequest, EvaluationStatus, StageOutcome } from '../../src/domain/evaluation.js';
+import { combineStages } from '../../src/plan/combine.js';
+import { roundSeed } from '../../src/plan/calibration.js';
 import { metricNotFound } from '../../src/eval/metric.js';
-import { createStageExecutor, type StageResult } from '../../src/eval/stages.js';
+import { createStageExecutor } from '../../src/eval/stages.js';
+import type { StageResult } from '../../src/domain/job.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { inertGuard } from '../../src/testing/inert-guard.js';
-import { specSchema, type SpecInput } from '../../src/spec/schema.js';
+import { specSchema, type SpecInput } from '../../src/domain/spec.js';
 import { tempDir, writeTree } from '../helpers/gitdir.js';
 
 /**

@@ -1,7 +1,7 @@
 import { mkdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UserError } from '../../src/core/errors.js';
+import { UserError } from '../../src/domain/errors.js';
 import { lockPath, withRepoLock } from '../../src/git/lock.js';
 import { tempDir } from '../helpers/gitdir.js';
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Worktree } from '../../src/core/ports.js';
+import type { Worktree } from '../../src/domain/workspace.js';
 import { diffPaths, restorePaths } from '../../src/git/protect.js';
 import { git } from '../helpers/gitdir.js';
 import { experimentRef, target, type Target } from './fixtures/repo.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InternalError, UserError } from '../../src/core/errors.js';
+import { InternalError, UserError } from '../../src/domain/errors.js';
 import { defaultWorktreeRoot, GitWorkspace } from '../../src/git/workspace.js';
 import { git, gitdir, tempDir } from '../helpers/gitdir.js';
 import { experimentRef, target, type Target } from './fixtures/repo.js';

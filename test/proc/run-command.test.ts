@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UserError } from '../../src/core/errors.js';
+import { UserError } from '../../src/domain/errors.js';
 import { childEnv, isAllowed } from '../../src/proc/env.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { tempDir } from '../helpers/gitdir.js';

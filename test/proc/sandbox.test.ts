@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SandboxRequest } from '../../src/core/ports.js';
+import type { SandboxRequest } from '../../src/domain/command-runner.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { bwrapArgs, readSandboxHost, toolchainDirs } from '../../src/proc/sandbox.js';
 import { createRedactor } from '../../src/util/redact.js';

@@ -1,15 +1,16 @@
 /**
  * The paired rule on any run of pairs, stalls included: the adaptive policy measures at most
- * maxPairs pairs, sets aside at most one in five, stops with a keep exactly when the decision on
+ * roundCap pairs, sets aside at most one in five, stops with a keep exactly when the decision on
  * those samples keeps, and sets pairs aside by their distance, never by their sign.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { BenchSample } from '../../src/core/types.js';
-import { lookAt } from '../../src/eval/adaptive.js';
-import { farOutPairs, setAsideCap } from '../../src/eval/far-out-pairs.js';
-import { decideNoiseAware, maxPairs } from '../../src/eval/noise-decision.js';
-import { benchSchema, type BenchSpec } from '../../src/spec/schema.js';
+import type { BenchSample } from '../../src/domain/evaluation.js';
+import { lookAt } from '../../src/plan/adaptive.js';
+import { farOutPairs, setAsideCap } from '../../src/plan/far-out-pairs.js';
+import { decideNoiseAware } from '../../src/plan/noise-decision.js';
+import { roundCap } from '../../src/plan/bench-plan.js';
+import { benchSchema, type BenchSpec } from '../../src/domain/spec.js';
 import './arbitraries.js';
 
 const spec: BenchSpec = benchSchema.parse({ run: 'node bench.js', metric: { name: 'duration_ms', goal: 'minimize' }, repeat: 6, max_repeat: 18, min_effect: '1%' });
@@ -46,7 +47,7 @@ function untilStop(gain: number, pairs: readonly Pair[]): BenchSample[] {
 }
 
 describe('the paired rule with far-out pairs', () => {
-  it('stops within maxPairs, and with a keep exactly when the decision keeps', () => {
+  it('stops within roundCap, and with a keep exactly when the decision keeps', () => {
     const reasons = new Set<string>();
     let setAside = 0;
     fc.assert(
@@ -54,8 +55,8 @@ describe('the paired rule with far-out pairs', () => {
         const samples = untilStop(gain, pairs);
         const look = lookAt(spec, samples);
         expect(look.action).toBe('stop');
-        expect(look.pairs).toBeLessThanOrEqual(maxPairs(spec));
-        expect(look.setAside).toBeLessThanOrEqual(setAsideCap(look.pairs, spec.repeat, maxPairs(spec)));
+        expect(look.pairs).toBeLessThanOrEqual(roundCap(spec));
+        expect(look.setAside).toBeLessThanOrEqual(setAsideCap(look.pairs, spec.repeat, roundCap(spec)));
         const decision = decideNoiseAware({ bench: spec, measurement: { metric: 0, samples, secondary: {} } });
         expect(decision.verdict === 'keep').toBe(look.reason === 'keep');
         if (decision.verdict === 'keep') expect(decision.stats?.['pairs']).toBeGreaterThanOrEqual(spec.repeat);

@@ -5,10 +5,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { gateChange } from '../../src/core/gate.js';
-import type { CandidateCommit } from '../../src/core/ports.js';
-import { checkPaths, isEditable, matchesAny, symlinkProblem } from '../../src/git/path-policy.js';
-import type { Spec } from '../../src/spec/schema.js';
+import { gateChange } from '../../src/plan/gate.js';
+import type { CandidateCommit } from '../../src/domain/workspace.js';
+import { checkPaths, isEditable, matchesAny, symlinkProblem } from '../../src/plan/path-policy.js';
+import type { Spec } from '../../src/domain/spec.js';
 import { checkSpec } from '../../src/spec/validate.js';
 import { awkwardPiece, within } from './arbitraries.js';
 

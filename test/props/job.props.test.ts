@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { EvaluationRequest, StageKind } from '../../src/core/types.js';
-import type { StageResult } from '../../src/eval/stages.js';
+import type { EvaluationRequest, StageKind } from '../../src/domain/evaluation.js';
+import type { StageResult } from '../../src/domain/job.js';
 import { readJob, readReply, signJob, signReply } from '../../src/queue/protocol.js';
 import { canonicalJson, sign } from '../../src/queue/signing.js';
 import { parseSpec } from '../../src/spec/load.js';

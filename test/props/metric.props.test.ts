@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { constraintViolation } from '../../src/eval/constraints.js';
+import { constraintViolation } from '../../src/plan/constraints.js';
 import { readMetric, readSecondary, type MetricReading } from '../../src/eval/metric.js';
 import { parseSpec } from '../../src/spec/load.js';
 import { AWKWARD, awkwardText, hugeText, joinLines, lineEnding, numberText, within } from './arbitraries.js';

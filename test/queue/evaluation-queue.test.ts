@@ -1,8 +1,8 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AbortedError } from '../../src/core/errors.js';
-import type { StageKind } from '../../src/core/types.js';
+import { AbortedError } from '../../src/domain/errors.js';
+import type { StageKind } from '../../src/domain/evaluation.js';
 import { BullEvaluationQueue } from '../../src/queue/bullmq-queue.js';
 import { cancelMarkerKey } from '../../src/queue/names.js';
 import { CANCELLED, SUPERSEDED, signJob } from '../../src/queue/protocol.js';

@@ -4,11 +4,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openWatch, watchRun } from '../../src/app/watch.js';
-import { UserError } from '../../src/core/errors.js';
+import { UserError } from '../../src/domain/errors.js';
 import { describePublishedRun, eventStreamKey, openEventPublisher, publishEvents, readEventStream } from '../../src/queue/event-stream.js';
-import type { NewEvent, RunEvent } from '../../src/store/events.js';
+import type { NewEvent, RunEvent } from '../../src/domain/events.js';
 import { RUN_JSON_VERSION, type RunInfo } from '../../src/store/run-dir.js';
-import { specSchema } from '../../src/spec/schema.js';
+import { specSchema } from '../../src/domain/spec.js';
 import { waitFor } from '../helpers/cli.js';
 import { tempDir } from '../helpers/gitdir.js';
 import { testRedisOptions, testRedisSocket, uniquePrefix } from '../helpers/redis.js';

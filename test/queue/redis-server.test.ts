@@ -4,7 +4,7 @@ import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortedError, UserError } from '../../src/core/errors.js';
+import { AbortedError, UserError } from '../../src/domain/errors.js';
 import { parseRedisUrl } from '../../src/queue/connection.js';
 import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/queue/redis-server.js';
 import { alive } from './support.js';

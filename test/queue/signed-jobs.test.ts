@@ -6,7 +6,8 @@
 import { Queue, Worker } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BullEvaluationQueue } from '../../src/queue/bullmq-queue.js';
-import { signJob, type StageJobData } from '../../src/queue/protocol.js';
+import { signJob } from '../../src/queue/protocol.js';
+import type { StageJobData } from '../../src/domain/job.js';
 import { sign } from '../../src/queue/signing.js';
 import { startWorker } from '../../src/queue/worker.js';
 import type { StageExecutor } from '../../src/eval/stages.js';

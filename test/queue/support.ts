@@ -4,9 +4,10 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { Evaluation, EvaluationRequest, StageKind, StageStatus } from '../../src/core/types.js';
-import type { StageExecutor, StageResult } from '../../src/eval/stages.js';
-import { specSchema } from '../../src/spec/schema.js';
+import type { Evaluation, EvaluationRequest, StageKind, StageStatus } from '../../src/domain/evaluation.js';
+import type { StageExecutor } from '../../src/eval/stages.js';
+import type { StageResult } from '../../src/domain/job.js';
+import { specSchema } from '../../src/domain/spec.js';
 
 export const spec = specSchema.parse({
   objective: 'make it faster',
@@ -40,7 +41,7 @@ export function stageResult(stage: StageKind, status: StageStatus = 'ok', reason
   return result;
 }
 
-/** Stand-in for src/eval/combine.ts: enough to see which stages ran and how they ended. */
+/** Stand-in for src/plan/combine.ts: enough to see which stages ran and how they ended. */
 export function combine(results: StageResult[]): Evaluation {
   const stages = results.flatMap((r) => r.outcomes);
   const bad = stages.find((o) => o.status !== 'ok' && o.status !== 'skipped');

@@ -1,6 +1,6 @@
 /** `rediss://`: a stage job through a Redis that speaks TLS only, its certificate verified. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserError } from '../../src/core/errors.js';
+import { UserError } from '../../src/domain/errors.js';
 import { BullEvaluationQueue } from '../../src/queue/bullmq-queue.js';
 import { checkRedisServer, parseRedisUrl } from '../../src/queue/connection.js';
 import { startWorker } from '../../src/queue/worker.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyFlags, checksFromCommands, resolveSpec, specToYaml } from '../../src/spec/flags.js';
 import { parseSpec } from '../../src/spec/load.js';
-import type { SpecInput } from '../../src/spec/schema.js';
+import type { SpecInput } from '../../src/domain/spec.js';
 import { parseSpecYaml } from '../../src/spec/yaml.js';
 import { issuesOf, lines } from './problems.js';
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UserError } from '../../src/core/errors.js';
+import { UserError } from '../../src/domain/errors.js';
 import { initSpec } from '../../src/spec/init.js';
 import { loadSpec, parseSpec } from '../../src/spec/load.js';
 import { git, tempDir, writeTree, type FileTree } from '../helpers/gitdir.js';

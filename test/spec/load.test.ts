@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { UserError, ValidationError } from '../../src/core/errors.js';
+import { UserError, ValidationError } from '../../src/domain/errors.js';
 import { loadSpec, parseSpec, readSpecFile } from '../../src/spec/load.js';
 import { tempDir, writeTree } from '../helpers/gitdir.js';
 import { issuesOf, lines } from './problems.js';

@@ -1,6 +1,6 @@
 /** Helpers for spec tests: the issues a bad spec is rejected with. */
 import { expect } from 'vitest';
-import { ValidationError, type Issue } from '../../src/core/errors.js';
+import { ValidationError, type Issue } from '../../src/domain/errors.js';
 
 /** The issues `run` throws; fails the test when it throws anything else or nothing. */
 export function issuesOf(run: () => unknown): readonly Issue[] {

@@ -3,7 +3,7 @@ import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { specSchema } from '../../src/spec/schema.js';
+import { specSchema } from '../../src/domain/spec.js';
 import { RUN_JSON_VERSION, RunStore, type RunInfo } from '../../src/store/run-dir.js';
 
 const roots: string[] = [];

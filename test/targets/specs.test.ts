@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { validateTuneParams } from '../../src/agents/tune/index.js';
-import { specSchema } from '../../src/spec/schema.js';
+import { specSchema } from '../../src/domain/spec.js';
 import { TARGETS } from './node-run.js';
 
 const targets = readdirSync(TARGETS, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);

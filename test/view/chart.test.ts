@@ -2,9 +2,10 @@
  * The progress chart's data and SVG, on small runs built from events.
  */
 import { describe, expect, it } from 'vitest';
-import type { Verdict } from '../../src/core/types.js';
-import type { RunEvent } from '../../src/store/events.js';
-import { foldEvents, type RunState } from '../../src/store/state.js';
+import type { Verdict } from '../../src/domain/words.js';
+import type { RunEvent } from '../../src/domain/events.js';
+import { foldEvents } from '../../src/plan/fold.js';
+import type { RunState } from '../../src/domain/run-state.js';
 import { progressData } from '../../src/view/chart/progress-data.js';
 import { integerTicks, metricDomain, niceTicks } from '../../src/view/chart/scale.js';
 import { labelOutline, overlaps } from '../../src/view/chart/labels.js';

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatRunTable } from '../../src/cli/commands/inspect.js';
 import { resultRows } from '../../src/app/inspect.js';
-import { parseEvents, type RunEvent } from '../../src/store/events.js';
+import { parseEvents, type RunEvent } from '../../src/domain/events.js';
 import { parseResultsTsv, renderResultsTsv } from '../../src/store/results-tsv.js';
-import { foldEvents } from '../../src/store/state.js';
+import { foldEvents } from '../../src/plan/fold.js';
 import { renderProgressSvg } from '../../src/view/chart/svg.js';
 import { summarize } from '../../src/view/summary.js';
 

@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserError } from '../../src/core/errors.js';
+import { UserError } from '../../src/domain/errors.js';
 import type { ExperimentDetail, RunDetail, RunSummary } from '../../src/view/web/api.js';
 import { serve, type DashboardServer } from '../../src/view/web/server.js';
 

@@ -10,8 +10,8 @@
  * profiles on disk.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { UserError } from '../../core/errors.js';
-import type { Spec } from '../../spec/schema.js';
+import { UserError } from '../../domain/errors.js';
+import type { Spec } from '../../domain/spec.js';
 import { priceFor } from './pricing.js';
 
 export type ClaudeAgentSpec = Extract<Spec['agent'], { kind: 'claude' }>;

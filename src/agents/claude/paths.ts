@@ -6,7 +6,7 @@
  */
 import { lstat, realpath } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { isEditable, matchesAny, type PathPolicy } from '../../git/path-policy.js';
+import { isEditable, matchesAny, type PathPolicy } from '../../plan/path-policy.js';
 
 export type ResolvedPath = { ok: true; rel: string; abs: string } | { ok: false; message: string };
 

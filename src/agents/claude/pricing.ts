@@ -3,7 +3,7 @@
  * table of USD per million tokens keyed by model id prefix. `agent.prices` in the spec adds
  * to and overrides the built-in table, so a new model or a negotiated rate needs no release.
  */
-import type { Usage } from '../../core/types.js';
+import type { Usage } from '../../domain/words.js';
 
 /** USD per million tokens. */
 export interface ModelPrice {

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, AnthropicError } from '@anthropic-ai/sdk';
-import { AbortedError, UserError, isAbortError } from '../../core/errors.js';
+import { AbortedError, UserError, isAbortError } from '../../domain/errors.js';
 
 export interface RetryPolicy {
   /** Retries after the first attempt (`agent.max_retries`). */

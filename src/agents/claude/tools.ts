@@ -5,11 +5,11 @@
  */
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { AbortedError } from '../../core/errors.js';
-import type { CommandRunner, SandboxRequest } from '../../core/ports.js';
+import { AbortedError } from '../../domain/errors.js';
+import type { CommandRunner, SandboxRequest } from '../../domain/command-runner.js';
 import type { Redactor } from '../../util/redact.js';
-import { isEditable, matchesAny, type PathPolicy } from '../../git/path-policy.js';
-import { formatDuration } from '../../spec/duration.js';
+import { isEditable, matchesAny, type PathPolicy } from '../../plan/path-policy.js';
+import { formatDuration } from '../../domain/duration.js';
 import { grepWorktree, listWorktreeFiles } from './git-files.js';
 import { resolveForWrite, resolveInWorktree } from './paths.js';
 import { isToolName, parseToolInput, type ToolInput, type ToolName } from './tool-schemas.js';

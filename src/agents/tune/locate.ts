@@ -6,8 +6,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { ValidationError, type Issue } from '../../core/errors.js';
-import type { TuneParam } from '../../spec/schema.js';
+import { ValidationError, type Issue } from '../../domain/errors.js';
+import type { TuneParam } from '../../domain/spec.js';
 import { labelsOf, styleOf, type Dimension } from './space.js';
 
 export interface LocatedParam {

@@ -2,9 +2,9 @@
  * The tune agent: no model, no network. Reads the current best's values from the worktree,
  * asks the pure search for the next point given the run's history, writes it into the files.
  */
-import { throwIfAborted } from '../../core/errors.js';
-import type { ProposalContext, ProposalOutcome, Proposer } from '../../core/types.js';
-import type { AgentSpec } from '../../spec/schema.js';
+import { throwIfAborted } from '../../domain/errors.js';
+import type { ProposalContext, ProposalOutcome, Proposer } from '../../domain/proposal.js';
+import type { AgentSpec } from '../../domain/spec.js';
 import { locateParams, writeValues } from './locate.js';
 import { nextPoint } from './search.js';
 import { pointKey } from './space.js';

@@ -10,10 +10,10 @@
  * The state is rebuilt from the history on every call (each row's `agentState` carries the tried
  * point and the step levels, see describe.ts), so a resumed run continues exactly where it stopped.
  */
-import type { Verdict } from '../../core/types.js';
+import type { Verdict } from '../../domain/words.js';
 import { describeChange, readTriedPoint, tuneState, type Move, type TriedPoint, type TuneState } from './describe.js';
 import { formatValue, fromUnit, pointKey, toUnit, type Dimension } from './space.js';
-import { mulberry32 } from '../../eval/stats.js';
+import { mulberry32 } from '../../plan/stats.js';
 
 /** The first step is a quarter of each range. */
 export const START_LEVEL = 1;

@@ -3,7 +3,7 @@
  * `scale: log`), and values written back in the style of the file they came from, so an int
  * stays an int and `3e-4` stays in exponent notation. Pure: no files here.
  */
-import type { TuneParam } from '../../spec/schema.js';
+import type { TuneParam } from '../../domain/spec.js';
 
 /** How the number was written in the file, so a new value reads like the old one. */
 export interface NumberStyle {

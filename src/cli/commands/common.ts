@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_EXPERIMENTS, type RunsWhere } from '../../app/runs.js';
-import type { StopReason } from '../../core/budget.js';
+import type { StopReason } from '../../domain/words.js';
 
 export function experimentsOption(): Option {
   return new Option('--experiments <dir>', `the folder of run folders (default: RATCHET_EXPERIMENTS, else ./${DEFAULT_EXPERIMENTS}, where a run id not found there is looked up among the runs started on this machine)`);

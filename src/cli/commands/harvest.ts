@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { diffRun, pickRun, type PickConflict, type PickDone, type PickResult } from '../../app/harvest.js';
 import type { SplitResult } from '../../app/harvest-split.js';
 import { locateRun } from '../../app/runs.js';
-import { formatGain } from '../../eval/decide.js';
+import { formatGain } from '../../plan/decide.js';
 import { out, printJson } from '../output.js';
 import { experimentsOption, runsWhere } from './common.js';
 

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { listRuns, showExperiment, showRun, type ExperimentDetail, type RunTable } from '../../app/inspect.js';
 import { chooseRun } from '../../app/runs.js';
-import type { HoldoutResult } from '../../core/types.js';
-import { formatGain, formatMetric } from '../../eval/decide.js';
-import { formatChange } from '../../eval/holdout-decision.js';
+import type { HoldoutResult } from '../../domain/decision.js';
+import { formatGain, formatMetric } from '../../plan/decide.js';
+import { formatChange } from '../../plan/holdout-decision.js';
 import { clip } from '../../view/plain.js';
 import { formatSummary } from '../../view/summary.js';
 import { out, printJson } from '../output.js';

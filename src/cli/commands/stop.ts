@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { stopRun, stopTimedOut } from '../../app/stop-request.js';
-import { parseDuration } from '../../spec/duration.js';
+import { parseDuration } from '../../domain/duration.js';
 import { out, printJson } from '../output.js';
 import { interruptOnSignals } from '../signals.js';
 import { experimentsOption, runsWhere } from './common.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createRunner, createWorkerExecutor, processRedactor } from '../../app/compose.js';
 import { resolveJobKey } from '../../app/job-key.js';
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../domain/errors.js';
 import { describeRedis, parseRedisUrl, redisUrlFrom } from '../../queue/connection.js';
 import { startWorker } from '../../queue/worker.js';
 import { err } from '../output.js';

@@ -3,10 +3,11 @@
  * experiment as a point, the kept ones labelled, the running best as a step line. The SVG file and
  * the dashboard both draw from this, so they always agree.
  */
-import { experimentNumber, type ExperimentId, type Verdict } from '../../core/types.js';
-import type { Goal } from '../../spec/schema.js';
+import { experimentNumber, type ExperimentId, type Verdict } from '../../domain/words.js';
+import type { Goal } from '../../domain/spec.js';
 import type { RunInfo } from '../../store/run-dir.js';
-import { finishedExperiments, type RunState } from '../../store/state.js';
+import { finishedExperiments } from '../../plan/fold.js';
+import type { RunState } from '../../domain/run-state.js';
 
 /** `failed`: no metric to place (crash, failed checks, rejected, timeout, conflict); `overfit`: won the bench, failed the holdout. */
 export type PointKind = 'baseline' | 'keep' | 'discard' | 'overfit' | 'failed';

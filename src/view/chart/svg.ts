@@ -3,9 +3,9 @@
  * (no CSS) so rasterisers render it as browsers do. Every experiment is one `circle.point` with
  * `data-exp`; the dashboard relies on those and on the `data-*` geometry of the root element.
  */
-import { formatGain, formatMetric } from '../../eval/decide.js';
+import { formatGain, formatMetric } from '../../plan/decide.js';
 import type { RunInfo } from '../../store/run-dir.js';
-import type { RunState } from '../../store/state.js';
+import type { RunState } from '../../domain/run-state.js';
 import { placeLabels, type LabelScene, type PlacedLabel } from './labels.js';
 import { progressData, type ProgressData, type ProgressPoint } from './progress-data.js';
 import { integerTicks, linearScale, metricDomain, niceTicks, type Scale } from './scale.js';

@@ -3,7 +3,7 @@
  * Loaded lazily: a platform without that package still writes SVG.
  */
 import type { Resvg as ResvgClass } from '@resvg/resvg-js';
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../domain/errors.js';
 
 /** Render at twice the CSS size, so the image stays sharp on high-density screens. */
 const ZOOM = 2;

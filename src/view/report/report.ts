@@ -4,10 +4,10 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, extname, relative, resolve } from 'node:path';
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../domain/errors.js';
 import { writeFileAtomic } from '../../store/atomic.js';
 import { readRunEvents, readRunInfo } from '../../store/run-dir.js';
-import { foldEvents } from '../../store/state.js';
+import { foldEvents } from '../../plan/fold.js';
 import { renderProgressSvg } from '../chart/svg.js';
 import { svgToPng } from './png.js';
 import { renderReportMarkdown } from './summary.js';

@@ -2,17 +2,11 @@
  * The run as a markdown summary: baseline, best, gain, counts by verdict, the kept changes in
  * order with their gains, cost and duration. Pure, so `report` and any other caller agree.
  */
-import { VERDICTS } from '../../core/types.js';
-import { formatGain, formatMetric } from '../../eval/decide.js';
+import { VERDICTS } from '../../domain/words.js';
+import { formatGain, formatMetric } from '../../plan/decide.js';
 import type { RunInfo } from '../../store/run-dir.js';
-import {
-  bestGain,
-  finishedExperiments,
-  totalCostUsd,
-  unfinishedExperiments,
-  verdictCounts,
-  type RunState,
-} from '../../store/state.js';
+import { bestGain, finishedExperiments, totalCostUsd, unfinishedExperiments, verdictCounts } from '../../plan/fold.js';
+import type { RunState } from '../../domain/run-state.js';
 import { chartMetric } from '../chart/progress-data.js';
 
 export interface SummaryOptions {

@@ -3,9 +3,9 @@
  * clocks). On anything that is not a terminal (a pipe, a file, CI logs) it prints one line per
  * event instead, so the output stays readable there. Used by `ratchet watch` and `ratchet run`.
  */
-import type { RunEvent } from '../../store/events.js';
+import type { RunEvent } from '../../domain/events.js';
 import type { RunInfo } from '../../store/run-dir.js';
-import type { RunState } from '../../store/state.js';
+import type { RunState } from '../../domain/run-state.js';
 import { formatEventLine } from '../plain.js';
 import { renderWatch } from './render.js';
 import { emptyTimeline, trackEvent, type Timeline } from './timeline.js';

@@ -2,13 +2,16 @@
  * The live view of a run as lines of text: a pure function of the state, the run's info and
  * the clock, so the terminal driver only has to put the lines on the screen.
  */
-import { calibrationFinding, calibrationMode, calibrationWarning } from '../../eval/calibration.js';
-import { formatGain, formatMetric } from '../../eval/decide.js';
-import { formatDuration } from '../../spec/duration.js';
+import { calibrationFinding, calibrationMode, calibrationWarning } from '../../plan/calibration.js';
+import { formatGain, formatMetric } from '../../plan/decide.js';
+import { formatDuration } from '../../domain/duration.js';
 import type { RunInfo } from '../../store/run-dir.js';
-import { bestGain, finishedExperiments, totalCostUsd, unfinishedExperiments, verdictCounts, type ExperimentState, type RunState } from '../../store/state.js';
-import { experimentsDone } from '../../core/budget.js';
-import type { StageKind } from '../../core/types.js';
+import { bestGain, finishedExperiments, totalCostUsd, unfinishedExperiments, verdictCounts } from '../../plan/fold.js';
+import type { ExperimentState, RunState } from '../../domain/run-state.js';
+import { experimentsDone } from '../../plan/budget.js';
+import { benchPlan, holdoutBench } from '../../plan/bench-plan.js';
+import { BASELINE } from '../../domain/words.js';
+import type { StageKind } from '../../domain/evaluation.js';
 import { activeMs, buildTimeline, median, sessionMs, type Timeline } from './timeline.js';
 
 /** How many finished experiments the view lists. */
@@ -86,13 +89,14 @@ function stageLimitMs(info: RunInfo, exp: string, stage: StageKind): number {
   if (stage === 'checks') return spec.checks.reduce((sum, c) => sum + c.timeout, 0);
   if (stage === 'holdout') {
     const holdout = spec.holdout;
-    return holdout === undefined ? 0 : holdout.timeout * holdout.repeat * (holdout.repeat > 1 && exp !== 'e0000' ? 2 : 1);
+    if (holdout === undefined) return 0;
+    const plan = benchPlan(holdoutBench(holdout), { parent: exp !== BASELINE });
+    return holdout.timeout * plan.maxRounds * (plan.paired ? 2 : 1);
   }
   const bench = spec.bench;
-  // Candidates after the baseline alternate with their parent when repeat > 1.
-  const sides = bench.repeat > 1 && exp !== 'e0000' ? 2 : 1;
-  const rounds = Math.max(bench.repeat, bench.max_repeat ?? bench.repeat) + bench.warmup;
-  return bench.timeout * sides * rounds;
+  // Candidates after the baseline alternate with their parent when paired, and may be extended to the cap.
+  const plan = benchPlan(bench, { parent: exp !== BASELINE });
+  return bench.timeout * (plan.paired ? 2 : 1) * (plan.maxRounds + bench.warmup);
 }
 
 interface Progress {

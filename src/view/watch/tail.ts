@@ -5,8 +5,8 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { UserError } from '../../core/errors.js';
-import { parseEvents, type RunEvent } from '../../store/events.js';
+import { UserError } from '../../domain/errors.js';
+import { parseEvents, type RunEvent } from '../../domain/events.js';
 
 export interface TailOptions {
   signal: AbortSignal;

@@ -3,8 +3,9 @@
  * earlier stages took (for progress estimates), and the sessions of the run (for the time it
  * actually ran, a resume's gap excluded). A pure fold of the events, like the state.
  */
-import type { ExperimentId, StageKind } from '../../core/types.js';
-import type { RunEvent } from '../../store/events.js';
+import type { ExperimentId } from '../../domain/words.js';
+import type { StageKind } from '../../domain/evaluation.js';
+import type { RunEvent } from '../../domain/events.js';
 
 export interface Timeline {
   /** Start and end (ms since the epoch) of each session; the last has no end while it runs. */

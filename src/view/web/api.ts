@@ -4,17 +4,18 @@
  */
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UserError } from '../../core/errors.js';
-import { calibrationFinding, calibrationMode, calibrationWarning, type Calibration } from '../../eval/calibration.js';
-import { experimentNumber, type ExperimentId, type Verdict } from '../../core/types.js';
+import { UserError } from '../../domain/errors.js';
+import { EXPERIMENT_ID, experimentNumber, type ExperimentId, type Verdict } from '../../domain/words.js';
+import { calibrationFinding, calibrationMode, calibrationWarning } from '../../plan/calibration.js';
+import type { Calibration } from '../../domain/run-state.js';
 import type { RunCatalog } from '../../store/run-catalog.js';
 import { readRunEvents, readRunInfo, type RunInfo } from '../../store/run-dir.js';
-import { bestGain, foldEvents, totalCostUsd, type ExperimentState, type RunState } from '../../store/state.js';
+import { bestGain, foldEvents, totalCostUsd } from '../../plan/fold.js';
+import type { ExperimentState, RunState } from '../../domain/run-state.js';
 import { chartMetric, progressData, type ProgressData } from '../chart/progress-data.js';
 import { readPatchPreview, type PatchPreview } from '../patch-preview.js';
 
 const RUN_ID = /^[A-Za-z0-9][\w.-]*$/;
-const EXP_ID = /^e\d{4,}$/;
 const LOG_TAIL_BYTES = 16 * 1024;
 
 /** Not found, or a name that could leave the experiments folder. */
@@ -235,7 +236,7 @@ async function readResult(path: string): Promise<unknown> {
 }
 
 export async function experimentDetail(runs: RunCatalog, runId: string, exp: string): Promise<ExperimentDetail> {
-  if (!EXP_ID.test(exp)) throw new NotFoundError(`no experiment named ${JSON.stringify(exp)}`);
+  if (!EXPERIMENT_ID.test(exp)) throw new NotFoundError(`no experiment named ${JSON.stringify(exp)}`);
   const { dir, state } = await loadRun(runs, runId);
   const e = state.experiments.get(exp);
   if (e === undefined) throw new NotFoundError(`run ${runId} has no experiment ${exp}`);

@@ -7,7 +7,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { parseEvents, type RunEvent } from '../../store/events.js';
+import { parseEvents, type RunEvent } from '../../domain/events.js';
 
 export interface TailListener {
   events(events: RunEvent[]): void;

@@ -14,7 +14,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../domain/errors.js';
 import { folderCatalog, type RunCatalog } from '../../store/run-catalog.js';
 import { renderProgressData, type ChartOptions } from '../chart/svg.js';
 import { admit, dashboardToken, isLoopback } from './access.js';

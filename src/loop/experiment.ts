@@ -1,0 +1,155 @@
+/**
+ * One experiment, end to end: a worktree off the best, a proposal, the checks of what the agent
+ * did to the repository, the diff gate, the commit, the evaluation, the verdict, and the record.
+ * Every experiment leaves its ref, patch and logs.
+ */
+import { join } from 'node:path';
+import { formatSize } from '../domain/size.js';
+import { isAbortError } from '../domain/errors.js';
+import { refs } from '../domain/refs.js';
+import type { RepoSnapshot, Worktree } from '../domain/workspace.js';
+import type { ExperimentId, Verdict } from '../domain/words.js';
+import { gateChange } from '../plan/gate.js';
+import { evaluateAndDecide, holdoutFields, putBackRunRefs } from './evaluate.js';
+import { historyRows, lastFailure, recordFinished } from './record.js';
+import type { RunContext } from './run-context.js';
+
+export type ExperimentOutcome = { kind: 'finished'; verdict: Verdict } | { kind: 'exhausted'; reason: string } | { kind: 'interrupted' };
+
+/** What the agent did beyond its worktree's files: one reason, or undefined. Undone as it goes. */
+async function agentViolation(run: RunContext, exp: ExperimentId, worktree: Worktree, before: RepoSnapshot): Promise<string | undefined> {
+  const problems: string[] = [];
+  if (!(await run.workspace.worktreeLinkOk(worktree.path))) problems.push("the agent deleted or corrupted its worktree's git link (.git)");
+  const aside = join(run.store.experimentDir(exp), 'agent-checkout');
+  const undone = [...(await run.workspace.undoRepoChanges(before, { aside })), ...(await putBackRunRefs(run))];
+  if (undone.length > 0) problems.push(`the agent ${undone.slice(0, 3).join(', ')}${undone.length > 3 ? ', …' : ''} (put back)`);
+  return problems.length === 0 ? undefined : problems.join('; ');
+}
+
+export async function runExperiment(
+  run: RunContext,
+  exp: ExperimentId,
+  best: { exp: ExperimentId; commit: string; metric: number; holdout?: number },
+  parentWorktree: string | undefined,
+  signal: AbortSignal,
+): Promise<ExperimentOutcome> {
+  const now = run.now;
+  const started = now();
+  const r = refs(run.runId);
+  await run.store.append({ type: 'experiment_started', exp, parent: best.commit, parentExp: best.exp });
+  const worktree = await run.workspace.createWorktree({ ref: r.experiment(exp), commit: best.commit, name: exp });
+  const seconds = (): number => Math.round((now() - started) / 100) / 10;
+  const base = { experiment: exp, parent: best.commit, secondary: {}, stages: [] };
+  try {
+    const experimentDir = await run.store.ensureExperimentDir(exp);
+    let setupMade: ReadonlySet<string> | undefined;
+    if (run.prepareWorktree) {
+      await run.prepareWorktree(worktree.path, experimentDir, signal);
+      // Whatever setup left behind (node_modules, build output, links) is not the agent's change.
+      setupMade = new Set(await run.workspace.changedPaths(worktree.path));
+    }
+    const repoBefore = await run.workspace.snapshotRepo({ checkout: run.agentUnconfined === true });
+    const outcome = await run.proposer.propose(
+      {
+        runId: run.runId,
+        experiment: exp,
+        worktree: worktree.path,
+        parentCommit: best.commit,
+        spec: run.spec,
+        objective: run.objective,
+        history: historyRows(run),
+        best: { experiment: best.exp, commit: best.commit, metric: best.metric },
+        lastFailure: await lastFailure(run),
+        experimentDir,
+        gitDir: run.workspace.gitDir,
+      },
+      signal,
+    );
+    if (signal.aborted) return await cancel(run, exp, 'interrupted');
+    const violation = await agentViolation(run, exp, worktree, repoBefore);
+    if (violation !== undefined) {
+      const description = outcome.kind === 'change' ? outcome.description : `(agent failed) ${outcome.reason}`;
+      await run.store.append({ type: 'proposed', exp, description });
+      await recordFinished(run, { ...base, description, verdict: 'rejected', reason: violation, durationS: seconds() });
+      return { kind: 'finished', verdict: 'rejected' };
+    }
+    if (outcome.kind === 'exhausted') {
+      await cancel(run, exp, outcome.reason);
+      return { kind: 'exhausted', reason: outcome.reason };
+    }
+    if (outcome.kind === 'failed') {
+      await run.store.append({ type: 'proposed', exp, description: outcome.reason, ...(outcome.usage ? { usage: outcome.usage } : {}) });
+      await recordFinished(run, {
+        ...base,
+        verdict: outcome.verdict,
+        reason: outcome.reason,
+        description: `(agent failed) ${outcome.reason}`,
+        ...(outcome.usage ? { usage: outcome.usage } : {}),
+        ...(outcome.outputTail ? { failureTail: outcome.outputTail } : {}),
+        durationS: seconds(),
+      });
+      return { kind: 'finished', verdict: outcome.verdict };
+    }
+    const described = { description: outcome.description, ...(outcome.hypothesis ? { hypothesis: outcome.hypothesis } : {}), ...(outcome.agentState ? { agentState: outcome.agentState } : {}) };
+    await run.store.append({ type: 'proposed', exp, ...described, ...(outcome.usage ? { usage: outcome.usage } : {}) });
+    const usage = outcome.usage ? { usage: outcome.usage } : {};
+    const candidate = await run.workspace.commitAll(worktree, outcome.description, {
+      ...(setupMade ? { exclude: setupMade } : {}),
+      maxPatchBytes: run.spec.limits.max_patch_bytes,
+    });
+    if (candidate === undefined) {
+      await recordFinished(run, { ...base, ...described, ...usage, verdict: 'rejected', reason: 'empty diff: the agent changed nothing', durationS: seconds() });
+      return { kind: 'finished', verdict: 'rejected' };
+    }
+    // Too big to keep as a file: the commit on the experiment's ref still holds all of it.
+    const patch = candidate.patch ?? `# ratchet: the patch is ${formatSize(candidate.patchBytes)}, over limits.max_patch_bytes; see it with: git show ${candidate.commit}\n`;
+    await run.store.writeExperimentFile(exp, 'patch.diff', patch);
+    await run.store.append({ type: 'committed', exp, commit: candidate.commit, files: candidate.files, insertions: candidate.insertions, deletions: candidate.deletions });
+    const gate = gateChange(run.spec, candidate);
+    if (gate !== undefined) {
+      await recordFinished(run, { ...base, ...described, ...usage, commit: candidate.commit, verdict: 'rejected', reason: gate, durationS: seconds() });
+      return { kind: 'finished', verdict: 'rejected' };
+    }
+    const { evaluation, decision, holdout } = await evaluateAndDecide(
+      run,
+      exp,
+      worktree,
+      candidate.commit,
+      { commit: best.commit, metric: best.metric, worktree: parentWorktree, holdout: best.holdout },
+      signal,
+    );
+    if (decision.verdict === 'keep') {
+      await run.workspace.updateRef(r.best, candidate.commit, best.commit);
+      const kept = holdout?.holdout === undefined ? {} : { holdout: holdout.holdout.metric };
+      await run.store.append({ type: 'best_advanced', exp, commit: candidate.commit, metric: evaluation.measurement!.metric, ...kept });
+    }
+    await recordFinished(run, {
+      ...base,
+      ...described,
+      ...usage,
+      commit: candidate.commit,
+      verdict: decision.verdict,
+      reason: decision.reason,
+      ...(evaluation.measurement ? { metric: evaluation.measurement.metric, secondary: evaluation.measurement.secondary, samples: evaluation.measurement.samples } : {}),
+      ...(decision.delta === undefined ? {} : { delta: decision.delta }),
+      ...(decision.gain === undefined ? {} : { gain: decision.gain }),
+      ...(decision.stats ? { stats: decision.stats } : {}),
+      ...holdoutFields(holdout),
+      stages: [...evaluation.stages, ...(holdout?.stages ?? [])],
+      // The holdout's output is never a failure tail: the next proposal would show it to the agent.
+      ...(evaluation.failureTail ? { failureTail: evaluation.failureTail } : {}),
+      durationS: seconds(),
+    });
+    return { kind: 'finished', verdict: decision.verdict };
+  } catch (error) {
+    if (isAbortError(error) || signal.aborted) return await cancel(run, exp, 'interrupted');
+    throw error;
+  } finally {
+    if (run.keepWorktrees !== true) await run.workspace.removeWorktree(worktree.path).catch(() => undefined);
+  }
+}
+
+async function cancel(run: RunContext, exp: ExperimentId, reason: string): Promise<{ kind: 'interrupted' }> {
+  await run.store.append({ type: 'experiment_cancelled', exp, reason });
+  return { kind: 'interrupted' };
+}

@@ -1,0 +1,31 @@
+/** What every step of a run needs: the adapters behind their interfaces, the spec, the store. */
+import type { Spec } from '../domain/spec.js';
+import type { Store } from '../domain/store.js';
+import type { Workspace } from '../domain/workspace.js';
+import type { EvaluationQueue } from '../domain/evaluation.js';
+import type { Proposer } from '../domain/proposal.js';
+
+export interface RunContext {
+  runId: string;
+  spec: Spec;
+  objective: string;
+  baseCommit: string;
+  store: Store;
+  workspace: Workspace;
+  queue: EvaluationQueue;
+  proposer: Proposer;
+  /**
+   * Run the spec's setup in a fresh worktree before the agent works there (model-driven agents
+   * run the checks themselves). What it creates is excluded from the candidate's change.
+   */
+  prepareWorktree?: (worktree: string, logDir: string, signal: AbortSignal) => Promise<void>;
+  /** Keep experiment worktrees on disk after they finish (for debugging). */
+  keepWorktrees?: boolean;
+  /**
+   * The agent runs commands outside the sandbox (none here, `sandbox: none`, or a command agent
+   * with `sandbox: false`): the user's checkout is then watched while it proposes.
+   */
+  agentUnconfined?: boolean;
+  /** The clock, for durations and the duration budget (tests script it). */
+  now: () => number;
+}

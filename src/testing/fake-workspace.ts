@@ -1,0 +1,99 @@
+/**
+ * The Workspace port without git, for loop tests: refs in a map, worktrees as sets of edited
+ * paths, commits numbered. An agent's edits go through `edit`; what the real one guards against
+ * (a broken `.git` link, moved refs outside the run) never happens here unless a test says so.
+ */
+import type { CandidateCommit, RepoSnapshot, Workspace, Worktree } from '../domain/workspace.js';
+
+interface FakeWorktree {
+  ref: string;
+  /** Edited path → content, since the worktree's last commit. */
+  edits: Map<string, string>;
+}
+
+export class FakeWorkspace implements Workspace {
+  readonly repo = '/memory/repo';
+  readonly gitDir = '/memory/repo/.git';
+  readonly refs = new Map<string, string>();
+  /** Worktree paths made and not removed yet. */
+  readonly worktrees = new Map<string, FakeWorktree>();
+  /** Commit → its message, for every commit made. */
+  readonly commits = new Map<string, string>();
+
+  resolve(rev: string): Promise<string> {
+    return Promise.resolve(this.refs.get(rev) ?? rev);
+  }
+
+  createWorktree(options: { ref: string; commit: string; name: string }): Promise<Worktree> {
+    const path = `/memory/worktrees/${options.name}`;
+    if (this.worktrees.has(path)) return Promise.reject(new Error(`worktree ${path} already exists`));
+    this.worktrees.set(path, { ref: options.ref, edits: new Map() });
+    this.refs.set(options.ref, options.commit);
+    return Promise.resolve({ path, ref: options.ref });
+  }
+
+  /** What an agent does to a worktree: writes these files. */
+  edit(path: string, files: Readonly<Record<string, string>>): void {
+    const worktree = this.worktree(path);
+    for (const [file, content] of Object.entries(files)) worktree.edits.set(file, content);
+  }
+
+  changedPaths(worktree: string, options?: { exclude?: ReadonlySet<string> }): Promise<string[]> {
+    return Promise.resolve([...this.worktree(worktree).edits.keys()].filter((p) => options?.exclude?.has(p) !== true).sort());
+  }
+
+  async commitAll(worktree: Worktree, message: string, options?: { exclude?: ReadonlySet<string> }): Promise<CandidateCommit | undefined> {
+    const files = await this.changedPaths(worktree.path, options);
+    if (files.length === 0) return undefined;
+    const commit = (this.commits.size + 1).toString(16).padStart(40, '0');
+    this.commits.set(commit, message);
+    this.refs.set(worktree.ref, commit);
+    this.worktree(worktree.path).edits.clear();
+    const patch = files.map((f) => `diff --git a/${f} b/${f}\n`).join('');
+    return { commit, patch, patchBytes: patch.length, binary: [], symlinks: [], files, insertions: files.length, deletions: 0 };
+  }
+
+  worktreeLinkOk(path: string): Promise<boolean> {
+    return Promise.resolve(this.worktrees.has(path));
+  }
+
+  snapshotRepo(): Promise<RepoSnapshot> {
+    return Promise.resolve({ refs: new Map(), files: new Map() });
+  }
+
+  undoRepoChanges(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
+  /** Like git's `update-ref <ref> <new> <old>`: refuses when the ref is no longer at `expected`. */
+  updateRef(ref: string, commit: string, expected?: string): Promise<void> {
+    if (expected !== undefined && this.refs.get(ref) !== expected) {
+      return Promise.reject(new Error(`${ref} is at ${this.refs.get(ref) ?? 'nothing'}, not ${expected}`));
+    }
+    this.refs.set(ref, commit);
+    return Promise.resolve();
+  }
+
+  readRef(ref: string): Promise<string | undefined> {
+    return Promise.resolve(this.refs.get(ref));
+  }
+
+  listRefs(prefix: string): Promise<Map<string, string>> {
+    return Promise.resolve(new Map([...this.refs].filter(([ref]) => ref.startsWith(prefix))));
+  }
+
+  removeWorktree(path: string): Promise<void> {
+    this.worktrees.delete(path);
+    return Promise.resolve();
+  }
+
+  reconcile(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
+  private worktree(path: string): FakeWorktree {
+    const worktree = this.worktrees.get(path);
+    if (worktree === undefined) throw new Error(`no worktree at ${path}`);
+    return worktree;
+  }
+}
