@@ -106,10 +106,26 @@ describe('renderWatch', () => {
     expect(lines.find((l) => l.startsWith('  e0005'))).toBe('  e0005 proposing  20s since it started  (proposing)');
   });
 
-  it('estimates a first bench against its timeout, an upper bound', () => {
+  it("estimates a first bench against its timeouts, an upper bound: the baseline's five calibration runs", () => {
     const first = HISTORY.slice(0, 5);
     const fresh = renderWatch(foldEvents(RUN, first), info, T0 + 68_000, 120, buildTimeline(first));
-    expect(fresh.find((l) => l.startsWith('  e0000'))).toContain('1m of at most 5m (timeouts)');
+    expect(fresh.find((l) => l.startsWith('  e0000'))).toContain('1m of at most 25m (timeouts)');
+  });
+
+  it('bounds a candidate by the calibrated bench (paired, 30 pairs at most), not the spec\'s unresolved repeat: auto', () => {
+    const events: RunEvent[] = [
+      ...HISTORY.slice(0, 4),
+      ev(20, { type: 'calibrated', exp: 'e0000', runs: 5, seeds: [1, 2, 3, 4, 1], values: [100, 104, 98, 101, 99], spread: 0.06, varies: true, seedDetermined: false, mode: 'paired', repeat: 10, explicit: false, minEffect: 0.01, confidence: 0.99 }),
+      ...HISTORY.slice(4, 9),
+      ev(60, { type: 'experiment_started', exp: 'e0001', parent: BASE, parentExp: 'e0000' }),
+      ev(61, { type: 'proposed', exp: 'e0001', description: 'lower the constant' }),
+      ev(62, { type: 'stage_started', exp: 'e0001', stage: 'bench' }),
+    ].filter((e) => !(e.type === 'experiment_finished' && e.exp === 'e0001') && !(e.type === 'best_advanced' && e.exp === 'e0001'));
+    const uncalibrated = events.filter((e) => e.type !== 'calibrated');
+    const line = (evs: RunEvent[]) => renderWatch(foldEvents(RUN, evs), info, T0 + 122_000, 140, { ...buildTimeline(evs), durations: { setup: [], checks: [], bench: [], holdout: [] } }).find((l) => l.startsWith('  e0001'));
+    // 5 minutes a run, both sides, up to 3 × 10 pairs.
+    expect(line(events)).toContain('1m of at most 5h (timeouts)');
+    expect(line(uncalibrated)).toContain('1m of at most 5m (timeouts)');
   });
 
   it('lists the last results with verdict, metric, delta and description', () => {

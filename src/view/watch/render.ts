@@ -2,7 +2,7 @@
  * The live view of a run as lines of text: a pure function of the state, the run's info and
  * the clock, so the terminal driver only has to put the lines on the screen.
  */
-import { calibrationFinding, calibrationMode, calibrationWarning } from '../../plan/calibration.js';
+import { calibratedBench, calibratedHoldout, calibrationFinding, calibrationMode, calibrationSeeds, calibrationWarning } from '../../plan/calibration.js';
 import { formatGain, formatMetric } from '../../plan/decide.js';
 import { formatDuration } from '../../domain/duration.js';
 import type { RunInfo } from '../../store/run-dir.js';
@@ -85,17 +85,19 @@ function budgetLeft(state: RunState, info: RunInfo | undefined, now: number, tim
 /** The longest a stage may take by the spec: a bound, not an estimate. */
 function stageLimitMs(info: RunInfo, exp: string, stage: StageKind): number {
   const spec = info.spec;
+  // The baseline runs once per calibration seed, whatever the spec's repeat.
+  const seeds = exp === BASELINE ? calibrationSeeds(info.runId) : undefined;
   if (stage === 'setup') return spec.setup_timeout;
   if (stage === 'checks') return spec.checks.reduce((sum, c) => sum + c.timeout, 0);
   if (stage === 'holdout') {
     const holdout = spec.holdout;
     if (holdout === undefined) return 0;
-    const plan = benchPlan(holdoutBench(holdout), { parent: exp !== BASELINE });
+    const plan = benchPlan(holdoutBench(holdout), { parent: exp !== BASELINE, seeds });
     return holdout.timeout * plan.maxRounds * (plan.paired ? 2 : 1);
   }
   const bench = spec.bench;
   // Candidates after the baseline alternate with their parent when paired, and may be extended to the cap.
-  const plan = benchPlan(bench, { parent: exp !== BASELINE });
+  const plan = benchPlan(bench, { parent: exp !== BASELINE, seeds });
   return bench.timeout * (plan.paired ? 2 : 1) * (plan.maxRounds + bench.warmup);
 }
 
@@ -160,6 +162,14 @@ function resultLine(e: ExperimentState, metricWidth: number): string {
  * The view as lines, each at most `width` long. `timeline` (from the same events) adds stage
  * progress and per-session times; without it the view shows what the state alone knows.
  */
+/** run.json's spec keeps `repeat: auto` unresolved: the limits are those of the spec as calibrated. */
+function calibratedInfo(info: RunInfo, state: RunState): RunInfo {
+  const { calibration, holdoutCalibration } = state;
+  const bench = calibration === undefined ? info.spec.bench : calibratedBench(info.spec.bench, calibration);
+  const holdout = info.spec.holdout === undefined || holdoutCalibration === undefined ? info.spec.holdout : calibratedHoldout(info.spec.holdout, holdoutCalibration);
+  return { ...info, spec: { ...info.spec, bench, ...(holdout === undefined ? {} : { holdout }) } };
+}
+
 export function renderWatch(state: RunState, info: RunInfo | undefined, now: number, width: number, timeline?: Timeline): string[] {
   const clock = timeline ?? timelineFromState(state);
   // Below 20 columns nothing is readable; lines are still cut, never wrapped.
@@ -167,7 +177,8 @@ export function renderWatch(state: RunState, info: RunInfo | undefined, now: num
   const lines = header(state, info, now, clock);
   const flying = unfinishedExperiments(state);
   lines.push('', flying.length === 0 ? 'in flight: none' : `in flight (${flying.length})`);
-  for (const e of flying) lines.push(inFlightLine(e, info, now, w, clock));
+  const measured = info === undefined ? undefined : calibratedInfo(info, state);
+  for (const e of flying) lines.push(inFlightLine(e, measured, now, w, clock));
   const finished = finishedExperiments(state).slice(-LAST_RESULTS);
   lines.push('', finished.length === 0 ? 'results: none yet' : 'last results');
   if (finished.length > 0) {
