@@ -5,6 +5,10 @@
  */
 import { err, onStdoutClosed } from './output.js';
 
+function exitNow(): void {
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 130);
+}
+
 export function interruptOnSignals(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   const handler = (name: NodeJS.Signals): void => {
@@ -27,6 +31,11 @@ export function interruptOnSignals(): { signal: AbortSignal; dispose: () => void
     dispose: () => {
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);
+      // The command is done but the process may still be closing (Redis, the private
+      // redis-server). A signal now must still exit through process.exit, whose exit hooks stop
+      // the redis-server ratchet started: the default action would kill node and leave it.
+      process.once('SIGINT', exitNow);
+      process.once('SIGTERM', exitNow);
       unlisten();
     },
   };
