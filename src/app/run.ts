@@ -217,6 +217,8 @@ async function session(options: SessionOptions, info: RunInfo, store: RunStore, 
 // How long closing the worker, the queue and the event stream may take: a Redis that is gone
 // would otherwise keep them waiting for ever (their clients retry), and the run would not end.
 const CLOSE_TIMEOUT_MS = 5_000;
+/** With the private Redis gone for good there is nothing to close gracefully: each close only reconnects in vain. */
+const LOST_CLOSE_TIMEOUT_MS = 1_000;
 // The same Redis error repeats at every reconnection attempt; say it once in this long.
 const WARNING_EVERY_MS = 30_000;
 
@@ -328,8 +330,9 @@ async function stoppableSession(
     stop = { reason: 'signal', detail: 'interrupted' };
   } finally {
     redis.lost?.removeEventListener('abort', onLost);
-    await bounded(worker?.close(), CLOSE_TIMEOUT_MS);
-    await bounded(queue.close(), CLOSE_TIMEOUT_MS);
+    const closeMs = redisLost === undefined ? CLOSE_TIMEOUT_MS : LOST_CLOSE_TIMEOUT_MS;
+    await bounded(worker?.close(), closeMs);
+    await bounded(queue.close(), closeMs);
     await redis.stop().catch(() => undefined);
   }
   if (redisLost !== undefined) {

@@ -1,5 +1,5 @@
 /** Nothing lost, nothing hung: a private redis-server killed mid-bench, `ratchet stop`, one run id from two folders. */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseEvents } from '../../src/domain/events.js';
@@ -47,6 +47,25 @@ describe('robustness of a run', () => {
     const all = await events(folder);
     expect(all.find((e) => e.type === 'experiment_finished' && e.exp === 'e0001')).toBeDefined();
     expect(all.at(-1)).toMatchObject({ type: 'run_stopped', reason: 'exhausted' });
+  }, 90_000);
+
+  it('stops with run_stopped and exit code 75 within 10 s when the killed redis-server cannot be restarted, never hangs', async () => {
+    const { target, work, experiments } = await setup(30);
+    const folder = join(experiments, 'redis-gone');
+    const cli = spawnCli(['run', target.path, '--agent', 'replay', '--patches', join(work.path, 'patches'), '--experiments', experiments, '--run-id', 'redis-gone'], { env: { REDIS_URL: '' } });
+    await waitFor(async () => (await readFile(join(folder, 'e0001', 'bench.log'), 'utf8').catch(() => '')).includes('started'), 60_000, 'the bench to start');
+    // A manifest redis-server cannot read: the running server never reads it again, a restart must.
+    await writeFile(join(folder, 'redis', 'appendonlydir', 'appendonly.aof.manifest'), 'not a manifest\n');
+    const pid = Number((await readFile(join(folder, 'redis', 'redis.pid'), 'utf8')).trim());
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    const result = await cli.done;
+    const stoppedS = (Date.now() - killedAt) / 1000;
+    expect(result.code, result.stderr).toBe(75);
+    expect(stoppedS, result.stderr).toBeLessThan(10);
+    expect(result.stderr).toMatch(/stopped unexpectedly .*could not be restarted/);
+    expect(result.stderr).toContain('ratchet resume redis-gone');
+    expect((await events(folder)).at(-1)).toMatchObject({ type: 'run_stopped', reason: 'error', detail: expect.stringMatching(/could not be restarted.*the run folder and its refs are intact/) as unknown });
   }, 90_000);
 
   it('stops a run asked by ratchet stop from another folder, recording reason user', async () => {
