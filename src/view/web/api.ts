@@ -19,7 +19,8 @@ const RUN_ID = /^[A-Za-z0-9][\w.-]*$/;
 const LOG_TAIL_BYTES = 16 * 1024;
 
 /** Not found, or a name that could leave the experiments folder. */
-export class NotFoundError extends Error {}
+// A UserError like every other bad request; the server answers it with 404 instead of 400.
+export class NotFoundError extends UserError {}
 
 export interface RunSummary {
   runId: string;
