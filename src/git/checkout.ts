@@ -144,7 +144,7 @@ export async function protectedChanged(worktree: string, record: CheckoutRecord,
 // The worktree's link to its repository
 
 /** The `gitdir:` a linked worktree's `.git` file names, if it is a readable file that names one. */
-async function linkTarget(worktree: string): Promise<string | undefined> {
+export async function linkTarget(worktree: string): Promise<string | undefined> {
   const text = await readFile(join(worktree, '.git'), 'utf8').catch(() => undefined);
   const match = /^gitdir: (.+)$/m.exec(text ?? '');
   return match?.[1]?.trim();
