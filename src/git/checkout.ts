@@ -38,16 +38,25 @@ function trackedFolders(tracked: ReadonlySet<string>): Set<string> {
   return folders;
 }
 
-/** HEAD at `commit`, the index at HEAD with no flag hiding a file, nothing staged. */
-async function resetHeadAndIndex(worktree: string, commit: string): Promise<void> {
+/** HEAD at `commit`, no flag hiding a file in the index. */
+async function resetHead(worktree: string, commit: string): Promise<void> {
   await git(['update-ref', '--no-deref', 'HEAD', commit], { cwd: worktree });
   await clearHidingFlags(worktree, ['**']);
-  await git(['reset', '--quiet'], { cwd: worktree });
+}
+
+/**
+ * HEAD at `commit`, the index at HEAD with no flag hiding a file, nothing staged. Without a
+ * refresh of every file's stat (what comes next looks at the files itself), which on a large
+ * worktree is most of the time a reset takes.
+ */
+async function resetHeadAndIndex(worktree: string, commit: string): Promise<void> {
+  await resetHead(worktree, commit);
+  await git(['reset', '--quiet', '--no-refresh'], { cwd: worktree });
 }
 
 /** The worktree exactly at `commit`: tracked files restored, every untracked and ignored file gone. */
 export async function cleanCheckout(worktree: string, commit: string): Promise<void> {
-  await resetHeadAndIndex(worktree, commit);
+  await resetHead(worktree, commit);
   await git(['reset', '--quiet', '--hard', commit], { cwd: worktree });
   // -ff: nested repositories too; -x: ignored files (build output, an agent's node_modules).
   await git(['clean', '-ffdxq'], { cwd: worktree });

@@ -176,8 +176,9 @@ export class GitWorkspace implements Workspace {
     const parent = await this.readRef(worktree.ref);
     if (parent === undefined) throw new InternalError(`${worktree.ref} does not exist`, { ref: worktree.ref, worktree: cwd });
     await git(['update-ref', '--no-deref', 'HEAD', parent], { cwd });
-    // The index back at HEAD, so only the listed paths (not an agent's staging) get committed.
-    await git(['reset', '--quiet'], { cwd });
+    // The index back at HEAD, so only the listed paths (not an agent's staging) get committed;
+    // the status that lists them looks at the files, so no refresh of them all here.
+    await git(['reset', '--quiet', '--no-refresh'], { cwd });
     const files = await listChangedPaths(cwd, options.exclude);
     if (files.length === 0) return undefined;
     await git(['add', '--all', '--pathspec-from-file=-', '--pathspec-file-nul'], { cwd, input: files.join('\0'), env: LITERAL_PATHSPECS });
