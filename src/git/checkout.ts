@@ -74,8 +74,8 @@ export async function recordSetupState(worktree: string, commit: string): Promis
 
 /** Put the worktree back to `state`: what a stage added goes, what it changed of the commit comes back. */
 export async function restoreSetupState(worktree: string, state: SetupState): Promise<RestoreOutcome> {
-  await resetHeadAndIndex(worktree, state.commit);
-  const now = await readTreeState(worktree);
+  // The reset writes the index only (in the admin folder, out of the walk): side by side.
+  const [, now] = await Promise.all([resetHeadAndIndex(worktree, state.commit), readTreeState(worktree)]);
   const changes = diffTreeStates(state.tree, now);
   const folders = trackedFolders(state.tracked);
   const fromCommit = (path: string): boolean => (state.tracked.has(path) && !state.setupTouched.has(path)) || folders.has(path);
