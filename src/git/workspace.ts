@@ -112,7 +112,12 @@ export class GitWorkspace implements Workspace {
     const reused = await this.locked(async () => {
       await this.refuseCheckedOut(ref);
       const idle = pool.take();
-      await this.pointRef(ref, commit, idle === undefined ? 'pool' : basename(idle));
+      try {
+        await this.pointRef(ref, commit, idle === undefined ? 'pool' : basename(idle));
+      } catch (error) {
+        if (idle !== undefined) pool.adopt(idle);
+        throw error;
+      }
       return idle;
     });
     if (reused !== undefined) {
