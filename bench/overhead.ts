@@ -5,7 +5,11 @@
  * replay agent applying patches that each change one line, and a bench that prints its metric at
  * once (`repeat: 1`, no setup, no checks).
  *
- *   npx tsx bench/overhead.ts [--experiments 30] [--large-files 20000] [--label before]
+ *   npx tsx bench/overhead.ts [--experiments 30] [--large-files 20000] [--before REV --rounds 2] [--out overhead]
+ *
+ * With `--before REV`, the code of REV (in a temporary worktree of this repository) and this
+ * checkout's run alternately, `--rounds` runs each per repository size, in one session, so the
+ * ratio between them is measured on the same machine at the same time.
  *
  * Per experiment, from the run's events.jsonl (timestamps to the millisecond):
  *   wall      experiment_started → the next experiment_started (so the worktree's removal and
@@ -17,11 +21,11 @@
  *   overhead  wall − commands − agent
  * The baseline (e0000) and the cancelled last experiment (the agent had no patch left) are left out.
  *
- * Writes bench/results/overhead.json and .md (or overhead-<label>.* with --label).
+ * Writes bench/results/overhead.json and .md (or <out>.*).
  */
 import { execFile } from 'node:child_process';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -123,14 +127,17 @@ async function agentTime(fixture: Fixture): Promise<number> {
 
 const stat = (values: readonly number[]) => ({ median: Math.round(median(values)), p90: Math.round(quantile(values, 0.9)), mean: Math.round(values.reduce((a, b) => a + b, 0) / values.length) });
 
-async function measure(label: 'small' | 'large', files: number, experiments: number) {
+type StartRun = typeof startRun;
+
+/** One run of `experiments` experiments on a new repository of `files` files, with the given code's `startRun`. */
+async function measure(label: 'small' | 'large', files: number, experiments: number, run: StartRun = startRun) {
   const fixture = await makeFixture(label, files, experiments);
   try {
     const tracked = await trackedFiles(fixture.repo);
     const agentMs = await agentTime(fixture);
     const load = loadavg()[0]!;
     const started = Date.now();
-    const outcome = await startRun({
+    const outcome = await run({
       repo: fixture.repo,
       flags: { agent: 'replay', patches: fixture.patches },
       experimentsRoot: fixture.experiments,
@@ -177,50 +184,127 @@ const PART_LABELS: Record<string, string> = {
   after_finished: 'experiment_finished → next experiment_started: worktree removal, budget, next best',
 };
 
-function markdown(results: readonly Result[], header: { date: string; label: string; machine: string }): string {
-  const row = (r: Result) =>
-    `| ${r.repository} | ${r.tracked_files} | ${r.experiments} | ${r.wall_ms.median} | ${r.commands_ms.median} | ${r.agent_ms} | **${r.overhead_ms.median}** (p90 ${r.overhead_ms.p90}) | ≤ ${r.goal_ms}: ${r.goal_met ? 'met' : 'not met'} | ${r.load_1min_at_start_and_end.map((x) => x.toFixed(1)).join(' → ')} |`;
-  const parts = [...new Set(results.flatMap((r) => Object.keys(r.parts_median_ms)))];
+/** Several runs of one arm on one repository size, as one result (their experiments together). */
+function merged(runs: readonly Result[]): Result {
+  const first = runs[0]!;
+  const rows = runs.flatMap((r) => r.rows);
+  const partNames = [...new Set(rows.flatMap((r) => Object.keys(r.parts)))];
+  return {
+    ...first,
+    experiments: rows.length,
+    verdicts: [...new Set(runs.flatMap((r) => r.verdicts))],
+    run_s: runs.reduce((sum, r) => sum + r.run_s, 0),
+    load_1min_at_start_and_end: [first.load_1min_at_start_and_end[0]!, runs.at(-1)!.load_1min_at_start_and_end[1]!],
+    agent_ms: Math.round(median(runs.map((r) => r.agent_ms)) * 10) / 10,
+    wall_ms: stat(rows.map((r) => r.wall_ms)),
+    commands_ms: stat(rows.map((r) => r.commands_ms)),
+    overhead_ms: stat(rows.map((r) => r.overhead_ms)),
+    goal_met: median(rows.map((r) => r.overhead_ms)) <= first.goal_ms,
+    parts_median_ms: Object.fromEntries(partNames.map((name) => [name, Math.round(median(rows.flatMap((r) => (r.parts[name] === undefined ? [] : [r.parts[name]]))))])),
+    rows,
+  };
+}
+
+interface Arm {
+  name: string;
+  /** The commit whose code it runs. */
+  commit: string;
+  run: StartRun;
+}
+
+/** The code of `rev` (its `src/`, exported to a temporary folder, with this checkout's node_modules); its `startRun`. */
+async function armOf(rev: string, scratch: string): Promise<Arm> {
+  const here = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const commit = (await git(['rev-parse', '--verify', `${rev}^{commit}`], { cwd: here })).stdout;
+  const dir = join(scratch, `code-${commit.slice(0, 10)}`);
+  await mkdir(dir);
+  // An export, not a worktree: the repository's own worktree list is left alone.
+  await promisify(execFile)('sh', ['-c', 'git archive --format=tar "$1" src package.json tsconfig.json | tar -x -C "$2"', 'sh', commit, dir], { cwd: here });
+  await symlink(await realpath(join(here, 'node_modules')), join(dir, 'node_modules'));
+  const module = (await import(join(dir, 'src', 'app', 'run.ts'))) as { startRun: StartRun };
+  return { name: rev, commit, run: module.startRun };
+}
+
+function markdown(report: Report): string {
+  const row = (arm: string, r: Result) =>
+    `| ${arm} | ${r.repository} | ${r.tracked_files} | ${r.experiments} | ${r.wall_ms.median} | ${r.commands_ms.median} | ${r.agent_ms} | **${r.overhead_ms.median}** (p90 ${r.overhead_ms.p90}) | ≤ ${r.goal_ms}: ${r.goal_met ? 'met' : 'not met'} | ${r.load_1min_at_start_and_end.map((x) => x.toFixed(1)).join(' → ')} |`;
+  const all = report.arms.flatMap((a) => a.results);
+  const parts = [...new Set(all.flatMap((r) => Object.keys(r.parts_median_ms)))];
+  const columns = report.arms.flatMap((a) => a.results.map((r) => ({ label: `${a.name}, ${r.tracked_files} files`, r })));
+  const ratios = report.arms.length === 2 ? report.arms[1]!.results.map((after, i) => ({ after, before: report.arms[0]!.results[i]! })) : [];
   return [
-    `# Orchestration overhead per experiment${header.label === '' ? '' : ` (${header.label})`}`,
+    '# Orchestration overhead per experiment',
     '',
-    `Generated by \`npx tsx bench/overhead.ts\`, ${header.date}: ${header.machine}. The real product path (\`startRun\`, a private redis-server, the in-process worker, real git, \`sandbox: auto\`), the replay agent (one patch per experiment, each changing one line of its own file), a bench that prints its metric at once (\`repeat: 1\`, no setup, no checks).`,
+    `Generated by \`npx tsx bench/overhead.ts\`, ${report.date}: ${report.machine}. The real product path (\`startRun\`, a private redis-server, the in-process worker, real git, \`sandbox: auto\`, bubblewrap working here), the replay agent (one patch per experiment, each changing one line of its own file), a bench that prints its metric at once (\`repeat: 1\`, no setup, no checks).${report.arms.length > 1 ? ` Arms: ${report.arms.map((a) => `${a.name} (\`${a.commit.slice(0, 7)}\`)`).join(', ')}, ${report.rounds} runs each per repository size, alternating in one session, so both see the same machine.` : ''}`,
     '',
     'Per experiment, from `events.jsonl`: wall = `experiment_started` → the next `experiment_started`; commands = Σ `stage_finished.durationS` (the bench command, sandbox start included); agent = the replay agent\'s `propose()` timed apart on the same repository (median of 10); **overhead = wall − commands − agent**. Baseline and the final cancelled experiment left out. Medians in ms.',
     '',
-    '| repository | tracked files | experiments | wall | commands | agent | overhead | goal | load (1 min) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...results.map(row),
+    '| code | repository | tracked files | experiments | wall | commands | agent | overhead | goal | load (1 min) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...report.arms.flatMap((a) => a.results.map((r) => row(a.name, r))),
     '',
+    ...(ratios.length === 0
+      ? []
+      : [
+          ...ratios.map(({ before, after }) => `${after.tracked_files} files: overhead ${before.overhead_ms.median} → ${after.overhead_ms.median} ms, **${(after.overhead_ms.median / before.overhead_ms.median).toFixed(2)}×** (${report.arms[1]!.name} over ${report.arms[0]!.name}).`),
+          '',
+        ]),
     'Where the overhead goes (median ms per experiment, between events):',
     '',
-    `| part | ${results.map((r) => `${r.repository} (${r.tracked_files} files)`).join(' | ')} |`,
-    `| --- | ${results.map(() => '---').join(' | ')} |`,
-    ...parts.map((p) => `| ${PART_LABELS[p] ?? p} | ${results.map((r) => r.parts_median_ms[p] ?? '').join(' | ')} |`),
+    `| part | ${columns.map((c) => c.label).join(' | ')} |`,
+    `| --- | ${columns.map(() => '---').join(' | ')} |`,
+    ...parts.map((p) => `| ${PART_LABELS[p] ?? p} | ${columns.map((c) => c.r.parts_median_ms[p] ?? '').join(' | ')} |`),
     '',
   ].join('\n');
+}
+
+interface Report {
+  date: string;
+  machine: string;
+  rounds: number;
+  arms: { name: string; commit: string; results: Result[] }[];
 }
 
 async function main(): Promise<void> {
   const experiments = Number(option('experiments', '30'));
   const largeFiles = Number(option('large-files', '20000'));
-  const label = option('label', '');
+  const rounds = Number(option('rounds', '1'));
+  const before = option('before', '');
+  const out = option('out', 'overhead');
   // The run index of this machine is not the bench's to write to.
   process.env['RATCHET_STATE_DIR'] ??= join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.cache', 'ratchet-bench-state');
-  const results: Result[] = [];
-  for (const [name, files] of [['small', 40], ['large', largeFiles]] as const) {
-    results.push(await measure(name, Math.max(files, experiments + 3), experiments));
-    const r = results.at(-1)!;
-    process.stdout.write(`${name}: ${r.tracked_files} files, overhead median ${r.overhead_ms.median} ms (wall ${r.wall_ms.median}, commands ${r.commands_ms.median}, agent ${r.agent_ms})\n`);
+  const scratch = await mkdtemp(join(tmpdir(), 'ratchet-bench-code-'));
+  const here = join(dirname(fileURLToPath(import.meta.url)), '..');
+  try {
+    const head = (await git(['rev-parse', 'HEAD'], { cwd: here })).stdout;
+    const arms: Arm[] = [...(before === '' ? [] : [await armOf(before, scratch)]), { name: before === '' ? 'this checkout' : 'after', commit: head, run: startRun }];
+    const runs = arms.map(() => ({ small: [] as Result[], large: [] as Result[] }));
+    for (let round = 0; round < rounds; round++) {
+      for (const [name, files] of [['small', 40], ['large', largeFiles]] as const) {
+        // Alternate which arm goes first, so drift of the machine falls on both alike.
+        const order = arms.map((_, i) => i);
+        if (round % 2 === 1) order.reverse();
+        for (const i of order) {
+          const r = await measure(name, Math.max(files, experiments + 3), experiments, arms[i]!.run);
+          runs[i]![name].push(r);
+          process.stdout.write(`${arms[i]!.name}, ${name}: ${r.tracked_files} files, overhead median ${r.overhead_ms.median} ms (wall ${r.wall_ms.median}, commands ${r.commands_ms.median}, agent ${r.agent_ms}, load ${r.load_1min_at_start_and_end[1]!.toFixed(1)})\n`);
+        }
+      }
+    }
+    const gitVersion = await promisify(execFile)('git', ['--version']).then((r) => r.stdout.trim(), () => 'git ?');
+    const report: Report = {
+      date: new Date().toISOString(),
+      machine: `${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GB, Linux ${release()}, Node ${process.version}, ${gitVersion}`,
+      rounds,
+      arms: arms.map((arm, i) => ({ name: arm.name, commit: arm.commit, results: [merged(runs[i]!.small), merged(runs[i]!.large)] })),
+    };
+    const results = join(here, 'bench', 'results');
+    await mkdir(results, { recursive: true });
+    await writeFile(join(results, `${out}.json`), `${JSON.stringify(report, null, 2)}\n`);
+    await writeFile(join(results, `${out}.md`), markdown(report));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
   }
-  const gitVersion = await promisify(execFile)('git', ['--version']).then((r) => r.stdout.trim(), () => 'git ?');
-  const machine = `${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GB, Linux ${release()}, Node ${process.version}, ${gitVersion}`;
-  const date = new Date().toISOString();
-  const out = join(dirname(fileURLToPath(import.meta.url)), 'results');
-  await mkdir(out, { recursive: true });
-  const name = label === '' ? 'overhead' : `overhead-${label}`;
-  await writeFile(join(out, `${name}.json`), `${JSON.stringify({ date, label, machine, results }, null, 2)}\n`);
-  await writeFile(join(out, `${name}.md`), markdown(results, { date, label, machine }));
 }
 
 await main();
