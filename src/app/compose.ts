@@ -45,6 +45,8 @@ export async function resolveSandbox(mode: Spec['sandbox']): Promise<{ sandboxed
 /** The stage executor every worker runs: in-process in `ratchet run`, or in `ratchet worker`. */
 export function createWorkerExecutor(runner: CommandRunner): StageExecutor {
   return createStageExecutor(runner, new GitCheckoutGuard(), {
+    // The runner resolves `sandbox: auto` with the same probe, once per process.
+    sandboxWorks: async () => (await probeBwrap()).ok,
     // The policy comes from the run's own spec, which travels with each job, so one worker serves
     // runs with different settings. Only A/B benches adapt; anything else (repeat: 1, a baseline
     // with no parent) runs the candidate exactly `rounds` times, though the executor would allow more.

@@ -147,7 +147,7 @@ export async function startRun(options: RunOptions): Promise<RunOutcome> {
   checkRunJobKey(options.redis === undefined ? {} : { flag: options.redis }); // before anything is created
   const { spec, source, specDir } = await resolveRunSpec(options.repo, options.flags, options.specFile);
   const runId = options.runId ?? generateRunId(options.repo);
-  const workspace = await GitWorkspace.open(options.repo, { runId });
+  const workspace = await GitWorkspace.open(options.repo, { runId, pool: options.keepWorktrees !== true });
   await resolveHoldout(spec, source, specDir, workspace);
   const objective = await resolveObjective(spec, workspace.repo, source);
   for (const warning of await checkAgentReady(spec, workspace.repo)) options.onWarning?.(warning);
@@ -192,7 +192,7 @@ export interface ResumeOptions extends SessionOptions {
 export async function resumeRun(options: ResumeOptions): Promise<RunOutcome> {
   const info = await readRunInfo(runDir(options.experimentsRoot, options.runId));
   const store = await RunStore.open(options.experimentsRoot, options.runId, { redactor: processRedactor() });
-  const workspace = await GitWorkspace.open(info.target, { runId: info.runId });
+  const workspace = await GitWorkspace.open(info.target, { runId: info.runId, pool: options.keepWorktrees !== true });
   await checkAgentReady(info.spec, workspace.repo);
   // The holdout folder was checked when the run started; it may have gone or moved since.
   await resolveHoldout(info.spec, join(store.dir, 'run.json'), '/', workspace);
@@ -332,6 +332,8 @@ async function stoppableSession(
     redis.lost?.removeEventListener('abort', onLost);
     const closeMs = redisLost === undefined ? CLOSE_TIMEOUT_MS : LOST_CLOSE_TIMEOUT_MS;
     await bounded(worker?.close(), closeMs);
+    // The pool's worktrees outlive experiments, not the session; no job runs in them now.
+    await workspace.drainPool().catch(() => undefined);
     await bounded(queue.close(), closeMs);
     await redis.stop().catch(() => undefined);
   }

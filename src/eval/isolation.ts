@@ -8,6 +8,7 @@
  * when that is impossible (the stage changed setup's own files) setup runs again. A worker that
  * never set the worktree up (another process did) runs setup first, so it always knows.
  */
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js';
 import type { RepoSnapshot } from '../domain/workspace.js';
@@ -30,8 +31,13 @@ export class RecordCache {
   private readonly records = new Map<string, CheckoutRecord>();
   constructor(private readonly limit = 8) {}
 
+  /**
+   * The worktree's `.git` link is part of the key: a pooled worktree's path comes back for other
+   * experiments, and the pool writes the link anew each time it hands the worktree out, so a
+   * record taken before is never found for it again (git/pool.ts).
+   */
   private static key(checkout: Checkout): string {
-    return `${checkout.worktree}@${checkout.commit}`;
+    return `${checkout.worktree}@${checkout.commit}@${linkStamp(checkout.worktree)}`;
   }
 
   get(checkout: Checkout): CheckoutRecord | undefined {
@@ -53,6 +59,15 @@ export class RecordCache {
 
   delete(checkout: Checkout): void {
     this.records.delete(RecordCache.key(checkout));
+  }
+}
+
+function linkStamp(worktree: string): string {
+  try {
+    const link = lstatSync(join(worktree, '.git'));
+    return `${link.ino}:${link.ctimeMs}:${link.mtimeMs}`;
+  } catch {
+    return 'none';
   }
 }
 

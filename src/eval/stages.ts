@@ -23,16 +23,22 @@ import { shellWord } from '../util/shell.js';
 
 export { ratchetEnv, RATCHET_ENV, tailLines, type BenchPolicy, type StageExecutor } from './stage-results.js';
 
-/** Whether a stage's commands may run outside bubblewrap (`none`, or `auto` where it does not work). */
-function mayRunUnsandboxed(request: EvaluationRequest): boolean {
-  return request.spec.sandbox !== 'bwrap';
-}
 
 export interface StageExecutorOptions {
   /** Adaptive stopping; without one the bench runs exactly `bench.repeat` rounds. */
   policy?: BenchPolicy;
   /** Lines of output kept as `failureTail`. */
   tailLines?: number;
+  /**
+   * Whether bubblewrap works here, as the runner finds it (what `sandbox: auto` resolves to).
+   * Without it, `auto` is taken to run commands unsandboxed, and the user's checkout is watched.
+   */
+  sandboxWorks?: () => Promise<boolean>;
+}
+
+/** A stage expected to run sandboxed whose command did not: the user's checkout was not watched, so nothing vouches for it. */
+function unwatched(stage: StageKind, unsandboxed: boolean, watched: boolean): string | undefined {
+  return unsandboxed && !watched ? `a command of ${stage} ran outside the sandbox, which was expected to work here, so the user's checkout was not watched` : undefined;
 }
 
 type Ready = { ok: true; record: CheckoutRecord } | { ok: false; result: StageResult };
@@ -45,6 +51,12 @@ function planOf(request: EvaluationRequest, spec: BenchSpec): BenchPlan {
 
 export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard, options: StageExecutorOptions = {}): StageExecutor {
   const keepLines = options.tailLines ?? 60;
+  /**
+   * Whether a stage's commands may run outside bubblewrap (`none`, or `auto` where it does not
+   * work): only then is the user's checkout (a `git status` of all of it) snapshotted around it.
+   */
+  const mayRunUnsandboxed = async (request: EvaluationRequest): Promise<boolean> =>
+    request.spec.sandbox === 'none' || (request.spec.sandbox === 'auto' && !((await options.sandboxWorks?.()) ?? false));
   // The worktrees as setup left them: a parent set up once (often when it was itself the
   // candidate) is not set up again by every candidate built on it.
   const records = new RecordCache();
@@ -96,10 +108,11 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     const parent = checkout.side === 'parent';
     const subject = parent ? 'setup in the parent worktree' : 'setup';
     await noter(log)(parent ? `setup in the parent worktree (${checkout.commit} at ${checkout.worktree})` : `setup in the candidate worktree (${request.experiment} at ${checkout.commit})`);
-    const before = await guard.snapshotRepo(request.gitDir, { checkout: mayRunUnsandboxed(request) });
+    const watched = await mayRunUnsandboxed(request);
+    const before = await guard.snapshotRepo(request.gitDir, { checkout: watched });
     const ran = await exec(request, 'setup', checkout, clean, command, request.spec.setup_timeout, log, signal);
     const failure = failureOf(ran, subject, request.spec.setup_timeout, 'failed');
-    const violation = await stageViolations(guard, request, 'setup', [{ checkout, record: clean }], before, ran.sandboxed !== true);
+    const violation = (await stageViolations(guard, request, 'setup', [{ checkout, record: clean }], before, ran.sandboxed !== true)) ?? unwatched('setup', ran.sandboxed !== true, watched);
     if (violation !== undefined) return { ok: false, result: rejectedStage('setup', violation) };
     if (failure !== undefined) {
       return { ok: false, result: { outcomes: [outcome('setup', 'setup', failure.status, ran.exitCode, ran.durationMs, failure.reason)], failureTail: tailLines(ran.output, keepLines) } };
@@ -143,7 +156,8 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     const [own] = checkoutsOf(request, false);
     const ready = await prepare(request, 'checks', own!, log, signal);
     if (!ready.ok) return ready.result;
-    const before = await guard.snapshotRepo(request.gitDir, { checkout: mayRunUnsandboxed(request) });
+    const watched = await mayRunUnsandboxed(request);
+    const before = await guard.snapshotRepo(request.gitDir, { checkout: watched });
     const all = request.spec.checks;
     const outcomes: StageOutcome[] = [];
     let failureTail: string | undefined;
@@ -164,7 +178,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       failureTail = tailLines(result.output, keepLines);
       break;
     }
-    const violation = await stageViolations(guard, request, 'checks', [{ checkout: own!, record: ready.record }], before, unsandboxed);
+    const violation = (await stageViolations(guard, request, 'checks', [{ checkout: own!, record: ready.record }], before, unsandboxed)) ?? unwatched('checks', unsandboxed, watched);
     // Breaking the rules outweighs failing a test: the rejection comes first, so it decides.
     if (violation !== undefined) return { outcomes: [...rejectedStage('checks', violation).outcomes, ...outcomes], failureTail: violation };
     return failureTail === undefined ? { outcomes } : { outcomes, failureTail };
@@ -192,10 +206,11 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       if (!ready.ok) return ready.result;
       sides.push({ checkout, record: ready.record });
     }
-    const before = await guard.snapshotRepo(request.gitDir, { checkout: mayRunUnsandboxed(request) });
+    const watched = await mayRunUnsandboxed(request);
+    const before = await guard.snapshotRepo(request.gitDir, { checkout: watched });
     const ran = { unsandboxed: false };
     const result = await measure(request, stage, spec, plan, sides, log, signal, ran);
-    const violation = await stageViolations(guard, request, stage, sides, before, ran.unsandboxed);
+    const violation = (await stageViolations(guard, request, stage, sides, before, ran.unsandboxed)) ?? unwatched(stage, ran.unsandboxed, watched);
     return violation === undefined ? result : rejectedStage(stage, violation);
   }
 

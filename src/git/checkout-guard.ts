@@ -3,7 +3,8 @@ import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js'
 import type { RepoSnapshot } from '../domain/workspace.js';
 import { cleanCheckout, protectedChanged, protectedTouched, recordSetupState, repairWorktreeLink, restoreSetupState, worktreeLinkOk } from './checkout.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
-import { diffTreeStates, readTreeState } from './tree-state.js';
+import { globRoots } from '../plan/path-policy.js';
+import { diffTreeStates, readTreeState, readTreeStateAt, treeStateAt } from './tree-state.js';
 import { undoCheckoutChanges } from './user-checkout.js';
 
 export class GitCheckoutGuard implements CheckoutGuard {
@@ -22,7 +23,11 @@ export class GitCheckoutGuard implements CheckoutGuard {
 
   async protectedTouched(worktree: string, record: CheckoutRecord, globs: readonly string[]): Promise<string[]> {
     if (globs.length === 0) return [];
-    return protectedTouched(worktree, diffTreeStates(record.tree, await readTreeState(worktree)), globs);
+    // Only where a protected path can be: on a large worktree, most of it is not.
+    const roots = globRoots(globs);
+    const part = roots === undefined ? undefined : await readTreeStateAt(worktree, roots);
+    const changes = part === undefined ? diffTreeStates(record.tree, await readTreeState(worktree)) : diffTreeStates(treeStateAt(record.tree, roots!), part);
+    return protectedTouched(worktree, changes, globs);
   }
 
   protectedChanged(worktree: string, record: CheckoutRecord, globs: readonly string[]): Promise<boolean> {

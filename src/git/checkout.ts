@@ -38,16 +38,25 @@ function trackedFolders(tracked: ReadonlySet<string>): Set<string> {
   return folders;
 }
 
-/** HEAD at `commit`, the index at HEAD with no flag hiding a file, nothing staged. */
-async function resetHeadAndIndex(worktree: string, commit: string): Promise<void> {
+/** HEAD at `commit`, no flag hiding a file in the index. */
+async function resetHead(worktree: string, commit: string): Promise<void> {
   await git(['update-ref', '--no-deref', 'HEAD', commit], { cwd: worktree });
   await clearHidingFlags(worktree, ['**']);
-  await git(['reset', '--quiet'], { cwd: worktree });
+}
+
+/**
+ * HEAD at `commit`, the index at HEAD with no flag hiding a file, nothing staged. Without a
+ * refresh of every file's stat (what comes next looks at the files itself), which on a large
+ * worktree is most of the time a reset takes.
+ */
+async function resetHeadAndIndex(worktree: string, commit: string): Promise<void> {
+  await resetHead(worktree, commit);
+  await git(['reset', '--quiet', '--no-refresh'], { cwd: worktree });
 }
 
 /** The worktree exactly at `commit`: tracked files restored, every untracked and ignored file gone. */
 export async function cleanCheckout(worktree: string, commit: string): Promise<void> {
-  await resetHeadAndIndex(worktree, commit);
+  await resetHead(worktree, commit);
   await git(['reset', '--quiet', '--hard', commit], { cwd: worktree });
   // -ff: nested repositories too; -x: ignored files (build output, an agent's node_modules).
   await git(['clean', '-ffdxq'], { cwd: worktree });
@@ -65,8 +74,8 @@ export async function recordSetupState(worktree: string, commit: string): Promis
 
 /** Put the worktree back to `state`: what a stage added goes, what it changed of the commit comes back. */
 export async function restoreSetupState(worktree: string, state: SetupState): Promise<RestoreOutcome> {
-  await resetHeadAndIndex(worktree, state.commit);
-  const now = await readTreeState(worktree);
+  // The reset writes the index only (in the admin folder, out of the walk): side by side.
+  const [, now] = await Promise.all([resetHeadAndIndex(worktree, state.commit), readTreeState(worktree)]);
   const changes = diffTreeStates(state.tree, now);
   const folders = trackedFolders(state.tracked);
   const fromCommit = (path: string): boolean => (state.tracked.has(path) && !state.setupTouched.has(path)) || folders.has(path);
@@ -144,7 +153,7 @@ export async function protectedChanged(worktree: string, record: CheckoutRecord,
 // The worktree's link to its repository
 
 /** The `gitdir:` a linked worktree's `.git` file names, if it is a readable file that names one. */
-async function linkTarget(worktree: string): Promise<string | undefined> {
+export async function linkTarget(worktree: string): Promise<string | undefined> {
   const text = await readFile(join(worktree, '.git'), 'utf8').catch(() => undefined);
   const match = /^gitdir: (.+)$/m.exec(text ?? '');
   return match?.[1]?.trim();

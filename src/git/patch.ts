@@ -109,7 +109,8 @@ export interface DescribeOptions {
 }
 
 export async function describeCommit(cwd: string, parent: string, commit: string, options: DescribeOptions = {}): Promise<CandidateCommit> {
-  const numstat = await git(['diff', ...COMMON, '--numstat', '-z', parent, commit, '--'], { cwd });
+  // Independent reads: side by side, so the commit waits for the slower of the two only.
+  const [numstat, raw] = await Promise.all([git(['diff', ...COMMON, '--numstat', '-z', parent, commit, '--'], { cwd }), rawEntries(cwd, parent, commit)]);
   const files: string[] = [];
   const textFiles: string[] = [];
   const binary: string[] = [];
@@ -127,7 +128,6 @@ export async function describeCommit(cwd: string, parent: string, commit: string
     if (added !== '-') textFiles.push(file);
     else binary.push(file);
   }
-  const raw = await rawEntries(cwd, parent, commit);
   const symlinks: { path: string; target: string }[] = [];
   for (const entry of raw) {
     if (entry.newMode === '120000') symlinks.push({ path: entry.path, target: await blobText(cwd, entry.newSha) });

@@ -69,6 +69,38 @@ export async function readTreeState(root: string, prefix = ''): Promise<Map<stri
   return state;
 }
 
+/**
+ * The part of the worktree's state at or under `paths` (repository-relative), exactly as the
+ * whole walk would see it; undefined when the way to one of them is not plain folders (a link
+ * or a file on the way would make this see something else than the whole walk does).
+ */
+export async function readTreeStateAt(root: string, paths: readonly string[]): Promise<Map<string, string> | undefined> {
+  const state = new Map<string, string>();
+  for (const path of paths) {
+    const parts = path.split('/');
+    if (parts[0] === '.git') return undefined; // the whole walk leaves the link out
+    for (let depth = 1; depth < parts.length; depth++) {
+      const folder = stampPath(join(root, ...parts.slice(0, depth)));
+      if (folder === undefined) break; // a missing folder on the way: nothing under it either
+      if (!folder.startsWith('d:')) return undefined;
+    }
+    const stamp = stampPath(join(root, path));
+    if (stamp === undefined) continue;
+    state.set(path, stamp);
+    if (stamp.startsWith('d:')) for (const [under, s] of await readTreeState(join(root, path), path)) state.set(under, s);
+  }
+  return state;
+}
+
+/** The entries of `state` at or under `paths`. Pure. */
+export function treeStateAt(state: TreeState, paths: readonly string[]): Map<string, string> {
+  const part = new Map<string, string>();
+  for (const [path, stamp] of state) {
+    if (paths.some((root) => path === root || path.startsWith(`${root}/`))) part.set(path, stamp);
+  }
+  return part;
+}
+
 /** What `after` added, changed and removed relative to `before`. Sorted. Pure. */
 export function diffTreeStates(before: TreeState, after: TreeState): TreeChanges {
   const added: string[] = [];

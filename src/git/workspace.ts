@@ -2,10 +2,12 @@
  * The git workspace: one worktree per experiment under a root folder ratchet owns, each
  * experiment's commit kept on its own ref. Metadata operations (worktree add/remove/prune, ref
  * updates) run under the repository lock; checkouts and deletions of content run outside it.
- * The user's own checkout (branch, index, files) is never written to.
+ * With `pool`, worktrees are reused (pool.ts): removing one returns it to the pool, creating one
+ * takes it back and moves it to the new commit. The user's own checkout (branch, index, files)
+ * is never written to.
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
-import { join, resolve as resolvePath } from 'node:path';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { InternalError, UserError } from '../domain/errors.js';
 import type { CandidateCommit, Workspace, Worktree } from '../domain/workspace.js';
 import { listChangedPaths } from './changes.js';
@@ -13,6 +15,7 @@ import { git, LITERAL_PATHSPECS, RATCHET_IDENTITY } from './exec.js';
 import { withRepoLock, type RepoLockOptions } from './lock.js';
 import { describeCommit } from './patch.js';
 import { worktreeLinkOk } from './checkout.js';
+import { poolable, POOL_NAME, resetPooled, WorktreePool } from './pool.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { undoCheckoutChanges } from './user-checkout.js';
 import type { RepoSnapshot } from '../domain/workspace.js';
@@ -28,6 +31,11 @@ export interface OpenOptions {
   worktreeRoot?: string;
   runId?: string;
   lock?: RepoLockOptions;
+  /**
+   * Reuse worktrees (pool.ts): they are named `pool-N` instead of after the experiment, and
+   * stay on disk between experiments until `drainPool`.
+   */
+  pool?: boolean;
 }
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
@@ -39,6 +47,7 @@ export class GitWorkspace implements Workspace {
     readonly gitDir: string,
     readonly worktreeRoot: string,
     private readonly lockOptions: RepoLockOptions,
+    private readonly pool: WorktreePool | undefined,
   ) {}
 
   /** Opens the repository containing `repoPath`; a UserError when there is none or it has no commits. */
@@ -72,7 +81,7 @@ export class GitWorkspace implements Workspace {
         });
       }
     }
-    return new GitWorkspace(repo, gitDir, root, options.lock ?? {});
+    return new GitWorkspace(repo, gitDir, root, options.lock ?? {}, options.pool === true ? new WorktreePool(root) : undefined);
   }
 
   async resolve(rev: string): Promise<string> {
@@ -86,28 +95,76 @@ export class GitWorkspace implements Workspace {
     checkRefName(ref);
     if (!NAME.test(name)) throw new InternalError(`bad worktree name ${JSON.stringify(name)}`, { name });
     const commit = await this.commitOf(options.commit);
-    const path = join(this.worktreeRoot, name);
     await mkdir(this.worktreeRoot, { recursive: true });
+    if (this.pool !== undefined) return this.fromPool(this.pool, ref, commit);
+    const path = join(this.worktreeRoot, name);
     await this.locked(async () => {
       if (await exists(path)) throw new InternalError(`worktree ${path} already exists (reconcile the run first)`, { path });
       await this.refuseCheckedOut(ref);
-      // Detached, so the experiment's branch is never "checked out" anywhere: the user may check
-      // it out, and the ref can move while the worktree exists.
-      await git(['worktree', 'add', '--quiet', '--no-checkout', '--detach', path, commit], { cwd: this.repo });
-      const moved = await git(['update-ref', '-m', `ratchet: worktree ${name}`, ref, commit], { cwd: this.repo, allowFailure: true });
-      if (moved.exitCode !== 0) {
-        await git(['worktree', 'remove', '--force', '--force', path], { cwd: this.repo, allowFailure: true });
-        throw new InternalError(`could not point ${ref} at ${commit}: ${moved.stderr.trim()}`, { ref, commit });
-      }
+      await this.addAndPoint(path, ref, commit, name);
     });
-    // The slow part, outside the lock: fill the index and the files.
+    await this.checkOut(path);
+    return { path, ref };
+  }
+
+  /** A pooled worktree moved to `commit` (or, when none is idle or the idle one is unfit, a new one). */
+  private async fromPool(pool: WorktreePool, ref: string, commit: string): Promise<Worktree> {
+    const reused = await this.locked(async () => {
+      await this.refuseCheckedOut(ref);
+      const idle = pool.take();
+      try {
+        await this.pointRef(ref, commit, idle === undefined ? 'pool' : basename(idle));
+      } catch (error) {
+        if (idle !== undefined) pool.adopt(idle);
+        throw error;
+      }
+      return idle;
+    });
+    if (reused !== undefined) {
+      const fit = await poolable(reused, this.gitDir).catch(() => false);
+      if (fit && (await resetPooled(reused, commit).then(() => true, () => false))) {
+        pool.lease(reused);
+        return { path: reused, ref };
+      }
+      // Broken or dirty beyond repair: a new worktree in its place.
+      await this.removeWorktree(reused).catch(() => undefined);
+    }
+    const path = await this.locked(async () => {
+      const fresh = await pool.freshPath(exists);
+      await git(['worktree', 'add', '--quiet', '--no-checkout', '--detach', fresh, commit], { cwd: this.repo });
+      return fresh;
+    });
+    await this.checkOut(path);
+    pool.lease(path);
+    return { path, ref };
+  }
+
+  /** Adds the worktree (no files yet) and points its ref at the commit. Under the lock. */
+  private async addAndPoint(path: string, ref: string, commit: string, name: string): Promise<void> {
+    // Detached, so the experiment's branch is never "checked out" anywhere: the user may check
+    // it out, and the ref can move while the worktree exists.
+    await git(['worktree', 'add', '--quiet', '--no-checkout', '--detach', path, commit], { cwd: this.repo });
+    try {
+      await this.pointRef(ref, commit, name);
+    } catch (error) {
+      await git(['worktree', 'remove', '--force', '--force', path], { cwd: this.repo, allowFailure: true });
+      throw error;
+    }
+  }
+
+  private async pointRef(ref: string, commit: string, name: string): Promise<void> {
+    const moved = await git(['update-ref', '-m', `ratchet: worktree ${name}`, ref, commit], { cwd: this.repo, allowFailure: true });
+    if (moved.exitCode !== 0) throw new InternalError(`could not point ${ref} at ${commit}: ${moved.stderr.trim()}`, { ref, commit });
+  }
+
+  /** The slow part, outside the lock: fill the index and the files. */
+  private async checkOut(path: string): Promise<void> {
     try {
       await git(['reset', '--quiet', '--hard', 'HEAD'], { cwd: path });
     } catch (error) {
       await this.removeWorktree(path).catch(() => undefined);
       throw error;
     }
-    return { path, ref };
   }
 
   changedPaths(worktree: string, options: { exclude?: ReadonlySet<string> } = {}): Promise<string[]> {
@@ -124,8 +181,9 @@ export class GitWorkspace implements Workspace {
     const parent = await this.readRef(worktree.ref);
     if (parent === undefined) throw new InternalError(`${worktree.ref} does not exist`, { ref: worktree.ref, worktree: cwd });
     await git(['update-ref', '--no-deref', 'HEAD', parent], { cwd });
-    // The index back at HEAD, so only the listed paths (not an agent's staging) get committed.
-    await git(['reset', '--quiet'], { cwd });
+    // The index back at HEAD, so only the listed paths (not an agent's staging) get committed;
+    // the status that lists them looks at the files, so no refresh of them all here.
+    await git(['reset', '--quiet', '--no-refresh'], { cwd });
     const files = await listChangedPaths(cwd, options.exclude);
     if (files.length === 0) return undefined;
     await git(['add', '--all', '--pathspec-from-file=-', '--pathspec-file-nul'], { cwd, input: files.join('\0'), env: LITERAL_PATHSPECS });
@@ -175,7 +233,18 @@ export class GitWorkspace implements Workspace {
     return refs;
   }
 
+  /** With the pool, a worktree it handed out goes back to it (it is reset when handed out again). */
   async removeWorktree(path: string): Promise<void> {
+    if (this.pool?.release(path) === true) return;
+    await this.deleteWorktree(path);
+  }
+
+  /** Removes every idle pooled worktree: the end of a session. */
+  async drainPool(): Promise<void> {
+    for (const path of this.pool?.drain() ?? []) await this.deleteWorktree(path).catch(() => undefined);
+  }
+
+  private async deleteWorktree(path: string): Promise<void> {
     const target = await canonical(path);
     let trash: string | undefined;
     await this.locked(async () => {
@@ -201,13 +270,19 @@ export class GitWorkspace implements Workspace {
     const trash: string[] = [];
     await this.locked(async () => {
       const listed = await listWorktrees(this.repo);
+      const listedPaths = new Set<string>();
       for (const entry of listed) {
         const path = await canonical(entry.path);
+        listedPaths.add(path);
         if (!entry.main && isInside(path, base)) removed.add(path);
       }
       const scanned = await scanRoot(base);
       for (const path of scanned.worktrees) removed.add(path);
       trash.push(...scanned.trash);
+      for (const path of [...removed]) {
+        // A pooled worktree git still knows is kept for reuse: it is checked and reset when handed out.
+        if (listedPaths.has(path) && (await this.adoptable(base, path))) removed.delete(path);
+      }
       for (const path of removed) {
         if (await exists(path)) trash.push(await moveAside(path));
       }
@@ -215,6 +290,11 @@ export class GitWorkspace implements Workspace {
     });
     await Promise.all(trash.map((path) => rm(path, { recursive: true, force: true })));
     return [...removed].sort();
+  }
+
+  private async adoptable(root: string, path: string): Promise<boolean> {
+    if (this.pool === undefined || root !== this.worktreeRoot || dirname(path) !== root || !POOL_NAME.test(basename(path))) return false;
+    return (await poolable(path, this.gitDir).catch(() => false)) && this.pool.adopt(path);
   }
 
   worktreeLinkOk(path: string): Promise<boolean> {

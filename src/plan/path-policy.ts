@@ -44,6 +44,24 @@ export function matchesAny(path: string, globs: readonly string[]): boolean {
   return globs.length > 0 && compile(globs)(normalize(path));
 }
 
+/**
+ * The paths at or under which everything `globs` can match lies: each glob's fixed part (`bench`
+ * for `bench/**`, `ratchet.yaml` for itself), sorted. Undefined when one can match anywhere
+ * (a leading globstar, a negation, the root, a brace at the start), so a caller has to look at
+ * everything.
+ */
+export function globRoots(globs: readonly string[]): string[] | undefined {
+  const roots = new Set<string>();
+  for (const glob of globs) {
+    const pattern = normalize(glob);
+    const { base, negated, isGlob } = picomatch.scan(pattern);
+    const root = (isGlob ? base : pattern).replace(/\/+$/, '');
+    if (negated || root === '' || root === '.' || root.split('/').some((part) => part === '..' || part === '.' || part === '')) return undefined;
+    roots.add(root);
+  }
+  return [...roots].sort();
+}
+
 /** Whether the agent may change `path` (for the agent's write and edit tools). */
 export function isEditable(path: string, policy: PathPolicy): boolean {
   if (matchesAny(path, policy.protected)) return false;

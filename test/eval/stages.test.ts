@@ -265,3 +265,31 @@ describe('combineStages', () => {
     expect(evaluation.stages.map((s) => s.stage)).toEqual(['setup', 'checks', 'bench']);
   });
 });
+
+describe("watching the user's checkout", () => {
+  /** A guard that remembers whether each stage asked for the user's checkout in its snapshot. */
+  function watchingGuard(): { guard: ReturnType<typeof inertGuard>; asked: boolean[] } {
+    const asked: boolean[] = [];
+    const guard = inertGuard();
+    return { asked, guard: { ...guard, snapshotRepo: (gitDir, options) => (asked.push(options?.checkout === true), guard.snapshotRepo(gitDir, options)) } };
+  }
+  // Bubblewrap does not work for this runner: every command runs unconfined.
+  const unconfined = new ExecaCommandRunner({ killGraceMs: 200, probe: () => Promise.resolve({ ok: false, reason: 'no bwrap in this test' }) });
+
+  it('watches it around each stage under sandbox: auto where bubblewrap does not work', async () => {
+    const { guard, asked } = watchingGuard();
+    const run = createStageExecutor(unconfined, guard, { sandboxWorks: () => Promise.resolve(false) });
+    const result = await run(request({ sandbox: 'auto', checks: [{ name: 'ok', run: 'true' }] }), 'checks', never);
+    expect(result.outcomes).toMatchObject([{ status: 'ok' }]);
+    expect(asked).toEqual([true]);
+  });
+
+  it('leaves it alone where bubblewrap works, and rejects a stage whose command ran outside the sandbox all the same', async () => {
+    const { guard, asked } = watchingGuard();
+    const run = createStageExecutor(unconfined, guard, { sandboxWorks: () => Promise.resolve(true) });
+    const result = await run(request({ sandbox: 'auto', checks: [{ name: 'ok', run: 'true' }] }), 'checks', never);
+    expect(asked).toEqual([false]);
+    expect(result.outcomes[0]).toMatchObject({ status: 'rejected' });
+    expect(result.outcomes[0]?.reason).toMatch(/ran outside the sandbox, which was expected to work here/);
+  });
+});

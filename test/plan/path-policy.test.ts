@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkPaths, isEditable, matchesAny } from '../../src/plan/path-policy.js';
+import { checkPaths, globRoots, isEditable, matchesAny } from '../../src/plan/path-policy.js';
 
 describe('matchesAny', () => {
   it('matches dot files and dot folders under a globstar', () => {
@@ -24,6 +24,21 @@ describe('matchesAny', () => {
 
   it('matches nothing with no globs', () => {
     expect(matchesAny('anything', [])).toBe(false);
+  });
+});
+
+describe('globRoots', () => {
+  it("names each glob's fixed part, under which all it matches lies", () => {
+    const globs = ['bench/**', 'ratchet.yaml', 'eval/*.json', './test/unit', 'data/[ab]/x.csv'];
+    expect(globRoots(globs)).toEqual(['bench', 'data', 'eval', 'ratchet.yaml', 'test/unit']);
+    const paths = ['bench/run.js', 'bench/.cache/x', 'ratchet.yaml', 'eval/a.json', 'test/unit/a.js', 'data/a/x.csv', 'src/ratchet.yaml', 'evaluate.json'];
+    for (const path of paths.filter((p) => matchesAny(p, globs))) {
+      expect(globRoots(globs)!.some((root) => path === root || path.startsWith(`${root}/`)), path).toBe(true);
+    }
+  });
+
+  it('has no answer for a glob that can match anywhere', () => {
+    for (const glob of ['**/*.test.js', '*.md', '!bench/**', '.', './', '{a,b}/x', 'a/../b']) expect(globRoots(['bench/**', glob]), glob).toBeUndefined();
   });
 });
 

@@ -1,0 +1,107 @@
+/**
+ * The worktree pool of a run: a finished experiment's worktree goes back to the pool instead of
+ * being deleted, and the next experiment takes it and moves it to its own commit. Creating a
+ * worktree writes every file of the repository and deleting one removes them all; moving one
+ * rewrites only the files that differ, which on a repository of 20,000 files is most of an
+ * experiment's overhead.
+ *
+ * A pooled worktree is handed out only after checks that make it as good as a new one: its
+ * `.git` link leads to its own admin folder and back, the admin folder holds nothing but what
+ * git itself keeps for a detached worktree (no rebase, merge, sparse-checkout, lock or config of
+ * a candidate's), and after the reset nothing is left that the commit does not have: no
+ * untracked file, no ignored one, no build output. One that fails is removed and a new one made.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cleanCheckout, linkTarget, repairWorktreeLink, worktreeLinkOk } from './checkout.js';
+import { InternalError } from '../domain/errors.js';
+import { git } from './exec.js';
+
+/** Pooled worktrees are named for their place in the pool, not for an experiment. */
+export const POOL_NAME = /^pool-\d+$/;
+
+/** What git keeps in a detached linked worktree's admin folder, and nothing else. */
+const ADMIN_ENTRIES = new Set(['HEAD', 'ORIG_HEAD', 'commondir', 'gitdir', 'index', 'logs']);
+
+/** Idle worktrees kept for reuse at most; more are removed when they come back. */
+const DEFAULT_CAPACITY = 4;
+
+export class WorktreePool {
+  private readonly idle: string[] = [];
+  private readonly leased = new Set<string>();
+  private next = 1;
+
+  constructor(
+    private readonly root: string,
+    private readonly capacity = DEFAULT_CAPACITY,
+  ) {}
+
+  /** An idle worktree, taken out of the pool; undefined when there is none. */
+  take(): string | undefined {
+    return this.idle.pop();
+  }
+
+  /** The path for a new pooled worktree; `taken` says whether a path is in use on disk. */
+  async freshPath(taken: (path: string) => Promise<boolean>): Promise<string> {
+    for (;;) {
+      const path = join(this.root, `pool-${this.next++}`);
+      if (!(await taken(path))) return path;
+    }
+  }
+
+  /** The worktree is an experiment's until it is released. */
+  lease(path: string): void {
+    this.leased.add(path);
+  }
+
+  /** Back into the pool: true when it was leased from it and there is room; else the caller removes it. */
+  release(path: string): boolean {
+    if (!this.leased.delete(path)) return false;
+    if (this.idle.length >= this.capacity) return false;
+    this.idle.push(path);
+    return true;
+  }
+
+  /** A worktree a crashed session left, kept for reuse (it is checked and reset when handed out). */
+  adopt(path: string): boolean {
+    if (this.idle.length >= this.capacity || this.idle.includes(path)) return false;
+    this.idle.push(path);
+    return true;
+  }
+
+  /** Every idle worktree, out of the pool: the caller removes them (the run is over). */
+  drain(): string[] {
+    return this.idle.splice(0);
+  }
+}
+
+/**
+ * Whether a pooled worktree may be handed out again: its `.git` link works (repaired when a
+ * candidate broke it) and its admin folder holds only what git keeps there.
+ */
+export async function poolable(worktree: string, gitDir: string): Promise<boolean> {
+  if (!(await worktreeLinkOk(worktree, gitDir)) && !(await repairWorktreeLink(worktree, gitDir))) return false;
+  const admin = await linkTarget(worktree);
+  if (admin === undefined) return false;
+  const entries = await readdir(admin).catch(() => undefined);
+  return entries !== undefined && entries.every((name) => ADMIN_ENTRIES.has(name));
+}
+
+/**
+ * Moves a pooled worktree to `commit`: HEAD, index and files at the commit, every untracked and
+ * ignored file gone, checked after. Its `.git` link is written anew (a new file), so a worker's
+ * record of the worktree as an earlier experiment's setup left it (eval/isolation.ts, keyed by
+ * the link's stamp) can never be taken for this one's. Throws when the worktree cannot be made
+ * clean: the caller then replaces it.
+ */
+export async function resetPooled(worktree: string, commit: string): Promise<void> {
+  const admin = await linkTarget(worktree);
+  if (admin === undefined) throw new InternalError(`${worktree} has no .git link`, { worktree });
+  const temporary = join(worktree, `.git.${randomBytes(4).toString('hex')}`);
+  await writeFile(temporary, `gitdir: ${admin}\n`);
+  await rename(temporary, join(worktree, '.git'));
+  await cleanCheckout(worktree, commit);
+  const left = await git(['status', '--porcelain=v1', '-z', '--ignored=matching', '--untracked-files=normal', '--ignore-submodules=none'], { cwd: worktree });
+  if (left.stdout !== '') throw new InternalError(`${worktree} is not clean after the reset: ${left.stdout.split('\0').slice(0, 3).join(', ')}`, { worktree });
+}

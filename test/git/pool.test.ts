@@ -1,0 +1,143 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RecordCache } from '../../src/eval/isolation.js';
+import { GitCheckoutGuard } from '../../src/git/checkout-guard.js';
+import { GitWorkspace } from '../../src/git/workspace.js';
+import { git } from '../helpers/gitdir.js';
+import { experimentRef, target, type Target } from './fixtures/repo.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+});
+
+async function setUp(): Promise<Target & { pooled: GitWorkspace }> {
+  const t = await target();
+  cleanups.push(t.cleanup);
+  return { ...t, pooled: await GitWorkspace.open(t.repo, { runId: 'run1', pool: true }) };
+}
+
+/** A second commit on main, so the pool has somewhere to move a worktree to. */
+function writeAndCommit(repo: string, path: string, content: string): string {
+  writeFileSync(join(repo, path), content);
+  git(repo, 'commit', '-q', '-am', `change ${path}`);
+  return git(repo, 'rev-parse', 'HEAD');
+}
+
+function listedWorktrees(repo: string): string[] {
+  return git(repo, 'worktree', 'list', '--porcelain')
+    .split('\n')
+    .filter((line) => line.startsWith('worktree '))
+    .map((line) => basename(line.slice('worktree '.length)));
+}
+
+describe('the worktree pool', () => {
+  it("hands the next experiment the last one's worktree at its own commit, with nothing the last candidate left", async () => {
+    const t = await setUp();
+    const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
+    expect(basename(first.path)).toBe('pool-1');
+    // The candidate's leftovers: an ignored build folder, an untracked file, an edit, a nested repository, a staged file.
+    await mkdir(join(first.path, 'node_modules/pkg'), { recursive: true });
+    await writeFile(join(first.path, 'node_modules/pkg/index.js'), 'leak\n');
+    await writeFile(join(first.path, 'notes.txt'), 'leak\n');
+    await writeFile(join(first.path, 'src/sort.js'), 'leak\n');
+    await mkdir(join(first.path, 'vendor/lib'), { recursive: true });
+    git(join(first.path, 'vendor/lib'), 'init', '-q');
+    await writeFile(join(first.path, 'staged.txt'), 'leak\n');
+    git(first.path, 'add', 'staged.txt');
+    await t.pooled.removeWorktree(first.path);
+    expect(existsSync(first.path)).toBe(true);
+
+    const next = writeAndCommit(t.repo, 'README.md', '# moved on\n');
+    const second = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: next, name: 'e0002' });
+    expect(second.path).toBe(first.path);
+    expect(git(second.path, 'rev-parse', 'HEAD')).toBe(next);
+    expect(await t.pooled.readRef(second.ref)).toBe(next);
+    expect(await readFile(join(second.path, 'README.md'), 'utf8')).toBe('# moved on\n');
+    expect(await readFile(join(second.path, 'src/sort.js'), 'utf8')).toContain('export const sort');
+    for (const left of ['node_modules', 'notes.txt', 'vendor', 'staged.txt']) expect(existsSync(join(second.path, left))).toBe(false);
+    expect(git(second.path, 'status', '--porcelain', '--ignored', '--untracked-files=all')).toBe('');
+    expect(listedWorktrees(t.repo)).toHaveLength(2);
+  });
+
+  it('replaces a pooled worktree whose git link cannot be repaired', async () => {
+    const t = await setUp();
+    const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
+    await t.pooled.removeWorktree(first.path);
+    // The candidate deleted its `.git` link and its admin folder: nothing leads back any more.
+    await rm(join(first.path, '.git'));
+    await rm(join(t.pooled.gitDir, 'worktrees', 'pool-1'), { recursive: true, force: true });
+
+    const second = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: t.head, name: 'e0002' });
+    expect(basename(second.path)).toBe('pool-2');
+    expect(existsSync(first.path)).toBe(false);
+    expect(git(second.path, 'status', '--porcelain', '--ignored')).toBe('');
+    expect(git(second.path, 'rev-parse', 'HEAD')).toBe(t.head);
+    expect(listedWorktrees(t.repo)).toEqual([basename(t.repo), 'pool-2']);
+  });
+
+  it('replaces a pooled worktree whose admin folder holds state a candidate left (a rebase, a lock)', async () => {
+    const t = await setUp();
+    const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
+    await t.pooled.removeWorktree(first.path);
+    await mkdir(join(t.pooled.gitDir, 'worktrees', 'pool-1', 'rebase-merge'));
+
+    const second = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: t.head, name: 'e0002' });
+    expect(basename(second.path)).toBe('pool-2');
+    expect(existsSync(first.path)).toBe(false);
+  });
+
+  it('reuses a worktree whose .git link a candidate deleted, once the link is repaired', async () => {
+    const t = await setUp();
+    const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
+    await t.pooled.removeWorktree(first.path);
+    await rm(join(first.path, '.git'));
+
+    const second = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: t.head, name: 'e0002' });
+    expect(second.path).toBe(first.path);
+    expect(await t.pooled.worktreeLinkOk(second.path)).toBe(true);
+    expect(git(second.path, 'status', '--porcelain', '--ignored')).toBe('');
+  });
+
+  it("makes a worker's record of the worktree as an earlier experiment left it unusable once the pool hands it out again", async () => {
+    const t = await setUp();
+    const guard = new GitCheckoutGuard();
+    const records = new RecordCache();
+    const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
+    const checkout = { side: 'candidate' as const, worktree: first.path, commit: t.head };
+    records.set(checkout, await guard.record(first.path, t.head));
+    expect(records.get(checkout)).toBeDefined();
+    await t.pooled.removeWorktree(first.path);
+
+    // Same path, same commit: only the hand-out tells the two apart.
+    const second = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: t.head, name: 'e0002' });
+    expect(second.path).toBe(first.path);
+    expect(records.get({ ...checkout, worktree: second.path })).toBeUndefined();
+  });
+
+  it('keeps the pooled worktrees a crashed session left, checked and reset when handed out, and removes the rest', async () => {
+    const t = await setUp();
+    const pooled = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
+    await writeFile(join(pooled.path, 'dist.js'), 'left by a crash\n');
+    const plain = await GitWorkspace.open(t.repo, { runId: 'run1' });
+    const other = await plain.createWorktree({ ref: experimentRef('run1', 2), commit: t.head, name: 'e0002' });
+
+    const resumed = await GitWorkspace.open(t.repo, { runId: 'run1', pool: true });
+    await expect(resumed.reconcile(resumed.worktreeRoot)).resolves.toEqual([other.path]);
+    const next = await resumed.createWorktree({ ref: experimentRef('run1', 3), commit: t.head, name: 'e0003' });
+    expect(next.path).toBe(pooled.path);
+    expect(existsSync(join(next.path, 'dist.js'))).toBe(false);
+  });
+
+  it('removes its idle worktrees when the session drains it', async () => {
+    const t = await setUp();
+    const wt = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
+    await t.pooled.removeWorktree(wt.path);
+    await t.pooled.drainPool();
+    expect(existsSync(wt.path)).toBe(false);
+    expect(listedWorktrees(t.repo)).toEqual([basename(t.repo)]);
+    expect(await t.pooled.readRef(wt.ref)).toBe(t.head);
+  });
+});
