@@ -203,6 +203,11 @@ describe('formatEventLine', () => {
     expect(formatEventLine(finished('constraint rss_mb 600 > max 512', { verdict: 'discard' }), state)).toBe('10:08:20 e0007 DISCARD score=80 (+3.2%) constraint rss_mb 600 > max 512');
     expect(formatEventLine(finished('check "test" failed (exit 1)', { verdict: 'checks_failed', metric: undefined, gain: undefined }), state)).toBe('10:08:20 e0007 CHECKS_FAILED check "test" failed (exit 1)');
   });
+
+  it('says a candidate was re-applied on the new best, onto which commit, and what it measured first', () => {
+    const line = formatEventLine(ev(500, { type: 'reapplied', exp: 'e0007', from: 'f'.repeat(40), commit: '7'.repeat(40), onto: BASE, ontoExp: 'e0005', metric: 81 }), state);
+    expect(line).toBe('10:08:20 e0007 re-applied on e0005 (abc1234) as 7777777, to be measured again there (it measured 81 on its first parent)');
+  });
 });
 
 describe('watching a run folder in plain mode', () => {
