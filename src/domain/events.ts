@@ -11,7 +11,8 @@
  *        with `agent.parallel` > 1, the event `reapplied` (a candidate measured on a best that moved
  *        meanwhile, re-applied on the new best to be measured again there) and
  *        `experiment_finished.reapplied` (what it was re-applied from and onto). A reader older
- *        than `reapplied` reports that line as a problem and reads the rest.
+ *        than `reapplied` reports that line as a problem and reads the rest;
+ *        `stage_finished.worker`, the name of the worker that ran the stage.
  */
 import { z } from 'zod';
 import { EXPERIMENT_ID, STOP_REASONS, VERDICTS } from './words.js';
@@ -92,6 +93,8 @@ export const eventSchema = z.discriminatedUnion('type', [
     status: z.string(),
     durationS: z.number(),
     reason: z.string(),
+    /** The worker that ran the stage (its `--name`); absent in older logs. */
+    worker: z.string().optional(),
   }),
   z.object({
     ...base,

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRun, type RunOutcome } from '../../src/app/run.js';
@@ -91,6 +92,12 @@ describe('a run with three candidates in flight', () => {
       expect(git(target.path, 'rev-parse', `${advanced[i]!.commit}^`)).toBe(advanced[i - 1]!.commit);
     }
     expect(git(target.path, 'rev-parse', 'refs/heads/ratchet/e2e-parallel/best')).toBe(advanced.at(-1)!.commit);
+  });
+
+  it("names the worker that ran each stage: the run's own, by the host name", () => {
+    const stages = events.filter((e): e is EventOf<'stage_finished'> => e.type === 'stage_finished');
+    expect(stages.length).toBeGreaterThan(0);
+    expect(new Set(stages.map((e) => e.worker))).toEqual(new Set([hostname()]));
   });
 
   it('removes every worktree once the run ends', () => {
