@@ -106,6 +106,27 @@ describe('renderWatch', () => {
     expect(lines.find((l) => l.startsWith('  e0005'))).toBe('  e0005 proposing  20s since it started  (proposing)');
   });
 
+  it('shows every candidate in flight at once, each with its own stage, and says which was re-applied', () => {
+    const many: RunEvent[] = [
+      ...HISTORY.slice(0, 7),
+      ev(100, { type: 'experiment_started', exp: 'e0002', parent: BASE, parentExp: 'e0000' }),
+      ev(101, { type: 'experiment_started', exp: 'e0003', parent: BASE, parentExp: 'e0000' }),
+      ev(102, { type: 'experiment_started', exp: 'e0004', parent: BASE, parentExp: 'e0000' }),
+      ev(103, { type: 'proposed', exp: 'e0002', description: 'cache the keys' }),
+      ev(104, { type: 'committed', exp: 'e0002', commit: 'e0002'.padEnd(40, '0'), files: ['a'], insertions: 1, deletions: 0 }),
+      ev(105, { type: 'stage_started', exp: 'e0002', stage: 'checks' }),
+      ev(106, { type: 'proposed', exp: 'e0003', description: 'inline the compare' }),
+      ev(107, { type: 'committed', exp: 'e0003', commit: 'e0003'.padEnd(40, '0'), files: ['b'], insertions: 1, deletions: 0 }),
+      ev(108, { type: 'reapplied', exp: 'e0003', from: 'e0003'.padEnd(40, '0'), commit: 'e0003'.padEnd(40, '1'), onto: 'e0001'.padEnd(40, '0'), ontoExp: 'e0001', metric: 79 }),
+      ev(109, { type: 'stage_started', exp: 'e0003', stage: 'bench' }),
+    ];
+    const shown = renderWatch(foldEvents(RUN, many), info, T0 + 120_000, 200, buildTimeline(many));
+    expect(shown).toContain('in flight (3)');
+    expect(shown.find((l) => l.startsWith('  e0002'))).toMatch(/^ {2}e0002 checks .*cache the keys$/);
+    expect(shown.find((l) => l.startsWith('  e0003'))).toMatch(/^ {2}e0003 bench .*inline the compare \(re-applied on e0001\)$/);
+    expect(shown.find((l) => l.startsWith('  e0004'))).toBe('  e0004 proposing  18s since it started  (proposing)');
+  });
+
   it('estimates a first bench against its timeout, an upper bound', () => {
     const first = HISTORY.slice(0, 5);
     const fresh = renderWatch(foldEvents(RUN, first), info, T0 + 68_000, 120, buildTimeline(first));
