@@ -15,10 +15,7 @@ import { TuneProposer, validateTuneParams } from './tune/index.js';
  * Returns warnings to show; throws a UserError for what must be fixed.
  */
 export async function checkAgentReady(spec: Spec, repo: string, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
-  const agent = spec.agent;
-  // Said up front rather than ignored: the loop runs one experiment at a time for now.
-  const parallel = agent.parallel > 1 ? [`agent.parallel: ${agent.parallel} is not supported yet; experiments run one at a time`] : [];
-  return [...parallel, ...(await agentWarnings(spec, repo, env))];
+  return agentWarnings(spec, repo, env);
 }
 
 async function agentWarnings(spec: Spec, repo: string, env: NodeJS.ProcessEnv): Promise<string[]> {

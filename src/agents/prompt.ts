@@ -6,7 +6,7 @@
  * `volatile` (history, best so far, last failure). `full` joins them for agents that take one
  * text (the `command` agent's prompt file).
  */
-import type { HistoryRow, ProposalContext } from '../domain/proposal.js';
+import type { HistoryRow, InFlightRow, ProposalContext } from '../domain/proposal.js';
 import { formatMetric, formatMinEffect } from '../plan/decide.js';
 import { formatDuration } from '../domain/duration.js';
 
@@ -93,6 +93,7 @@ function renderVolatile(context: ProposalContext): string {
   const lines = [`# History of run ${context.runId}`, ''];
   lines.push(`Best so far: ${context.best.experiment}, ${metricName} = ${formatMetric(context.best.metric)} (commit ${context.best.commit.slice(0, 10)}).`, '');
   lines.push(...historyTable(context.history, metricName));
+  lines.push(...inFlightList(context.inFlight ?? []));
   const failure = context.lastFailure;
   if (failure !== undefined) {
     lines.push('', `# Last failure: ${failure.experiment}, ${failure.verdict}: ${oneLine(failure.reason, 300)}`);
@@ -104,6 +105,17 @@ function renderVolatile(context: ProposalContext): string {
     `This is experiment ${context.experiment}. The worktree is checked out at the best commit. Study the code, choose one promising idea that the history has not already settled, make the change, check it, and finish.`,
   );
   return lines.join('\n');
+}
+
+/** Candidates other agents are working on or being measured now: not to be tried twice at once. */
+export function inFlightList(rows: readonly InFlightRow[]): string[] {
+  if (rows.length === 0) return [];
+  const lines = ['', '# In flight', '', 'Other candidates are being proposed or measured right now. Do not try the same idea; pick a different one.', ''];
+  for (const row of rows) {
+    const what = row.description === '' ? '(its agent is still working)' : cell(row.description, DESCRIPTION_CHARS);
+    lines.push(`- ${row.experiment} (${row.phase}): ${what}`);
+  }
+  return lines;
 }
 
 /** Every kept row and the most recent tries, oldest first; older failures summarised by count. */

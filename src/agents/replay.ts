@@ -7,7 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { UserError } from '../domain/errors.js';
-import type { ProposalContext, ProposalOutcome, Proposer } from '../domain/proposal.js';
+import type { AgentState, ProposalContext, ProposalOutcome, Proposer } from '../domain/proposal.js';
 
 const PATCH_FILE = /\.(patch|diff)$/i;
 
@@ -41,8 +41,42 @@ export function describePatch(path: string, text: string): string {
   return basename(path).replace(PATCH_FILE, '').replace(/^\d+[-_ ]*/, '').replace(/[-_]+/g, ' ') || basename(path);
 }
 
+/** What a replay proposal records: which patch it took (`agentState`). */
+function replayState(patch: number): AgentState {
+  return { agent: 'replay', v: 1, patch };
+}
+
+function patchOf(state: AgentState | undefined): number | undefined {
+  return state?.agent === 'replay' && typeof state.patch === 'number' ? state.patch : undefined;
+}
+
+/**
+ * The patch the next proposal takes: the first not taken by a finished experiment, one in flight
+ * or one this process is proposing now. Rows recorded before proposals carried their patch took
+ * the first patches in order.
+ */
+export function nextPatch(context: ProposalContext, proposing: ReadonlyMap<string, number>): number {
+  const taken = new Set<number>();
+  let older = 0;
+  for (const row of context.history) {
+    if (row.experiment === 'e0000') continue;
+    const patch = patchOf(row.agentState);
+    if (patch === undefined) older += 1;
+    else taken.add(patch);
+  }
+  for (const row of context.inFlight ?? []) {
+    const patch = patchOf(row.agentState) ?? proposing.get(row.experiment);
+    if (patch !== undefined) taken.add(patch);
+  }
+  let index = older;
+  while (taken.has(index)) index += 1;
+  return index;
+}
+
 export class ReplayProposer implements Proposer {
   readonly kind = 'replay';
+  /** Experiment → the patch its proposal took, while it may still be in flight (`agent.parallel` > 1). */
+  private readonly proposing = new Map<string, number>();
 
   private constructor(private readonly patches: readonly string[]) {}
 
@@ -51,11 +85,16 @@ export class ReplayProposer implements Proposer {
   }
 
   async propose(context: ProposalContext, signal: AbortSignal): Promise<ProposalOutcome> {
-    // The n-th proposal of the run takes the n-th patch; history holds every finished
-    // experiment, so a resumed run re-applies the patch it was interrupted on.
-    const index = context.history.filter((row) => row.experiment !== 'e0000').length;
+    // Each proposal takes the first patch no other experiment took; a cancelled experiment (an
+    // interrupted one: not finished, not in flight) gave its patch back, so a resumed run
+    // re-applies the patches it was interrupted on.
+    const inFlight = new Set((context.inFlight ?? []).map((row) => row.experiment));
+    for (const exp of [...this.proposing.keys()]) if (!inFlight.has(exp)) this.proposing.delete(exp);
+    const index = nextPatch(context, this.proposing);
     const path = this.patches[index];
     if (path === undefined) return { kind: 'exhausted', reason: `all ${this.patches.length} patches replayed` };
+    this.proposing.set(context.experiment, index);
+    const agentState = replayState(index);
     const text = await readFile(path, 'utf8');
     const description = describePatch(path, text);
     const result = await execa('git', ['apply', '--whitespace=nowarn', path], {
@@ -67,8 +106,8 @@ export class ReplayProposer implements Proposer {
     if (signal.aborted) return { kind: 'failed', verdict: 'crash', reason: 'interrupted' };
     if (result.exitCode !== 0) {
       const firstLine = (result.stderr || result.stdout).split('\n').find((l) => l.trim() !== '') ?? `exit ${result.exitCode}`;
-      return { kind: 'failed', verdict: 'rejected', reason: `patch ${basename(path)} does not apply: ${firstLine.trim()}` };
+      return { kind: 'failed', verdict: 'rejected', reason: `patch ${basename(path)} does not apply: ${firstLine.trim()}`, agentState };
     }
-    return { kind: 'change', description };
+    return { kind: 'change', description, agentState };
   }
 }

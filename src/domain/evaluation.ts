@@ -81,6 +81,8 @@ export interface StageProgress {
   state: 'started' | 'finished';
   /** The stage's outcomes (one per check) when finished. */
   outcomes?: StageOutcome[];
+  /** The worker that ran it, when finished and it said. */
+  worker?: string;
 }
 
 /** Evaluates candidates: in-process, or through a queue to workers. */

@@ -7,7 +7,12 @@
  *        ignores it, one that does reads a log without it): `proposed.agentState`, what the
  *        agent remembers of the proposal (the tune agent's search state, once in the description);
  *        the verdict `overfit`, the stage `holdout`, `experiment_finished.holdout` (the holdout's
- *        figures, `HoldoutResult`) and `best_advanced.holdout` (the new best's holdout value), `experiment_finished.agentReason`.
+ *        figures, `HoldoutResult`) and `best_advanced.holdout` (the new best's holdout value), `experiment_finished.agentReason`;
+ *        with `agent.parallel` > 1, the event `reapplied` (a candidate measured on a best that moved
+ *        meanwhile, re-applied on the new best to be measured again there) and
+ *        `experiment_finished.reapplied` (what it was re-applied from and onto). A reader older
+ *        than `reapplied` reports that line as a problem and reads the rest;
+ *        `stage_finished.worker`, the name of the worker that ran the stage.
  */
 import { z } from 'zod';
 import { EXPERIMENT_ID, STOP_REASONS, VERDICTS } from './words.js';
@@ -32,6 +37,18 @@ const usage = z.object({
   cacheReadTokens: z.number(),
   cacheWriteTokens: z.number(),
   costUsd: z.number(),
+});
+
+const reapplied = z.object({
+  /** The commit first measured (on the parent the experiment started from). */
+  from: z.string(),
+  /** The parent it started from. */
+  fromParent: z.string(),
+  /** What it measured there. */
+  metric: z.number().optional(),
+  /** The best it was re-applied on, and the experiment that kept it. */
+  onto: z.string(),
+  ontoExp: z.string(),
 });
 
 const base = { v: z.literal(EVENT_VERSION), t: z.string(), run: z.string() };
@@ -76,6 +93,8 @@ export const eventSchema = z.discriminatedUnion('type', [
     status: z.string(),
     durationS: z.number(),
     reason: z.string(),
+    /** The worker that ran the stage (its `--name`); absent in older logs. */
+    worker: z.string().optional(),
   }),
   z.object({
     ...base,
@@ -96,8 +115,15 @@ export const eventSchema = z.discriminatedUnion('type', [
     holdout: holdout.optional(),
     /** What the agent is told instead of `reason` (which names the holdout's figures). */
     agentReason: z.string().optional(),
+    /** The candidate was re-applied on a newer best (`parent` is then that best): its first commit and measurement. */
+    reapplied: reapplied.optional(),
     durationS: z.number(),
   }),
+  /**
+   * A would-be keep whose parent was no longer the best: re-applied on the new best (`onto`, kept
+   * by `ontoExp`) as `commit`, to be evaluated again there. `metric` is what it measured on `from`'s parent.
+   */
+  z.object({ ...base, type: z.literal('reapplied'), exp, from: z.string(), commit: z.string(), onto: z.string(), ontoExp: z.string(), metric: z.number().optional() }),
   z.object({ ...base, type: z.literal('best_advanced'), exp, commit: z.string(), metric: z.number(), holdout: z.number().optional() }),
   /** The baseline's calibration runs and what they decided (plan/calibration.ts); once per run. */
   z.object({

@@ -21,6 +21,8 @@ export interface StageResult {
   measurement?: Measurement;
   /** Last lines of the failing command's output. */
   failureTail?: string;
+  /** The name of the worker that ran the stage (`ratchet worker --name`, default its host name). */
+  worker?: string;
 }
 
 export interface StageJobData {

@@ -24,6 +24,16 @@ export interface HistoryRow {
   agentState?: AgentState;
 }
 
+/** An experiment still in flight while another is proposed: what it tries, and where it is. */
+export interface InFlightRow {
+  experiment: ExperimentId;
+  /** Its description once proposed; empty while its agent is still working. */
+  description: string;
+  /** `proposing`, `setup`, `checks`, `bench`, `holdout` or `deciding`. */
+  phase: string;
+  agentState?: AgentState;
+}
+
 export interface ProposalContext {
   runId: string;
   experiment: ExperimentId;
@@ -35,6 +45,11 @@ export interface ProposalContext {
   objective: string;
   /** Every finished experiment of the run, oldest first, the baseline included. */
   history: readonly HistoryRow[];
+  /**
+   * The other experiments in flight (`agent.parallel` > 1), oldest first, so an agent does not
+   * try the same idea twice at once. Absent (older callers) means none.
+   */
+  inFlight?: readonly InFlightRow[];
   best: { experiment: ExperimentId; metric: number; commit: string };
   /** Tail of the output of the most recent failed experiment, if any. */
   lastFailure: { experiment: ExperimentId; verdict: Verdict; reason: string; outputTail: string } | undefined;
@@ -48,7 +63,7 @@ export type ProposalOutcome =
   /** The agent changed the worktree; the orchestrator validates and commits the change. */
   | { kind: 'change'; description: string; hypothesis?: string; usage?: Usage; agentState?: AgentState }
   /** The agent could not produce a change (a patch that does not apply, an API failure). */
-  | { kind: 'failed'; verdict: 'rejected' | 'crash' | 'timeout'; reason: string; usage?: Usage; outputTail?: string }
+  | { kind: 'failed'; verdict: 'rejected' | 'crash' | 'timeout'; reason: string; usage?: Usage; outputTail?: string; agentState?: AgentState }
   /** Nothing left to propose (replay ran out of patches): the run ends normally. */
   | { kind: 'exhausted'; reason: string };
 

@@ -22,6 +22,8 @@ export interface ExperimentState {
   usage: Usage | undefined;
   /** What the agent recorded with its proposal (`proposed.agentState`). */
   agentState: AgentState | undefined;
+  /** The commit first measured, when the candidate was re-applied on a newer best (`commit`, `parent` are then the new ones). */
+  reappliedFrom?: string;
 }
 
 export interface RunState {

@@ -26,6 +26,14 @@ export interface CandidateCommit {
   deletions: number;
 }
 
+/** A candidate re-applied on a newer best: its new commit, or the files that no longer merge. */
+export type Reapplied =
+  | { kind: 'applied'; commit: CandidateCommit }
+  /** `files`: the paths git could not merge (empty when it failed before naming any); `reason` says so in words. */
+  | { kind: 'conflict'; files: string[]; reason: string }
+  /** Applied, but the new best already holds the whole change. */
+  | { kind: 'empty' };
+
 export interface Workspace {
   /** The repository's top-level folder. */
   readonly repo: string;
@@ -45,6 +53,12 @@ export interface Workspace {
    * ref with `message`; returns undefined when nothing changed.
    */
   commitAll(worktree: Worktree, message: string, options?: { exclude?: ReadonlySet<string>; maxPatchBytes?: number }): Promise<CandidateCommit | undefined>;
+  /**
+   * Re-apply `commit` on `onto` (a three-way cherry-pick, as git's merge machinery does it) in the
+   * candidate's worktree, which is left at the new commit (or back at `onto` when it does not
+   * apply); the worktree's ref moves to the new commit, whose message is the old one's.
+   */
+  reapply(worktree: Worktree, commit: string, onto: string, options?: { maxPatchBytes?: number }): Promise<Reapplied>;
   /** Whether the worktree's `.git` link still leads to its repository (an agent may break it). */
   worktreeLinkOk(path: string): Promise<boolean>;
   /** The repository's refs (not ratchet's), HEADs, config and hooks (`checkout`: the user's files too), to compare after an agent ran. */

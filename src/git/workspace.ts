@@ -9,11 +9,12 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { InternalError, UserError } from '../domain/errors.js';
-import type { CandidateCommit, Workspace, Worktree } from '../domain/workspace.js';
+import type { CandidateCommit, Reapplied, Workspace, Worktree } from '../domain/workspace.js';
 import { listChangedPaths } from './changes.js';
 import { git, LITERAL_PATHSPECS, RATCHET_IDENTITY } from './exec.js';
 import { withRepoLock, type RepoLockOptions } from './lock.js';
 import { describeCommit } from './patch.js';
+import { reapplyCommit } from './reapply.js';
 import { worktreeLinkOk } from './checkout.js';
 import { poolable, POOL_NAME, resetPooled, WorktreePool } from './pool.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
@@ -203,6 +204,10 @@ export class GitWorkspace implements Workspace {
       }),
     );
     return describeCommit(cwd, parent, commit, options.maxPatchBytes === undefined ? {} : { maxPatchBytes: options.maxPatchBytes });
+  }
+
+  reapply(worktree: Worktree, commit: string, onto: string, options: { maxPatchBytes?: number } = {}): Promise<Reapplied> {
+    return reapplyCommit(worktree, commit, onto, (fn) => this.locked(fn), options);
   }
 
   async updateRef(ref: string, commit: string, expected?: string): Promise<void> {

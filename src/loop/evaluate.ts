@@ -12,16 +12,37 @@ import { checkHoldout, type HoldoutCheck } from './holdout.js';
 import { progressRecorder } from './record.js';
 import type { RunContext } from './run-context.js';
 import { expectedRunRefs, runRefDrift } from './run-refs.js';
+import { Mutex } from './mutex.js';
+import { unfinishedExperiments } from '../plan/fold.js';
+
+const refLocks = new WeakMap<RunContext, Mutex>();
+
+/**
+ * Moves of the run's refs and the events that say where they are, one at a time: a check of the
+ * refs never sees the best branch moved and its `best_advanced` not yet written.
+ */
+export function withRunRefs<T>(run: RunContext, fn: () => Promise<T>): Promise<T> {
+  let lock = refLocks.get(run);
+  if (lock === undefined) refLocks.set(run, (lock = new Mutex()));
+  return lock.run(fn);
+}
 
 /**
  * Puts the run's refs back where the log says they are; returns the refs it had to fix. Called
  * after everything a candidate ran, so the best branch is checked against the log before it moves.
+ * The refs of other experiments in flight are theirs to check (theirs move as they commit and
+ * re-apply); `own` is the experiment that ran.
  */
-export async function putBackRunRefs(run: RunContext): Promise<string[]> {
+export async function putBackRunRefs(run: RunContext, own?: ExperimentId): Promise<string[]> {
   const { prefix } = refs(run.runId);
-  const drift = runRefDrift(expectedRunRefs(run.store.getState(), prefix, run.baseCommit), await run.workspace.listRefs(prefix));
-  for (const d of drift) await run.workspace.updateRef(d.ref, d.expected);
-  return drift.map((d) => `${d.actual === undefined ? 'deleted' : 'moved'} ${d.ref.replace(/^refs\/heads\//, '')}`);
+  return withRunRefs(run, async () => {
+    const state = run.store.getState();
+    const expected = expectedRunRefs(state, prefix, run.baseCommit);
+    for (const e of unfinishedExperiments(state)) if (e.id !== own) expected.delete(`${prefix}${e.id}`);
+    const drift = runRefDrift(expected, await run.workspace.listRefs(prefix));
+    for (const d of drift) await run.workspace.updateRef(d.ref, d.expected);
+    return drift.map((d) => `${d.actual === undefined ? 'deleted' : 'moved'} ${d.ref.replace(/^refs\/heads\//, '')}`);
+  });
 }
 
 export interface EvaluatedCandidate {
@@ -64,7 +85,7 @@ export async function evaluateAndDecide(
   const progress = progressRecorder(run, exp);
   const evaluation = await run.queue.evaluate(request, signal, progress.onProgress);
   await progress.settled();
-  const moved = await putBackRunRefs(run);
+  const moved = await putBackRunRefs(run, exp);
   const decision = decide({ bench: run.spec.bench, best: parent.metric, evaluation });
   if (moved.length > 0) {
     // What the stages found and put back (the user's branches) is named too, not only the run's refs.
@@ -74,7 +95,7 @@ export async function evaluateAndDecide(
   const baseline = Number.isNaN(parent.metric) && evaluation.status === 'ok' && evaluation.measurement !== undefined;
   if (run.spec.holdout === undefined || (decision.verdict !== 'keep' && !baseline)) return { evaluation, decision };
   const bench = baseline ? { verdict: 'keep' as const, reason: 'baseline', delta: undefined, gain: undefined } : decision;
-  const holdout = await checkHoldout(run, request, bench, { metric: parent.metric, holdout: parent.holdout }, () => putBackRunRefs(run), signal);
+  const holdout = await checkHoldout(run, request, bench, { metric: parent.metric, holdout: parent.holdout }, () => putBackRunRefs(run, exp), signal);
   return { evaluation, decision: holdout.decision, holdout };
 }
 

@@ -4,14 +4,15 @@
  * Every experiment leaves its ref, patch and logs.
  */
 import { join } from 'node:path';
-import { formatSize } from '../domain/size.js';
 import { isAbortError } from '../domain/errors.js';
 import { refs } from '../domain/refs.js';
 import type { RepoSnapshot, Worktree } from '../domain/workspace.js';
 import type { ExperimentId, Verdict } from '../domain/words.js';
 import { gateChange } from '../plan/gate.js';
+import type { Parent } from '../plan/parallel.js';
 import { evaluateAndDecide, holdoutFields, putBackRunRefs } from './evaluate.js';
-import { historyRows, lastFailure, recordFinished } from './record.js';
+import { settleKeep, writePatch, type Settled, type Shared } from './merge.js';
+import { historyRows, inFlightRows, lastFailure, recordFinished } from './record.js';
 import type { RunContext } from './run-context.js';
 
 export type ExperimentOutcome = { kind: 'finished'; verdict: Verdict } | { kind: 'exhausted'; reason: string } | { kind: 'interrupted' };
@@ -21,22 +22,19 @@ async function agentViolation(run: RunContext, exp: ExperimentId, worktree: Work
   const problems: string[] = [];
   if (!(await run.workspace.worktreeLinkOk(worktree.path))) problems.push("the agent deleted or corrupted its worktree's git link (.git)");
   const aside = join(run.store.experimentDir(exp), 'agent-checkout');
-  const undone = [...(await run.workspace.undoRepoChanges(before, { aside })), ...(await putBackRunRefs(run))];
+  const undone = [...(await run.workspace.undoRepoChanges(before, { aside })), ...(await putBackRunRefs(run, exp))];
   if (undone.length > 0) problems.push(`the agent ${undone.slice(0, 3).join(', ')}${undone.length > 3 ? ', …' : ''} (put back)`);
   return problems.length === 0 ? undefined : problems.join('; ');
 }
 
-export async function runExperiment(
-  run: RunContext,
-  exp: ExperimentId,
-  best: { exp: ExperimentId; commit: string; metric: number; holdout?: number },
-  parentWorktree: string | undefined,
-  signal: AbortSignal,
-): Promise<ExperimentOutcome> {
+/**
+ * Runs experiment `exp` (its `experiment_started` already recorded, with `best` as its parent)
+ * to its verdict; a would-be keep goes through the merge queue. Safe to run several at once.
+ */
+export async function runExperiment(run: RunContext, exp: ExperimentId, best: Parent, shared: Shared, signal: AbortSignal): Promise<ExperimentOutcome> {
   const now = run.now;
   const started = now();
   const r = refs(run.runId);
-  await run.store.append({ type: 'experiment_started', exp, parent: best.commit, parentExp: best.exp });
   const worktree = await run.workspace.createWorktree({ ref: r.experiment(exp), commit: best.commit, name: exp });
   const seconds = (): number => Math.round((now() - started) / 100) / 10;
   const base = { experiment: exp, parent: best.commit, secondary: {}, stages: [] };
@@ -58,6 +56,7 @@ export async function runExperiment(
         spec: run.spec,
         objective: run.objective,
         history: historyRows(run),
+        inFlight: inFlightRows(run, exp),
         best: { experiment: best.exp, commit: best.commit, metric: best.metric },
         lastFailure: await lastFailure(run),
         experimentDir,
@@ -69,7 +68,8 @@ export async function runExperiment(
     const violation = await agentViolation(run, exp, worktree, repoBefore);
     if (violation !== undefined) {
       const description = outcome.kind === 'change' ? outcome.description : `(agent failed) ${outcome.reason}`;
-      await run.store.append({ type: 'proposed', exp, description });
+      const state = outcome.kind !== 'exhausted' && outcome.agentState !== undefined ? { agentState: outcome.agentState } : {};
+      await run.store.append({ type: 'proposed', exp, description, ...state });
       await recordFinished(run, { ...base, description, verdict: 'rejected', reason: violation, durationS: seconds() });
       return { kind: 'finished', verdict: 'rejected' };
     }
@@ -78,9 +78,11 @@ export async function runExperiment(
       return { kind: 'exhausted', reason: outcome.reason };
     }
     if (outcome.kind === 'failed') {
-      await run.store.append({ type: 'proposed', exp, description: outcome.reason, ...(outcome.usage ? { usage: outcome.usage } : {}) });
+      const state = outcome.agentState === undefined ? {} : { agentState: outcome.agentState };
+      await run.store.append({ type: 'proposed', exp, description: outcome.reason, ...(outcome.usage ? { usage: outcome.usage } : {}), ...state });
       await recordFinished(run, {
         ...base,
+        ...state,
         verdict: outcome.verdict,
         reason: outcome.reason,
         description: `(agent failed) ${outcome.reason}`,
@@ -102,45 +104,49 @@ export async function runExperiment(
       return { kind: 'finished', verdict: 'rejected' };
     }
     // Too big to keep as a file: the commit on the experiment's ref still holds all of it.
-    const patch = candidate.patch ?? `# ratchet: the patch is ${formatSize(candidate.patchBytes)}, over limits.max_patch_bytes; see it with: git show ${candidate.commit}\n`;
-    await run.store.writeExperimentFile(exp, 'patch.diff', patch);
+    await writePatch(run, exp, candidate);
     await run.store.append({ type: 'committed', exp, commit: candidate.commit, files: candidate.files, insertions: candidate.insertions, deletions: candidate.deletions });
     const gate = gateChange(run.spec, candidate);
     if (gate !== undefined) {
       await recordFinished(run, { ...base, ...described, ...usage, commit: candidate.commit, verdict: 'rejected', reason: gate, durationS: seconds() });
       return { kind: 'finished', verdict: 'rejected' };
     }
-    const { evaluation, decision, holdout } = await evaluateAndDecide(
-      run,
-      exp,
-      worktree,
-      candidate.commit,
-      { commit: best.commit, metric: best.metric, worktree: parentWorktree, holdout: best.holdout },
-      signal,
-    );
-    if (decision.verdict === 'keep') {
-      await run.workspace.updateRef(r.best, candidate.commit, best.commit);
-      const kept = holdout?.holdout === undefined ? {} : { holdout: holdout.holdout.metric };
-      await run.store.append({ type: 'best_advanced', exp, commit: candidate.commit, metric: evaluation.measurement!.metric, ...kept });
+    const lease = await shared.parents.acquire(best.commit);
+    let evaluated;
+    try {
+      evaluated = await evaluateAndDecide(run, exp, worktree, candidate.commit, { commit: best.commit, metric: best.metric, worktree: lease?.path, holdout: best.holdout }, signal);
+    } finally {
+      await shared.parents.release(lease);
     }
-    await recordFinished(run, {
-      ...base,
-      ...described,
-      ...usage,
-      commit: candidate.commit,
-      verdict: decision.verdict,
-      reason: decision.reason,
-      ...(evaluation.measurement ? { metric: evaluation.measurement.metric, secondary: evaluation.measurement.secondary, samples: evaluation.measurement.samples } : {}),
-      ...(decision.delta === undefined ? {} : { delta: decision.delta }),
-      ...(decision.gain === undefined ? {} : { gain: decision.gain }),
-      ...(decision.stats ? { stats: decision.stats } : {}),
-      ...holdoutFields(holdout),
-      stages: [...evaluation.stages, ...(holdout?.stages ?? [])],
-      // The holdout's output is never a failure tail: the next proposal would show it to the agent.
-      ...(evaluation.failureTail ? { failureTail: evaluation.failureTail } : {}),
-      durationS: seconds(),
-    });
-    return { kind: 'finished', verdict: decision.verdict };
+    const record = async (settled: Settled): Promise<void> => {
+      const { evaluation, holdout } = settled.evaluated;
+      const decision = settled.decision ?? settled.evaluated.decision;
+      await recordFinished(run, {
+        ...base,
+        ...described,
+        ...usage,
+        commit: settled.commit,
+        parent: settled.parent,
+        verdict: settled.verdict,
+        reason: decision.reason,
+        ...(evaluation.measurement ? { metric: evaluation.measurement.metric, secondary: evaluation.measurement.secondary, samples: evaluation.measurement.samples } : {}),
+        ...(decision.delta === undefined ? {} : { delta: decision.delta }),
+        ...(decision.gain === undefined ? {} : { gain: decision.gain }),
+        ...(decision.stats ? { stats: decision.stats } : {}),
+        ...holdoutFields(holdout),
+        ...(settled.reapplied === undefined ? {} : { reapplied: settled.reapplied }),
+        stages: [...evaluation.stages, ...(holdout?.stages ?? [])],
+        // The holdout's output is never a failure tail: the next proposal would show it to the agent.
+        ...(evaluation.failureTail ? { failureTail: evaluation.failureTail } : {}),
+        durationS: seconds(),
+      });
+    };
+    if (evaluated.decision.verdict === 'keep') {
+      const verdict = await settleKeep(run, shared, { exp, worktree, commit: candidate, parent: best, evaluated }, record, signal);
+      return { kind: 'finished', verdict };
+    }
+    await record({ verdict: evaluated.decision.verdict, commit: candidate.commit, parent: best.commit, evaluated });
+    return { kind: 'finished', verdict: evaluated.decision.verdict };
   } catch (error) {
     if (isAbortError(error) || signal.aborted) return await cancel(run, exp, 'interrupted');
     throw error;

@@ -3,13 +3,13 @@
  * history rows and the tail of the last failure.
  */
 import type { RunContext } from './run-context.js';
-import type { AgentState, HistoryRow, ProposalContext } from '../domain/proposal.js';
+import type { AgentState, HistoryRow, InFlightRow, ProposalContext } from '../domain/proposal.js';
 import type { Decision, HoldoutResult } from '../domain/decision.js';
 import type { Evaluation, StageProgress } from '../domain/evaluation.js';
 import type { ExperimentId, Usage, Verdict } from '../domain/words.js';
-import { finishedExperiments } from '../plan/fold.js';
+import { finishedExperiments, unfinishedExperiments } from '../plan/fold.js';
 import { outcomePassed } from '../domain/job.js';
-import type { NewEvent } from '../domain/events.js';
+import type { EventOf, NewEvent } from '../domain/events.js';
 
 export interface ExperimentRecord {
   experiment: ExperimentId;
@@ -33,6 +33,8 @@ export interface ExperimentRecord {
   holdout?: HoldoutResult;
   /** What the agent's history says instead of `reason`, which names the holdout's figures. */
   agentReason?: string;
+  /** Re-applied on a newer best (then `commit` and `parent` are the new ones): from what, and what it measured there. */
+  reapplied?: NonNullable<EventOf<'experiment_finished'>['reapplied']>;
   durationS: number;
 }
 
@@ -45,6 +47,13 @@ export function historyRows(run: RunContext): HistoryRow[] {
     reason: e.finished!.agentReason ?? e.finished!.reason,
     ...(e.agentState === undefined ? {} : { agentState: e.agentState }),
   }));
+}
+
+/** The experiments in flight besides `exp`, oldest first: what the agent of `exp` should not try again. */
+export function inFlightRows(run: RunContext, exp: ExperimentId): InFlightRow[] {
+  return unfinishedExperiments(run.store.getState())
+    .filter((e) => e.id !== exp)
+    .map((e) => ({ experiment: e.id, description: e.description, phase: e.phase, ...(e.agentState === undefined ? {} : { agentState: e.agentState }) }));
 }
 
 export async function lastFailure(run: RunContext): Promise<ProposalContext['lastFailure']> {
@@ -82,6 +91,7 @@ export async function recordFinished(run: RunContext, record: ExperimentRecord):
     ...(record.usage === undefined ? {} : { usage: record.usage }),
     ...(record.holdout === undefined ? {} : { holdout: record.holdout }),
     ...(record.agentReason === undefined ? {} : { agentReason: record.agentReason }),
+    ...(record.reapplied === undefined ? {} : { reapplied: record.reapplied }),
     durationS: record.durationS,
   });
 }
@@ -97,6 +107,7 @@ function progressEvent(exp: ExperimentId, p: StageProgress): NewEvent {
     status: failed?.status ?? (outcomes.length > 0 && outcomes.every((o) => o.status === 'skipped') ? 'skipped' : 'ok'),
     durationS: outcomes.reduce((s, o) => s + o.durationS, 0),
     reason: failed?.reason ?? '',
+    ...(p.worker === undefined ? {} : { worker: p.worker }),
   };
 }
 

@@ -6,9 +6,12 @@
 import { checkBudget, type Stop } from '../plan/budget.js';
 import { calibrate, calibratedBench, calibratedHoldout, calibrateHoldout, calibrationSeeds } from '../plan/calibration.js';
 import { isAbortError } from '../domain/errors.js';
-import { measuresParent } from '../plan/bench-plan.js';
 import { evaluateAndDecide, holdoutFields } from './evaluate.js';
-import { runExperiment } from './experiment.js';
+import { runExperiment, type ExperimentOutcome } from './experiment.js';
+import { type Shared } from './merge.js';
+import { Mutex } from './mutex.js';
+import { ParentWorktrees } from './parents.js';
+import { freeSlots, selectParent } from '../plan/parallel.js';
 import { recordFinished } from './record.js';
 import { refs } from '../domain/refs.js';
 import type { RunContext } from './run-context.js';
@@ -80,30 +83,6 @@ async function measureBaseline(run: RunContext, signal: AbortSignal): Promise<St
   }
 }
 
-/**
- * The parent's worktree for A/B benches (the bench or the holdout paired): one per best commit, replaced when the
- * best moves, so the parent is measured on the same machine as the candidate.
- */
-class ParentWorktree {
-  private current: { commit: string; path: string } | undefined;
-  constructor(private readonly run: RunContext) {}
-
-  async forCommit(commit: string): Promise<string | undefined> {
-    if (!measuresParent(this.run.spec)) return undefined;
-    // Outside the sandbox a candidate can reach the parent's worktree; one it broke is made anew.
-    if (this.current?.commit === commit && (await this.run.workspace.worktreeLinkOk(this.current.path))) return this.current.path;
-    await this.dispose();
-    const wt = await this.run.workspace.createWorktree({ ref: `refs/ratchet/${this.run.runId}/parent`, commit, name: `parent-${commit.slice(0, 10)}` });
-    this.current = { commit, path: wt.path };
-    return wt.path;
-  }
-
-  async dispose(): Promise<void> {
-    if (this.current) await this.run.workspace.removeWorktree(this.current.path).catch(() => undefined);
-    this.current = undefined;
-  }
-}
-
 /** Experiments cut off by a crash or a signal get no verdict; their patch is re-proposed. */
 async function cancelUnfinished(run: RunContext): Promise<void> {
   for (const e of unfinishedExperiments(run.store.getState())) {
@@ -131,7 +110,7 @@ function applyCalibration(run: RunContext): void {
 
 export async function runLoop(run: RunContext, signal: AbortSignal, options: LoopOptions = {}): Promise<Stop> {
   const startedAt = options.startedAt ?? run.now();
-  const parents = new ParentWorktree(run);
+  const shared: Shared = { merge: new Mutex(), parents: new ParentWorktrees(run) };
   try {
     await cancelUnfinished(run);
     await alignBestRef(run);
@@ -140,19 +119,68 @@ export async function runLoop(run: RunContext, signal: AbortSignal, options: Loo
       const stop = await measureBaseline(run, signal);
       if (stop) return stop;
     }
+    return await schedule(run, shared, signal, startedAt);
+  } finally {
+    await shared.parents.dispose();
+  }
+}
+
+type Landed = { exp: ExperimentId; outcome: ExperimentOutcome } | { exp: ExperimentId; error: unknown };
+
+/**
+ * Keeps `agent.parallel` experiments in flight, each started from the best as it stands, while
+ * the budget (counting what is in flight) allows; then lets those in flight land. An error in
+ * one (a bug, a store that cannot write) stops the others, and is thrown once they have ended.
+ */
+async function schedule(run: RunContext, shared: Shared, outer: AbortSignal, startedAt: number): Promise<Stop> {
+  const parallel = Math.max(1, run.spec.agent.parallel);
+  const stopAll = new AbortController();
+  const abort = (): void => stopAll.abort(outer.reason);
+  if (outer.aborted) abort();
+  else outer.addEventListener('abort', abort, { once: true });
+  const signal = stopAll.signal;
+  const flying = new Map<ExperimentId, Promise<Landed>>();
+  const interrupted: ExperimentId[] = [];
+  let next = run.store.getState().lastExperimentNumber + 1;
+  let ending: Stop | undefined;
+  let failure: { error: unknown } | undefined;
+  try {
     for (;;) {
-      if (signal.aborted) return { reason: 'signal', detail: 'interrupted' };
-      const state = run.store.getState();
-      const budgetStop = checkBudget(state, run.spec, run.now() - startedAt);
-      if (budgetStop) return budgetStop;
-      const best = state.best!;
-      const exp = experimentId(state.lastExperimentNumber + 1);
-      const parentPath = await parents.forCommit(best.commit);
-      const outcome = await runExperiment(run, exp, best, parentPath, signal);
-      if (outcome.kind === 'exhausted') return { reason: 'exhausted', detail: outcome.reason };
-      if (outcome.kind === 'interrupted') return { reason: 'signal', detail: `interrupted during ${exp}` };
+      while (ending === undefined && failure === undefined && freeSlots(parallel, flying.size) > 0) {
+        if (signal.aborted) break;
+        const state = run.store.getState();
+        const stop = checkBudget(state, run.spec, run.now() - startedAt, flying.size);
+        if (stop) {
+          if (flying.size === 0) return stop;
+          break;
+        }
+        const parent = selectParent(state)!;
+        const exp = experimentId(next++);
+        // Recorded before the next one starts, so each proposal sees those started before it.
+        await run.store.append({ type: 'experiment_started', exp, parent: parent.commit, parentExp: parent.exp });
+        const landed = runExperiment(run, exp, parent, shared, signal).then(
+          (outcome): Landed => ({ exp, outcome }),
+          (error: unknown): Landed => ({ exp, error }),
+        );
+        flying.set(exp, landed);
+      }
+      if (flying.size === 0) break;
+      const landed = await Promise.race(flying.values());
+      flying.delete(landed.exp);
+      if ('error' in landed) {
+        failure ??= { error: landed.error };
+        stopAll.abort(landed.error);
+      } else if (landed.outcome.kind === 'exhausted') {
+        ending ??= { reason: 'exhausted', detail: landed.outcome.reason };
+      } else if (landed.outcome.kind === 'interrupted') {
+        interrupted.push(landed.exp);
+      }
     }
   } finally {
-    await parents.dispose();
+    outer.removeEventListener('abort', abort);
   }
+  if (failure !== undefined) throw failure.error;
+  if (ending !== undefined) return ending;
+  if (interrupted.length > 0) return { reason: 'signal', detail: `interrupted during ${interrupted.sort().join(', ')}` };
+  return { reason: 'signal', detail: 'interrupted' };
 }

@@ -31,11 +31,18 @@ function averageCost(state: RunState): number {
   return costs.length === 0 ? 0 : costs.reduce((a, b) => a + b, 0) / costs.length;
 }
 
-export function checkBudget(state: RunState, spec: Spec, elapsedMs: number): Stop | undefined {
+/**
+ * Whether another experiment may start, given `inFlight` experiments started and not finished:
+ * undefined, or why not. What is in flight counts against the budget (`experiments` is never
+ * exceeded, the next proposals' cost is estimated for each); with nothing in flight, a stop here
+ * ends the run.
+ */
+export function checkBudget(state: RunState, spec: Spec, elapsedMs: number, inFlight = 0): Stop | undefined {
   const budget = spec.budget;
   const done = experimentsDone(state);
-  if (budget.experiments !== undefined && done >= budget.experiments) {
-    return { reason: 'budget', detail: `${done} of ${budget.experiments} experiments done (budget.experiments)` };
+  if (budget.experiments !== undefined && done + inFlight >= budget.experiments) {
+    const flying = inFlight === 0 ? '' : ` and ${inFlight} in flight`;
+    return { reason: 'budget', detail: `${done}${flying} of ${budget.experiments} experiments done (budget.experiments)` };
   }
   if (budget.duration !== undefined && elapsedMs >= budget.duration) {
     return { reason: 'budget', detail: `time budget of ${formatDuration(budget.duration)} used (budget.duration)` };
@@ -43,7 +50,9 @@ export function checkBudget(state: RunState, spec: Spec, elapsedMs: number): Sto
   if (budget.usd !== undefined) {
     const spent = totalCostUsd(state);
     const next = averageCost(state);
-    if (spent >= budget.usd || spent + next > budget.usd) {
+    // Each proposal in flight will cost about as much as the average so far.
+    const committed = spent + next * inFlight;
+    if (spent >= budget.usd || committed + next > budget.usd) {
       return { reason: 'budget', detail: `$${spent.toFixed(2)} spent; the next proposal (about $${next.toFixed(2)}) would pass the $${budget.usd.toFixed(2)} budget (budget.usd)` };
     }
   }

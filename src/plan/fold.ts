@@ -53,6 +53,17 @@ export function applyEvent(state: RunState, event: RunEvent): RunState {
       }
       break;
     }
+    case 'reapplied': {
+      // Re-applied on a newer best: from here on the candidate is the new commit on that parent.
+      const e = state.experiments.get(event.exp);
+      if (e) {
+        e.reappliedFrom = event.from;
+        e.commit = event.commit;
+        e.parent = event.onto;
+        e.parentExp = event.ontoExp;
+      }
+      break;
+    }
     case 'stage_started': {
       const e = state.experiments.get(event.exp);
       if (e) e.phase = event.stage;

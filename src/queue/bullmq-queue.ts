@@ -99,7 +99,7 @@ export class BullEvaluationQueue implements EvaluationQueue {
       // A finished setup is not reused here: later stages still have to run, in a worktree that
       // may have been re-created since (a resumed run re-creates its worktrees).
       const result = await this.runStage(run[stageQueue(stage)], request, stage, signal, stage !== 'setup');
-      onProgress?.({ stage, state: 'finished', outcomes: result.outcomes });
+      onProgress?.({ stage, state: 'finished', outcomes: result.outcomes, ...(result.worker === undefined ? {} : { worker: result.worker }) });
       results.push(result);
       if (!stagePassed(result)) break;
     }
@@ -116,7 +116,7 @@ export class BullEvaluationQueue implements EvaluationQueue {
     const run = await this.openRun(request.runId);
     onProgress?.({ stage: 'holdout', state: 'started' });
     const result = await this.runStage(run[stageQueue('holdout')], request, 'holdout', signal, true);
-    onProgress?.({ stage: 'holdout', state: 'finished', outcomes: result.outcomes });
+    onProgress?.({ stage: 'holdout', state: 'finished', outcomes: result.outcomes, ...(result.worker === undefined ? {} : { worker: result.worker }) });
     return this.options.combine([result]);
   }
 

@@ -36,8 +36,15 @@ export interface StartWorkerOptions {
   /** The runs to serve, or `registered` to serve every run in the registry as it changes. */
   runs: readonly string[] | 'registered';
   prefix?: string;
-  /** Parallel setup/check jobs per run; benches always run one at a time per worker process. */
+  /** Parallel setup/check jobs per run. */
   concurrency?: number;
+  /**
+   * Bench slots: how many bench (and holdout) jobs this process runs at once, across every run
+   * it serves (default 1, so timings are not disturbed). The slots of one name are one machine.
+   */
+  benchSlots?: number;
+  /** What results and events call this worker (default the host name). */
+  name?: string;
   /** How often the registry is read, in `registered` mode. */
   pollMs?: number;
   /** Stops the worker like `close()`. */
@@ -90,7 +97,9 @@ class WorkerPool {
   readonly onError: (error: Error) => void;
   private readonly served = new Map<string, ServedRun>();
   private readonly byQueue = new Map<string, Worker<unknown, StageReply>>();
-  private readonly benchLock = new Mutex();
+  private readonly benchSlots: Slots;
+  /** What this worker's results say ran them. */
+  private readonly name: string;
   private readonly badRunIds = new Set<string>();
   private syncing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -103,6 +112,8 @@ class WorkerPool {
     private readonly subscriber: Redis,
   ) {
     this.onError = options.onError ?? (() => undefined);
+    this.benchSlots = new Slots(Math.max(1, options.benchSlots ?? 1));
+    this.name = options.name ?? hostname();
     client.on('error', this.onError);
     subscriber.on('error', this.onError);
   }
@@ -155,9 +166,9 @@ class WorkerPool {
       const worker = new Worker<unknown, StageReply>(name, this.processor(run, role), {
         connection: workerRedisOptions(this.options.connection),
         prefix: this.prefix,
-        // Benches one at a time, so their timings do not disturb each other.
-        concurrency: role === 'bench' ? 1 : Math.max(1, this.options.concurrency ?? 2),
-        name: `${hostname()}-${process.pid}`,
+        // Benches one per slot, so their timings do not disturb each other.
+        concurrency: role === 'bench' ? this.benchSlots.size : Math.max(1, this.options.concurrency ?? 2),
+        name: `${this.name}-${process.pid}`,
         ...LOCK_SETTINGS,
       });
       worker.on('error', this.onError);
@@ -188,7 +199,7 @@ class WorkerPool {
       const owner = await runSession(this.client, run.runId, this.prefix);
       if (owner !== undefined && owner !== data.session) throw new Error(SUPERSEDED);
 
-      const release = stageQueue(data.stage) === 'bench' ? await this.benchLock.acquire(abort) : undefined;
+      const release = stageQueue(data.stage) === 'bench' ? await this.benchSlots.acquire(abort) : undefined;
       let outcome: { ok: true; result: StageResult } | { ok: false; error: unknown } | undefined;
       try {
         if (!abort.aborted) outcome = { ok: true, result: await this.options.executor(data.request, data.stage, abort) };
@@ -202,7 +213,7 @@ class WorkerPool {
         throw new Error(typeof abort.reason === 'string' ? abort.reason : CANCELLED);
       }
       if (!outcome.ok) throw outcome.error;
-      return signReply(this.options.key, job.id ?? '', data, outcome.result);
+      return signReply(this.options.key, job.id ?? '', data, { ...outcome.result, worker: this.name });
     };
   }
 
@@ -253,21 +264,23 @@ async function quit(redis: Redis): Promise<void> {
   }
 }
 
-/** One holder at a time, first come first served; a waiter whose signal fires leaves the line. */
-class Mutex {
-  private held = false;
+/** `size` holders at a time, first come first served; a waiter whose signal fires leaves the line. */
+class Slots {
+  private held = 0;
   private readonly waiting: (() => void)[] = [];
+
+  constructor(readonly size: number) {}
 
   acquire(signal: AbortSignal): Promise<() => void> {
     return new Promise((resolve) => {
       const grant = (): void => {
         signal.removeEventListener('abort', leave);
-        this.held = true;
+        this.held += 1;
         let released = false;
         resolve(() => {
           if (released) return;
           released = true;
-          this.held = false;
+          this.held -= 1;
           this.waiting.shift()?.();
         });
       };
@@ -276,7 +289,7 @@ class Mutex {
         if (at >= 0) this.waiting.splice(at, 1);
         resolve(() => undefined);
       };
-      if (!this.held) {
+      if (this.held < this.size) {
         grant();
       } else {
         this.waiting.push(grant);

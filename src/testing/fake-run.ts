@@ -2,7 +2,6 @@
  * A whole run on fakes, for loop tests that take milliseconds: the loop's RunContext built from a
  * memory store, a fake workspace, a scripted queue and proposer, and a clock the test moves.
  */
-import type { Evaluation } from '../domain/evaluation.js';
 import type { RunEvent } from '../domain/events.js';
 import { specSchema, type Spec } from '../domain/spec.js';
 import type { ExperimentId } from '../domain/words.js';
@@ -11,7 +10,7 @@ import { FakeClock } from './clock.js';
 import { FakeWorkspace } from './fake-workspace.js';
 import { MemoryStore } from './memory-store.js';
 import { ScriptedProposer, type ProposalStep } from './scripted-proposer.js';
-import { ScriptedQueue } from './scripted-queue.js';
+import { ScriptedQueue, type Scripted } from './scripted-queue.js';
 
 export const FAKE_RUN_ID = 'fake-run';
 export const FAKE_BASE = 'ba5e'.padEnd(40, '0');
@@ -27,7 +26,7 @@ export interface FakeRun {
 
 export interface FakeRunOptions {
   proposals: readonly ProposalStep[];
-  evaluations: Readonly<Record<ExperimentId, Evaluation>>;
+  evaluations: Readonly<Record<ExperimentId, Scripted>>;
   /** Top-level spec fields over a deterministic bench (repeat 1) that maximizes `score`. */
   spec?: Record<string, unknown>;
   /** What an earlier session left: its events, repository and clock (see `resumeOf`). */

@@ -2,8 +2,10 @@
  * The Workspace port without git, for loop tests: refs in a map, worktrees as sets of edited
  * paths, commits numbered. An agent's edits go through `edit`; what the real one guards against
  * (a broken `.git` link, moved refs outside the run) never happens here unless a test says so.
+ * A re-applied commit conflicts when a commit between its old parent and the new one changed
+ * one of its files (git's three-way merge at file granularity).
  */
-import type { CandidateCommit, RepoSnapshot, Workspace, Worktree } from '../domain/workspace.js';
+import type { CandidateCommit, Reapplied, RepoSnapshot, Workspace, Worktree } from '../domain/workspace.js';
 
 interface FakeWorktree {
   ref: string;
@@ -19,6 +21,10 @@ export class FakeWorkspace implements Workspace {
   readonly worktrees = new Map<string, FakeWorktree>();
   /** Commit → its message, for every commit made. */
   readonly commits = new Map<string, string>();
+  /** Commit → its parent and the files it changed. */
+  private readonly graph = new Map<string, { parent: string; files: string[] }>();
+  /** Every re-apply asked for: the commit and the new parent. */
+  readonly reapplies: { commit: string; onto: string }[] = [];
 
   resolve(rev: string): Promise<string> {
     return Promise.resolve(this.refs.get(rev) ?? rev);
@@ -45,12 +51,30 @@ export class FakeWorkspace implements Workspace {
   async commitAll(worktree: Worktree, message: string, options?: { exclude?: ReadonlySet<string> }): Promise<CandidateCommit | undefined> {
     const files = await this.changedPaths(worktree.path, options);
     if (files.length === 0) return undefined;
-    const commit = (this.commits.size + 1).toString(16).padStart(40, '0');
-    this.commits.set(commit, message);
+    const commit = this.newCommit(message, this.refs.get(worktree.ref) ?? '', files);
     this.refs.set(worktree.ref, commit);
     this.worktree(worktree.path).edits.clear();
     const patch = files.map((f) => `diff --git a/${f} b/${f}\n`).join('');
     return { commit, patch, patchBytes: patch.length, binary: [], symlinks: [], files, insertions: files.length, deletions: 0 };
+  }
+
+  reapply(worktree: Worktree, commit: string, onto: string): Promise<Reapplied> {
+    this.reapplies.push({ commit, onto });
+    const picked = this.graph.get(commit);
+    if (picked === undefined) return Promise.reject(new Error(`no commit ${commit}`));
+    const touched = new Set<string>();
+    for (let at = onto; at !== picked.parent; ) {
+      const node = this.graph.get(at);
+      if (node === undefined) break; // reached the base: the old parent is not an ancestor
+      for (const f of node.files) touched.add(f);
+      at = node.parent;
+    }
+    const files = picked.files.filter((f) => touched.has(f));
+    if (files.length > 0) return Promise.resolve({ kind: 'conflict', files, reason: `does not apply on the new best: ${files.join(', ')} conflict` });
+    const made = this.newCommit(this.commits.get(commit) ?? '', onto, picked.files);
+    this.refs.set(worktree.ref, made);
+    const patch = picked.files.map((f) => `diff --git a/${f} b/${f}\n`).join('');
+    return Promise.resolve({ kind: 'applied', commit: { commit: made, patch, patchBytes: patch.length, binary: [], symlinks: [], files: picked.files, insertions: picked.files.length, deletions: 0 } });
   }
 
   worktreeLinkOk(path: string): Promise<boolean> {
@@ -89,6 +113,13 @@ export class FakeWorkspace implements Workspace {
 
   reconcile(): Promise<string[]> {
     return Promise.resolve([]);
+  }
+
+  private newCommit(message: string, parent: string, files: string[]): string {
+    const commit = (this.commits.size + 1).toString(16).padStart(40, '0');
+    this.commits.set(commit, message);
+    this.graph.set(commit, { parent, files });
+    return commit;
   }
 
   private worktree(path: string): FakeWorktree {

@@ -60,6 +60,10 @@ export function formatEventLine(event: RunEvent, state: RunState): string | unde
       const warning = calibrationWarning(event, event.stage);
       return `${at} ${describeCalibration(event, event.stage)}${warning === undefined ? '' : `\n${at} warning: ${warning}`}`;
     }
+    case 'reapplied': {
+      const first = event.metric === undefined ? '' : ` (it measured ${formatMetric(event.metric)} on its first parent)`;
+      return `${at} ${event.exp} re-applied on ${event.ontoExp} (${event.onto.slice(0, 7)}) as ${event.commit.slice(0, 7)}, to be measured again there${first}`;
+    }
     case 'best_advanced':
       return `${at} best is now ${event.exp} (${event.commit.slice(0, 7)}) at ${formatMetric(event.metric)}`;
     case 'experiment_cancelled':

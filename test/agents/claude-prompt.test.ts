@@ -98,3 +98,23 @@ describe('renderPrompt', () => {
     expect(stable).not.toContain(`src/f${MAX_FILES_LISTED}.js`);
   });
 });
+
+describe('the candidates in flight', () => {
+  it('lists the other candidates in flight with their stage, so the agent picks another idea', () => {
+    const { volatile } = renderPrompt(
+      context([row(0, 'keep', 100)], {
+        inFlight: [
+          { experiment: 'e0001', description: 'unroll the inner loop', phase: 'bench' },
+          { experiment: 'e0002', description: '', phase: 'proposing' },
+        ],
+      }),
+    );
+    expect(volatile).toContain('# In flight');
+    expect(volatile).toContain('- e0001 (bench): unroll the inner loop');
+    expect(volatile).toContain('- e0002 (proposing): (its agent is still working)');
+  });
+
+  it('says nothing of candidates in flight when there are none', () => {
+    expect(renderPrompt(context([row(0, 'keep', 100)], { inFlight: [] })).volatile).not.toContain('In flight');
+  });
+});

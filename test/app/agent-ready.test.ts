@@ -16,12 +16,12 @@ function spec(agent: Record<string, unknown>) {
 }
 
 describe('checking the agent before a run', () => {
-  it('says that parallel experiments are not supported yet instead of ignoring the setting', async () => {
+  it('accepts agent.parallel above 1 without a warning: the loop keeps that many in flight', async () => {
     const dir = await tempDir();
     cleanups.push(dir.cleanup);
     await writePatches(join(dir.path, 'p'), { '01.patch': 'diff' });
     const warnings = await checkAgentReady(spec({ kind: 'replay', patches: join(dir.path, 'p'), parallel: 2 }), dir.path);
-    expect(warnings).toEqual(['agent.parallel: 2 is not supported yet; experiments run one at a time']);
+    expect(warnings).toEqual([]);
   });
 
   it('refuses a replay agent without patches, and a patch folder with none in it', async () => {

@@ -317,4 +317,45 @@ describe('BullEvaluationQueue with a worker', () => {
 
     expect(most).toBe(1);
   });
+
+  it('runs as many benches at once as the worker has bench slots, and no more', async () => {
+    const runs = [newRunId(), newRunId()];
+    let running = 0;
+    let most = 0;
+    await openWorker(
+      runs,
+      async (_, stage: StageKind) => {
+        if (stage === 'bench') {
+          running++;
+          most = Math.max(most, running);
+          await new Promise((r) => setTimeout(r, 200));
+          running--;
+        }
+        return stageResult(stage);
+      },
+      { benchSlots: 2 },
+    );
+    const queue = openQueue();
+
+    await Promise.all(runs.flatMap((run) => ['e0001', 'e0002', 'e0003'].map((exp) => queue.evaluate(request(run, exp), never))));
+
+    expect(most).toBe(2);
+  });
+
+  it('names the worker that ran each stage in the progress it reports', async () => {
+    const runId = newRunId();
+    await openWorker([runId], recordingExecutor().executor, { name: 'bench-box-7' });
+    const queue = openQueue();
+    const finished: { stage: string; worker: string | undefined }[] = [];
+
+    await queue.evaluate(request(runId), never, (p) => {
+      if (p.state === 'finished') finished.push({ stage: p.stage, worker: p.worker });
+    });
+
+    expect(finished).toEqual([
+      { stage: 'setup', worker: 'bench-box-7' },
+      { stage: 'checks', worker: 'bench-box-7' },
+      { stage: 'bench', worker: 'bench-box-7' },
+    ]);
+  });
 });

@@ -106,6 +106,27 @@ describe('renderWatch', () => {
     expect(lines.find((l) => l.startsWith('  e0005'))).toBe('  e0005 proposing  20s since it started  (proposing)');
   });
 
+  it('shows every candidate in flight at once, each with its own stage, and says which was re-applied', () => {
+    const many: RunEvent[] = [
+      ...HISTORY.slice(0, 7),
+      ev(100, { type: 'experiment_started', exp: 'e0002', parent: BASE, parentExp: 'e0000' }),
+      ev(101, { type: 'experiment_started', exp: 'e0003', parent: BASE, parentExp: 'e0000' }),
+      ev(102, { type: 'experiment_started', exp: 'e0004', parent: BASE, parentExp: 'e0000' }),
+      ev(103, { type: 'proposed', exp: 'e0002', description: 'cache the keys' }),
+      ev(104, { type: 'committed', exp: 'e0002', commit: 'e0002'.padEnd(40, '0'), files: ['a'], insertions: 1, deletions: 0 }),
+      ev(105, { type: 'stage_started', exp: 'e0002', stage: 'checks' }),
+      ev(106, { type: 'proposed', exp: 'e0003', description: 'inline the compare' }),
+      ev(107, { type: 'committed', exp: 'e0003', commit: 'e0003'.padEnd(40, '0'), files: ['b'], insertions: 1, deletions: 0 }),
+      ev(108, { type: 'reapplied', exp: 'e0003', from: 'e0003'.padEnd(40, '0'), commit: 'e0003'.padEnd(40, '1'), onto: 'e0001'.padEnd(40, '0'), ontoExp: 'e0001', metric: 79 }),
+      ev(109, { type: 'stage_started', exp: 'e0003', stage: 'bench' }),
+    ];
+    const shown = renderWatch(foldEvents(RUN, many), info, T0 + 120_000, 200, buildTimeline(many));
+    expect(shown).toContain('in flight (3)');
+    expect(shown.find((l) => l.startsWith('  e0002'))).toMatch(/^ {2}e0002 checks .*cache the keys$/);
+    expect(shown.find((l) => l.startsWith('  e0003'))).toMatch(/^ {2}e0003 bench .*inline the compare \(re-applied on e0001\)$/);
+    expect(shown.find((l) => l.startsWith('  e0004'))).toBe('  e0004 proposing  18s since it started  (proposing)');
+  });
+
   it("estimates a first bench against its timeouts, an upper bound: the baseline's five calibration runs", () => {
     const first = HISTORY.slice(0, 5);
     const fresh = renderWatch(foldEvents(RUN, first), info, T0 + 68_000, 120, buildTimeline(first));
@@ -218,6 +239,11 @@ describe('formatEventLine', () => {
     expect(formatEventLine(finished('score +3.2% [+1.9%, +4.4%] p=0.002 over 12 pairs'), state)).toBe('10:08:20 e0007 KEEP score +3.2% [+1.9%, +4.4%] p=0.002 over 12 pairs; measured 80');
     expect(formatEventLine(finished('constraint rss_mb 600 > max 512', { verdict: 'discard' }), state)).toBe('10:08:20 e0007 DISCARD score=80 (+3.2%) constraint rss_mb 600 > max 512');
     expect(formatEventLine(finished('check "test" failed (exit 1)', { verdict: 'checks_failed', metric: undefined, gain: undefined }), state)).toBe('10:08:20 e0007 CHECKS_FAILED check "test" failed (exit 1)');
+  });
+
+  it('says a candidate was re-applied on the new best, onto which commit, and what it measured first', () => {
+    const line = formatEventLine(ev(500, { type: 'reapplied', exp: 'e0007', from: 'f'.repeat(40), commit: '7'.repeat(40), onto: BASE, ontoExp: 'e0005', metric: 81 }), state);
+    expect(line).toBe('10:08:20 e0007 re-applied on e0005 (abc1234) as 7777777, to be measured again there (it measured 81 on its first parent)');
   });
 });
 

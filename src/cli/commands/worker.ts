@@ -11,15 +11,18 @@ import { intArg } from './common.js';
 export function registerWorker(program: Command): void {
   program
     .command('worker')
-    .description('serve the evaluation jobs of every run on a shared Redis (one bench at a time on this machine)')
+    .description('serve the evaluation jobs of every run on a shared Redis (one bench per bench slot on this machine)')
     .option('--redis <url>', 'the Redis the runs use (default: REDIS_URL)')
     .option('--run <id>', 'serve only this run (default: every active run, as runs come and go)')
     .option('--concurrency <n>', 'parallel setup and check jobs per run', intArg, 2)
-    .action(async (o: { redis?: string; run?: string; concurrency: number }) => {
+    .option('--name <name>', 'what events and results call this worker; the slots of one name are one machine (default: the host name)')
+    .option('--bench-slots <n>', 'bench jobs run at once by this worker, across every run it serves', intArg, 1)
+    .action(async (o: { redis?: string; run?: string; concurrency: number; name?: string; benchSlots: number }) => {
       const url = redisUrlFrom(o.redis);
       if (url === undefined) {
         throw new UserError('ratchet worker needs the Redis the runs use', { hint: 'pass --redis URL or set REDIS_URL (the URL `ratchet run` prints when it starts)' });
       }
+      if (o.benchSlots < 1) throw new UserError('--bench-slots must be at least 1', { hint: 'one slot runs one bench at a time' });
       const connection = parseRedisUrl(url);
       const key = resolveJobKey({ shared: true, who: 'ratchet worker' });
       const interrupt = interruptOnSignals();
@@ -29,11 +32,14 @@ export function registerWorker(program: Command): void {
         executor: createWorkerExecutor(createRunner(processRedactor(connection.password === undefined ? [] : [{ name: 'REDIS_PASSWORD', value: connection.password }]))),
         runs: o.run === undefined ? 'registered' : [o.run],
         concurrency: o.concurrency,
+        benchSlots: o.benchSlots,
+        ...(o.name === undefined ? {} : { name: o.name }),
         signal: interrupt.signal,
         onError: (e) => err(`ratchet worker: ${e.message}`),
       });
       // describeRedis, not the URL: the URL may carry the password.
-      err(`ratchet worker: serving ${o.run ?? 'every registered run'} on ${describeRedis(connection)}; Ctrl-C to stop`);
+      const slots = `${o.benchSlots} bench slot${o.benchSlots === 1 ? '' : 's'}`;
+      err(`ratchet worker${o.name === undefined ? '' : ` ${o.name}`}: serving ${o.run ?? 'every registered run'} on ${describeRedis(connection)} with ${slots}; Ctrl-C to stop`);
       await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
       await worker.close();
       interrupt.dispose();

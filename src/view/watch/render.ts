@@ -136,7 +136,8 @@ function bar(fraction: number, width: number): string {
 
 function inFlightLine(e: ExperimentState, info: RunInfo | undefined, now: number, width: number, timeline: Timeline): string {
   const current = timeline.stages.get(e.id);
-  const description = e.description || '(proposing)';
+  // A keep measured on an older best is measured again on the new one (the merge queue).
+  const description = `${e.description || '(proposing)'}${e.reappliedFrom === undefined ? '' : ` (re-applied on ${e.parentExp})`}`;
   if (current !== undefined && e.phase === current.stage) {
     const p = stageProgress(current.stage, e.id, now - current.since, info, timeline);
     const barWidth = width >= 110 ? 20 : 10;

@@ -58,6 +58,8 @@ export interface ExperimentRow {
   costUsd: number | undefined;
   commit: string | undefined;
   parentExp: string;
+  /** The best it was re-applied on (then `parentExp`), when a newer best made it measure again. */
+  reappliedOnto: string | undefined;
   files: string[];
   startedAt: string;
 }
@@ -149,7 +151,8 @@ export function summarise({ info, state }: LoadedRun): RunSummary {
   };
 }
 
-function row(e: ExperimentState): ExperimentRow {
+/** One experiment as the dashboard's table and chart show it, in flight or finished. */
+export function experimentRow(e: ExperimentState): ExperimentRow {
   const f = e.finished;
   return {
     id: e.id,
@@ -168,6 +171,7 @@ function row(e: ExperimentState): ExperimentRow {
     costUsd: e.usage?.costUsd,
     commit: e.commit,
     parentExp: e.parentExp,
+    reappliedOnto: e.reappliedFrom === undefined ? undefined : e.parentExp,
     files: e.files,
     startedAt: e.startedAt,
   };
@@ -201,7 +205,7 @@ export async function runDetail(runs: RunCatalog, runId: string): Promise<RunDet
       repeat: state.calibration?.repeat ?? info.spec.bench.repeat,
       measured: measured(state.calibration),
     },
-    experiments: [...state.experiments.values()].sort((a, b) => a.id.localeCompare(b.id)).map(row),
+    experiments: [...state.experiments.values()].sort((a, b) => a.id.localeCompare(b.id)).map(experimentRow),
     progress: progressData(state, info),
   };
 }
@@ -251,5 +255,5 @@ export async function experimentDetail(runs: RunCatalog, runId: string, exp: str
     fileTail(join(folder, 'holdout.log'), LOG_TAIL_BYTES),
     fileTail(join(folder, 'agent.jsonl'), LOG_TAIL_BYTES),
   ]);
-  return { row: row(e), result, diff, logs: { setup, checks, bench, holdout, agent } };
+  return { row: experimentRow(e), result, diff, logs: { setup, checks, bench, holdout, agent } };
 }

@@ -49,7 +49,7 @@ export function createTable({ table, filters, search, onOpen }) {
         <td class="num">${escapeHtml(fmtMetric(row.metric))}</td>
         <td class="num ${row.gain > 0 ? 'up' : row.gain < 0 ? 'down' : ''}">${row.id === 'e0000' ? '' : escapeHtml(fmtGain(row.gain))}</td>
         <td class="num">${row.holdout === undefined || row.holdout === null ? '' : escapeHtml(fmtMetric(row.holdout))}</td>
-        <td class="desc" title="${escapeHtml(row.reason ?? '')}">${escapeHtml(row.description || '(proposing)')}</td>
+        <td class="desc" title="${escapeHtml(row.reason ?? '')}">${escapeHtml(row.description || '(proposing)')}${row.reappliedOnto ? ` <span class="muted">(re-applied on ${escapeHtml(row.reappliedOnto)})</span>` : ''}</td>
         <td class="num">${escapeHtml(fmtDuration(row.durationS))}</td>
         <td class="num">${escapeHtml(fmtUsd(row.costUsd))}</td>
       </tr>`,
