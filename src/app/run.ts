@@ -33,7 +33,7 @@ import { RUN_JSON_VERSION, RunStore, readRunInfo, runDir, type RunInfo } from '.
 import { recordRun, runIndexPath } from '../store/run-index.js';
 import type { RunState } from '../domain/run-state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
-import { createRunner, createRunProposer, createWorkerExecutor, processRedactor, resolveSandbox } from './compose.js';
+import { createRunner, createRunProposer, createWorkerCheckouts, createWorkerExecutor, processRedactor, resolveSandbox } from './compose.js';
 import { checkRunJobKey, openRunRedis } from './redis.js';
 import { lockRunInRepository, lockRunSession } from './session-lock.js';
 import { describeStopRequest, watchStopRequest } from './stop-request.js';
@@ -282,13 +282,14 @@ async function stoppableSession(
   const publisher = redis.embedded ? undefined : await openEventPublisher(redis.connection, info, { onError });
   if (publisher) store.onEvent(publisher.publish);
   let worker: RunningWorker | undefined;
+  const checkouts = createWorkerCheckouts();
   let stop: Stop;
   try {
     // Registers this session of the run first, so jobs a crashed session left queued are
     // refused instead of being run in worktrees that no longer exist.
     await queue.open(info.runId);
     if (options.inProcessWorker !== false) {
-      worker = await startWorker({ connection: redis.connection, key: redis.jobKey, executor: createWorkerExecutor(runner), runs: [info.runId], onError });
+      worker = await startWorker({ connection: redis.connection, key: redis.jobKey, executor: createWorkerExecutor(runner, checkouts), runs: [info.runId], onError });
     }
     await store.append({
       type: 'run_started',
@@ -329,6 +330,7 @@ async function stoppableSession(
   } finally {
     redis.lost?.removeEventListener('abort', onLost);
     await bounded(worker?.close(), CLOSE_TIMEOUT_MS);
+    await checkouts.close();
     await bounded(queue.close(), CLOSE_TIMEOUT_MS);
     await redis.stop().catch(() => undefined);
   }

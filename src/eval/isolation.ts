@@ -13,16 +13,24 @@ import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js'
 import type { RepoSnapshot } from '../domain/workspace.js';
 import type { EvaluationRequest, StageKind } from '../domain/evaluation.js';
 
+/** A request with the place this worker runs it in: its repository and its own worktrees. */
+export interface LocatedRequest extends EvaluationRequest {
+  gitDir: string;
+  worktree: string;
+  /** The parent's worktree, when the request measures the parent beside the candidate. */
+  parentWorktree: string | undefined;
+}
+
 export interface Checkout {
   side: 'candidate' | 'parent';
   worktree: string;
   commit: string;
 }
 
-export function checkoutsOf(request: EvaluationRequest, withParent: boolean): Checkout[] {
+export function checkoutsOf(request: LocatedRequest, withParent: boolean): Checkout[] {
   const own: Checkout = { side: 'candidate', worktree: request.worktree, commit: request.commit };
-  if (!withParent || request.parentWorktree === undefined) return [own];
-  return [own, { side: 'parent', worktree: request.parentWorktree, commit: request.parentCommit ?? request.commit }];
+  if (!withParent || request.parentWorktree === undefined || request.parentCommit === undefined) return [own];
+  return [own, { side: 'parent', worktree: request.parentWorktree, commit: request.parentCommit }];
 }
 
 /** Most recently used records, bounded: a record holds a stamp per file of the worktree. */
@@ -65,7 +73,7 @@ export type Prepared = { ok: true; record: CheckoutRecord } | { ok: false; reaso
 export async function restoreCheckout(
   guard: CheckoutGuard,
   records: RecordCache,
-  request: EvaluationRequest,
+  request: LocatedRequest,
   checkout: Checkout,
   note: (text: string) => Promise<void>,
 ): Promise<Prepared | undefined> {
@@ -101,7 +109,7 @@ export async function restoreCheckout(
  */
 export async function stageViolations(
   guard: CheckoutGuard,
-  request: EvaluationRequest,
+  request: LocatedRequest,
   stage: StageKind,
   sides: readonly { checkout: Checkout; record: CheckoutRecord }[],
   before: RepoSnapshot,

@@ -28,7 +28,7 @@ export const RATCHET_ENV = {
 
 export type Side = 'candidate' | 'parent';
 
-export function ratchetEnv(request: EvaluationRequest, stage: StageKind, side: Side, seed?: number): Record<string, string> {
+export function ratchetEnv(request: EvaluationRequest & { worktree: string; parentWorktree: string | undefined }, stage: StageKind, side: Side, seed?: number): Record<string, string> {
   const parent = side === 'parent';
   return {
     ...(seed === undefined ? {} : { [RATCHET_ENV.seed]: String(seed) }),

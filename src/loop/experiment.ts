@@ -10,6 +10,7 @@ import { refs } from '../domain/refs.js';
 import type { RepoSnapshot, Worktree } from '../domain/workspace.js';
 import type { ExperimentId, Verdict } from '../domain/words.js';
 import { gateChange } from '../plan/gate.js';
+import { measuresParent } from '../plan/bench-plan.js';
 import { evaluateAndDecide, holdoutFields, putBackRunRefs } from './evaluate.js';
 import { historyRows, lastFailure, recordFinished } from './record.js';
 import type { RunContext } from './run-context.js';
@@ -30,7 +31,6 @@ export async function runExperiment(
   run: RunContext,
   exp: ExperimentId,
   best: { exp: ExperimentId; commit: string; metric: number; holdout?: number },
-  parentWorktree: string | undefined,
   signal: AbortSignal,
 ): Promise<ExperimentOutcome> {
   const now = run.now;
@@ -113,9 +113,8 @@ export async function runExperiment(
     const { evaluation, decision, holdout } = await evaluateAndDecide(
       run,
       exp,
-      worktree,
       candidate.commit,
-      { commit: best.commit, metric: best.metric, worktree: parentWorktree, holdout: best.holdout },
+      { commit: best.commit, metric: best.metric, paired: measuresParent(run.spec), holdout: best.holdout },
       signal,
     );
     if (decision.verdict === 'keep') {

@@ -6,7 +6,6 @@
 import { checkBudget, type Stop } from '../plan/budget.js';
 import { calibrate, calibratedBench, calibratedHoldout, calibrateHoldout, calibrationSeeds } from '../plan/calibration.js';
 import { isAbortError } from '../domain/errors.js';
-import { measuresParent } from '../plan/bench-plan.js';
 import { evaluateAndDecide, holdoutFields } from './evaluate.js';
 import { runExperiment } from './experiment.js';
 import { recordFinished } from './record.js';
@@ -29,10 +28,10 @@ async function measureBaseline(run: RunContext, signal: AbortSignal): Promise<St
   await run.workspace.updateRef(r.experiment(exp), run.baseCommit);
   if ((await run.workspace.readRef(r.best)) === undefined) await run.workspace.updateRef(r.best, run.baseCommit);
   await run.store.append({ type: 'proposed', exp, description: 'baseline' });
-  const worktree = await run.workspace.createWorktree({ ref: r.experiment(exp), commit: run.baseCommit, name: exp });
+  // No worktree here: the workers check the base commit out in their own.
   try {
     const seeds = calibrationSeeds(run.runId);
-    const { evaluation, decision, holdout } = await evaluateAndDecide(run, exp, worktree, run.baseCommit, { commit: run.baseCommit, metric: Number.NaN, worktree: undefined }, signal, seeds);
+    const { evaluation, decision, holdout } = await evaluateAndDecide(run, exp, run.baseCommit, { commit: run.baseCommit, metric: Number.NaN, paired: false }, signal, seeds);
     const m = evaluation.measurement;
     if (evaluation.status === 'ok' && m !== undefined) {
       const values = m.samples.filter((s) => s.side === 'candidate').map((s) => s.metric);
@@ -75,32 +74,6 @@ async function measureBaseline(run: RunContext, signal: AbortSignal): Promise<St
       return { reason: 'signal', detail: 'interrupted while measuring the baseline' };
     }
     throw error;
-  } finally {
-    if (run.keepWorktrees !== true) await run.workspace.removeWorktree(worktree.path).catch(() => undefined);
-  }
-}
-
-/**
- * The parent's worktree for A/B benches (the bench or the holdout paired): one per best commit, replaced when the
- * best moves, so the parent is measured on the same machine as the candidate.
- */
-class ParentWorktree {
-  private current: { commit: string; path: string } | undefined;
-  constructor(private readonly run: RunContext) {}
-
-  async forCommit(commit: string): Promise<string | undefined> {
-    if (!measuresParent(this.run.spec)) return undefined;
-    // Outside the sandbox a candidate can reach the parent's worktree; one it broke is made anew.
-    if (this.current?.commit === commit && (await this.run.workspace.worktreeLinkOk(this.current.path))) return this.current.path;
-    await this.dispose();
-    const wt = await this.run.workspace.createWorktree({ ref: `refs/ratchet/${this.run.runId}/parent`, commit, name: `parent-${commit.slice(0, 10)}` });
-    this.current = { commit, path: wt.path };
-    return wt.path;
-  }
-
-  async dispose(): Promise<void> {
-    if (this.current) await this.run.workspace.removeWorktree(this.current.path).catch(() => undefined);
-    this.current = undefined;
   }
 }
 
@@ -131,28 +104,22 @@ function applyCalibration(run: RunContext): void {
 
 export async function runLoop(run: RunContext, signal: AbortSignal, options: LoopOptions = {}): Promise<Stop> {
   const startedAt = options.startedAt ?? run.now();
-  const parents = new ParentWorktree(run);
-  try {
-    await cancelUnfinished(run);
-    await alignBestRef(run);
-    applyCalibration(run);
-    if (run.store.getState().best === undefined) {
-      const stop = await measureBaseline(run, signal);
-      if (stop) return stop;
-    }
-    for (;;) {
-      if (signal.aborted) return { reason: 'signal', detail: 'interrupted' };
-      const state = run.store.getState();
-      const budgetStop = checkBudget(state, run.spec, run.now() - startedAt);
-      if (budgetStop) return budgetStop;
-      const best = state.best!;
-      const exp = experimentId(state.lastExperimentNumber + 1);
-      const parentPath = await parents.forCommit(best.commit);
-      const outcome = await runExperiment(run, exp, best, parentPath, signal);
-      if (outcome.kind === 'exhausted') return { reason: 'exhausted', detail: outcome.reason };
-      if (outcome.kind === 'interrupted') return { reason: 'signal', detail: `interrupted during ${exp}` };
-    }
-  } finally {
-    await parents.dispose();
+  await cancelUnfinished(run);
+  await alignBestRef(run);
+  applyCalibration(run);
+  if (run.store.getState().best === undefined) {
+    const stop = await measureBaseline(run, signal);
+    if (stop) return stop;
+  }
+  for (;;) {
+    if (signal.aborted) return { reason: 'signal', detail: 'interrupted' };
+    const state = run.store.getState();
+    const budgetStop = checkBudget(state, run.spec, run.now() - startedAt);
+    if (budgetStop) return budgetStop;
+    const best = state.best!;
+    const exp = experimentId(state.lastExperimentNumber + 1);
+    const outcome = await runExperiment(run, exp, best, signal);
+    if (outcome.kind === 'exhausted') return { reason: 'exhausted', detail: outcome.reason };
+    if (outcome.kind === 'interrupted') return { reason: 'signal', detail: `interrupted during ${exp}` };
   }
 }

@@ -13,7 +13,7 @@ import { type RedisOptions, connectRedis, producerRedisOptions, workerRedisOptio
 import { JobWatcher, type Settled } from './job-watcher.js';
 import { DEFAULT_PREFIX, QUEUE_ROLES, type QueueRole, assertPrefix, cancelChannel, cancelMarkerKey, queueName, stageJobId, stageQueue } from './names.js';
 import { STAGES } from '../domain/job.js';
-import { CANCELLED, SUPERSEDED, readJob, readReply, sameRequest, signJob } from './protocol.js';
+import { CANCELLED, SUPERSEDED, readJob, readReply, sameRequest, signJob, sourceKey } from './protocol.js';
 import { type StageJobData, type StageReply, crashedStage, stagePassed } from '../domain/job.js';
 import { registerRun, unregisterRun } from './registry.js';
 import { SharedCalls } from './shared-calls.js';
@@ -85,7 +85,7 @@ export class BullEvaluationQueue implements EvaluationQueue {
     throwIfAborted(signal);
     if (this.closing !== undefined) throw new InternalError('evaluate() called on a closed evaluation queue');
     // Callers asking for the same evaluation at once share it; it stops when the last one aborts.
-    const key = [request.runId, request.experiment, request.commit, request.worktree, request.parentCommit ?? ''].join('\n');
+    const key = [request.runId, request.experiment, request.commit, request.parentCommit ?? '', sourceKey(request.source)].join('\n');
     return this.inflight.run(key, (shared) => this.evaluateOnce(request, shared, onProgress), signal);
   }
 

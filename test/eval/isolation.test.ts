@@ -10,6 +10,7 @@ import { combineStages } from '../../src/plan/combine.js';
 import { createStageExecutor } from '../../src/eval/stages.js';
 import type { StageResult } from '../../src/domain/job.js';
 import { GitCheckoutGuard } from '../../src/git/checkout-guard.js';
+import { fixedCheckouts } from '../../src/testing/fixed-checkouts.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { specSchema, type SpecInput } from '../../src/domain/spec.js';
 import { git, gitdir } from '../helpers/gitdir.js';
@@ -43,19 +44,17 @@ function request(spec: Partial<SpecInput>): EvaluationRequest {
   return {
     runId: 'run',
     experiment: 'e0001',
-    worktree,
     commit: head,
-    parentWorktree: undefined,
-    parentCommit: head,
+    parentCommit: undefined,
     logDir: join(repo.path, '..', `${repo.path.split('/').at(-1)}-logs`),
     spec: specSchema.parse({ objective: 'x', protected: ['bench.sh'], bench: { run: 'sh bench.sh', metric: { name: 'x', goal: 'maximize' } }, ...spec }),
     baseCommit: head,
-    gitDir,
+    source: { kind: 'local', gitDir },
   };
 }
 
 async function evaluate(spec: Partial<SpecInput>): Promise<{ results: StageResult[]; log: (name: string) => Promise<string> }> {
-  const execute = createStageExecutor(new ExecaCommandRunner({ killGraceMs: 300 }), new GitCheckoutGuard());
+  const execute = createStageExecutor(new ExecaCommandRunner({ killGraceMs: 300 }), new GitCheckoutGuard(), fixedCheckouts({ gitDir, candidate: worktree }));
   const req = request(spec);
   const results: StageResult[] = [];
   for (const stage of ['setup', 'checks', 'bench'] as const) {

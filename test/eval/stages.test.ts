@@ -10,6 +10,8 @@ import { createStageExecutor } from '../../src/eval/stages.js';
 import type { StageResult } from '../../src/domain/job.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { inertGuard } from '../../src/testing/inert-guard.js';
+import { fixedCheckouts } from '../../src/testing/fixed-checkouts.js';
+import type { EvalCheckouts } from '../../src/domain/checkout-guard.js';
 import { specSchema, type SpecInput } from '../../src/domain/spec.js';
 import { tempDir, writeTree } from '../helpers/gitdir.js';
 
@@ -39,20 +41,21 @@ afterEach(async () => {
   await root.cleanup();
 });
 
-const execute = createStageExecutor(new ExecaCommandRunner({ killGraceMs: 200 }), inertGuard());
+const folders = (): Parameters<typeof fixedCheckouts>[0] => ({ gitDir: join(root.path, 'no-git'), candidate: join(root.path, 'cand'), parent: join(root.path, 'parent') });
+// The folders move with each test's root: looked up when a stage opens them.
+const checkouts: EvalCheckouts = { open: (request, signal) => fixedCheckouts(folders()).open(request, signal), close: () => Promise.resolve() };
+const execute = createStageExecutor(new ExecaCommandRunner({ killGraceMs: 200 }), inertGuard(), checkouts);
 const never = new AbortController().signal;
 
 function request(spec: Partial<SpecInput>, withParent = false): EvaluationRequest {
   return {
     runId: 'run-1',
     experiment: 'e0003',
-    worktree: join(root.path, 'cand'),
     commit: 'c0ffee',
-    parentWorktree: withParent ? join(root.path, 'parent') : undefined,
     parentCommit: withParent ? 'beef00' : undefined,
     logDir: join(root.path, 'logs'),
     baseCommit: 'base00',
-    gitDir: join(root.path, 'no-git'),
+    source: { kind: 'local', gitDir: join(root.path, 'no-git') },
     // The order file is outside the worktree: these tests are of the stages, not of the sandbox.
     spec: specSchema.parse({ objective: 'go faster', sandbox: 'none', bench: { run: 'sh bench.sh', metric: { name: 'x', goal: 'maximize' } }, ...spec }),
   };
@@ -172,7 +175,7 @@ describe('bench stage', () => {
   it('runs one bench run per calibration seed, in order, whatever repeat says', async () => {
     const seeds = join(root.path, 'seeds');
     const run = `echo "$RATCHET_SEED" >> ${seeds}; echo METRIC x=1`;
-    const stopping = createStageExecutor(new ExecaCommandRunner(), inertGuard(), { policy: () => 'stop' });
+    const stopping = createStageExecutor(new ExecaCommandRunner(), inertGuard(), checkouts, { policy: () => 'stop' });
     const result = await stopping({ ...request({ bench: bench({ run }) }), seeds: [7, 8, 9, 7] }, 'bench', never);
     expect((await readFile(seeds, 'utf8')).trim().split('\n')).toEqual(['7', '8', '9', '7']);
     expect(result.measurement!.samples).toHaveLength(4);
@@ -184,12 +187,12 @@ describe('bench stage', () => {
   });
 
   it('lets a policy stop after a round, and bounds it by max_repeat', async () => {
-    const stopping = createStageExecutor(new ExecaCommandRunner(), inertGuard(), { policy: (samples) => (samples.length >= 4 ? 'stop' : 'continue') });
+    const stopping = createStageExecutor(new ExecaCommandRunner(), inertGuard(), checkouts, { policy: (samples) => (samples.length >= 4 ? 'stop' : 'continue') });
     const early = await stopping(request({ bench: bench({ repeat: 5 }) }, true), 'bench', never);
     expect(early.measurement!.samples).toHaveLength(4);
 
     await writeTree(root.path, { order: '' });
-    const greedy = createStageExecutor(new ExecaCommandRunner(), inertGuard(), { policy: () => 'continue' });
+    const greedy = createStageExecutor(new ExecaCommandRunner(), inertGuard(), checkouts, { policy: () => 'continue' });
     const bounded = await greedy(request({ bench: bench({ repeat: 2, max_repeat: 3 }) }), 'bench', never);
     expect(bounded.measurement!.samples.map((s) => s.side)).toEqual(['candidate', 'candidate', 'candidate']);
   });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createRunner, createWorkerExecutor, processRedactor } from '../../app/compose.js';
+import { createRunner, createWorkerCheckouts, createWorkerExecutor, processRedactor } from '../../app/compose.js';
 import { resolveJobKey } from '../../app/job-key.js';
 import { UserError } from '../../domain/errors.js';
 import { describeRedis, parseRedisUrl, redisUrlFrom } from '../../queue/connection.js';
@@ -23,10 +23,11 @@ export function registerWorker(program: Command): void {
       const connection = parseRedisUrl(url);
       const key = resolveJobKey({ shared: true, who: 'ratchet worker' });
       const interrupt = interruptOnSignals();
+      const checkouts = createWorkerCheckouts();
       const worker = await startWorker({
         connection,
         key,
-        executor: createWorkerExecutor(createRunner(processRedactor(connection.password === undefined ? [] : [{ name: 'REDIS_PASSWORD', value: connection.password }]))),
+        executor: createWorkerExecutor(createRunner(processRedactor(connection.password === undefined ? [] : [{ name: 'REDIS_PASSWORD', value: connection.password }])), checkouts),
         runs: o.run === undefined ? 'registered' : [o.run],
         concurrency: o.concurrency,
         signal: interrupt.signal,
@@ -36,6 +37,7 @@ export function registerWorker(program: Command): void {
       err(`ratchet worker: serving ${o.run ?? 'every registered run'} on ${describeRedis(connection)}; Ctrl-C to stop`);
       await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
       await worker.close();
+      await checkouts.close();
       interrupt.dispose();
     });
 }
