@@ -277,7 +277,14 @@ async function stoppableSession(
   options.onStart?.({ runId: info.runId, dir: store.dir, redisUrl: redis.url });
   const onError = throttled(WARNING_EVERY_MS, (error: Error) => options.onWarning?.(`redis: ${error.message}`));
   // On a server this session started, no worker of an earlier session can hold a job.
-  const queue = new BullEvaluationQueue({ connection: redis.connection, key: redis.jobKey, combine: combineStages, onError, freshServer: redis.embedded });
+  const queue = new BullEvaluationQueue({
+    connection: redis.connection,
+    key: redis.jobKey,
+    combine: combineStages,
+    onError,
+    freshServer: redis.embedded,
+    logFolder: (request) => store.experimentDir(request.experiment),
+  });
   // For `ratchet watch --redis` elsewhere; best effort, never stops the run. A private redis-server is reachable from no other machine.
   const publisher = redis.embedded ? undefined : await openEventPublisher(redis.connection, info, { onError });
   if (publisher) store.onEvent(publisher.publish);
@@ -289,7 +296,15 @@ async function stoppableSession(
     // refused instead of being run in worktrees that no longer exist.
     await queue.open(info.runId);
     if (options.inProcessWorker !== false) {
-      worker = await startWorker({ connection: redis.connection, key: redis.jobKey, executor: createWorkerExecutor(runner, checkouts), runs: [info.runId], onError });
+      worker = await startWorker({
+        connection: redis.connection,
+        key: redis.jobKey,
+        executor: createWorkerExecutor(runner, checkouts),
+        runs: [info.runId],
+        onError,
+        // The in-process worker's own folder: what it keeps of a stage (a copy of what a candidate left in the user's checkout).
+        logRoot: join(store.dir, 'worker'),
+      });
     }
     await store.append({
       type: 'run_started',

@@ -69,8 +69,6 @@ export interface EvaluationRequest {
   commit: string;
   /** The parent measured beside the candidate (A/B: a paired bench or holdout); absent otherwise, and for the baseline. */
   parentCommit: string | undefined;
-  /** Folder that receives `setup.log`, `checks.log`, `bench.log`. */
-  logDir: string;
   /** The run's resolved spec: never the candidate's copy of ratchet.yaml. */
   spec: Spec;
   /** The run's base commit: a worker checks protected files out from it, whatever the candidate holds. */
@@ -90,6 +88,8 @@ export interface StageProgress {
   state: 'started' | 'finished';
   /** The stage's outcomes (one per check) when finished. */
   outcomes?: StageOutcome[];
+  /** The worker that ran it, when finished. */
+  worker?: string;
 }
 
 /** Evaluates candidates: in-process, or through a queue to workers. */

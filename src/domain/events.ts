@@ -76,6 +76,8 @@ export const eventSchema = z.discriminatedUnion('type', [
     status: z.string(),
     durationS: z.number(),
     reason: z.string(),
+    /** The worker that ran the stage; absent in logs from before workers were named. */
+    worker: z.string().optional(),
   }),
   z.object({
     ...base,

@@ -25,6 +25,8 @@ export interface StageResult {
   measurement?: Measurement;
   /** Last lines of the failing command's output. */
   failureTail?: string;
+  /** The worker that ran the stage (`<host>-<pid>`, or its `--name`). */
+  worker?: string;
 }
 
 export interface StageJobData {
@@ -64,7 +66,6 @@ const requestShape = z.looseObject({
   experiment: z.string().regex(EXPERIMENT_ID, 'expected an experiment id like e0003'),
   commit,
   parentCommit: commit.optional(),
-  logDir: absolutePath,
   spec: specShape,
   baseCommit: commit,
   source: z.discriminatedUnion('kind', [

@@ -19,6 +19,8 @@ export interface LocatedRequest extends EvaluationRequest {
   worktree: string;
   /** The parent's worktree, when the request measures the parent beside the candidate. */
   parentWorktree: string | undefined;
+  /** The worker's folder for this experiment's stage logs (sent on to the run folder by the queue). */
+  logDir: string;
 }
 
 export interface Checkout {
@@ -132,7 +134,7 @@ export async function stageViolations(
     const wrote = await guard.undoCheckoutChanges(request.gitDir, before, join(request.logDir, `${stage}-checkout`));
     if (wrote.length > 0) {
       const more = wrote.length > 3 ? `, and ${wrote.length - 3} more` : '';
-      problems.push(`wrote ${wrote.slice(0, 3).join(', ')}${more} in the user's checkout during ${stage} (put back; a copy of what it left is in ${stage}-checkout/ of the experiment's folder)`);
+      problems.push(`wrote ${wrote.slice(0, 3).join(', ')}${more} in the user's checkout during ${stage} (put back; a copy of what it left is in ${join(request.logDir, `${stage}-checkout`)} on the worker)`);
     }
   }
   for (const { checkout, record } of sides) {

@@ -5,7 +5,8 @@ import type { BenchSample, EvaluationRequest, StageKind, StageOutcome, StageStat
 import { formatDuration } from '../domain/duration.js';
 import type { StageResult } from '../domain/job.js';
 
-export type StageExecutor = (request: EvaluationRequest, stage: StageKind, signal: AbortSignal) => Promise<StageResult>;
+/** Runs one stage of a request; its log goes to `<logDir>/<stage>.log`, a folder of the worker's. */
+export type StageExecutor = (request: EvaluationRequest, stage: StageKind, signal: AbortSignal, logDir: string) => Promise<StageResult>;
 
 /**
  * Consulted after each bench round (a candidate run, and its parent's when A/B) with the samples

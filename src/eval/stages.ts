@@ -287,14 +287,14 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     return bench(request, signal);
   };
 
-  return async (request, stage, signal) => {
+  return async (request, stage, signal, logDir) => {
     throwIfAborted(signal);
     const opened = await checkouts.open(request, signal);
     // Not a failure of the candidate: this worker has no way to the commits. Said as a verdict's reason.
     if (!opened.ok) return { outcomes: [outcome(stage, stage, 'crash', undefined, 0, opened.reason)], failureTail: opened.reason };
     const { place } = opened;
     try {
-      return await run({ ...request, gitDir: place.gitDir, worktree: place.candidate, parentWorktree: place.parent }, stage, signal);
+      return await run({ ...request, gitDir: place.gitDir, worktree: place.candidate, parentWorktree: place.parent, logDir }, stage, signal);
     } finally {
       place.release();
     }

@@ -45,13 +45,13 @@ export async function evaluateAndDecide(
   /** The baseline's calibration seeds: one bench run each. */
   seeds?: readonly number[],
 ): Promise<EvaluatedCandidate> {
-  const logDir = await run.store.ensureExperimentDir(exp);
+  // The queue writes the stage logs the workers send back into this folder.
+  await run.store.ensureExperimentDir(exp);
   const request: EvaluationRequest = {
     runId: run.runId,
     experiment: exp,
     commit,
     parentCommit: parent.paired ? parent.commit : undefined,
-    logDir,
     spec: run.spec,
     baseCommit: run.baseCommit,
     source: run.commitSource ?? { kind: 'local', gitDir: run.workspace.gitDir },

@@ -97,6 +97,7 @@ function progressEvent(exp: ExperimentId, p: StageProgress): NewEvent {
     status: failed?.status ?? (outcomes.length > 0 && outcomes.every((o) => o.status === 'skipped') ? 'skipped' : 'ok'),
     durationS: outcomes.reduce((s, o) => s + o.durationS, 0),
     reason: failed?.reason ?? '',
+    ...(p.worker === undefined ? {} : { worker: p.worker }),
   };
 }
 

@@ -26,7 +26,6 @@ async function benchRuns(repeat: number, withParent: boolean): Promise<{ runs: s
     experiment: 'e0001',
     commit: head,
     parentCommit: withParent ? head : undefined,
-    logDir: join(dir.path, 'logs'),
     spec,
     baseCommit: head,
     source: { kind: 'local', gitDir: join(repo.path, '.git') },
@@ -34,7 +33,7 @@ async function benchRuns(repeat: number, withParent: boolean): Promise<{ runs: s
   const checkouts = fixedCheckouts({ gitDir: join(repo.path, '.git'), candidate: join(dir.path, 'c'), parent: join(dir.path, 'p') });
   process.env.RUNS = join(dir.path, 'runs');
   try {
-    const result = await createWorkerExecutor(createRunner(processRedactor()), checkouts)(request, 'bench', new AbortController().signal);
+    const result = await createWorkerExecutor(createRunner(processRedactor()), checkouts)(request, 'bench', new AbortController().signal, join(dir.path, 'logs'));
     const runs = (await readFile(join(dir.path, 'runs'), 'utf8')).split('\n').filter((l) => l !== '');
     return { runs, samples: result.measurement!.samples.length };
   } finally {

@@ -39,6 +39,7 @@ afterEach(async () => {
 });
 
 const never = new AbortController().signal;
+const logDir = (): string => join(repo.path, '..', `${repo.path.split('/').at(-1)}-logs`);
 
 function request(spec: Partial<SpecInput>): EvaluationRequest {
   return {
@@ -46,7 +47,6 @@ function request(spec: Partial<SpecInput>): EvaluationRequest {
     experiment: 'e0001',
     commit: head,
     parentCommit: undefined,
-    logDir: join(repo.path, '..', `${repo.path.split('/').at(-1)}-logs`),
     spec: specSchema.parse({ objective: 'x', protected: ['bench.sh'], bench: { run: 'sh bench.sh', metric: { name: 'x', goal: 'maximize' } }, ...spec }),
     baseCommit: head,
     source: { kind: 'local', gitDir },
@@ -58,11 +58,11 @@ async function evaluate(spec: Partial<SpecInput>): Promise<{ results: StageResul
   const req = request(spec);
   const results: StageResult[] = [];
   for (const stage of ['setup', 'checks', 'bench'] as const) {
-    const result = await execute(req, stage, never);
+    const result = await execute(req, stage, never, logDir());
     results.push(result);
     if (!result.outcomes.every((o) => o.status === 'ok' || o.status === 'skipped')) break;
   }
-  return { results, log: (name) => readFile(join(req.logDir, name), 'utf8') };
+  return { results, log: (name) => readFile(join(logDir(), name), 'utf8') };
 }
 
 describe.each(['none', 'bwrap'] as const)('stage isolation with sandbox: %s', (sandbox) => {

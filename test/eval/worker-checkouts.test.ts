@@ -42,7 +42,6 @@ function request(overrides: Partial<EvaluationRequest> = {}): EvaluationRequest 
     experiment: 'e0001',
     commit: candidate,
     parentCommit: undefined,
-    logDir: logs.path,
     spec: specSchema.parse({ objective: 'x', sandbox: 'none', protected: ['bench/**'], bench: { run: 'sh bench/run.sh; cat src/a.txt', metric: { name: 'score', goal: 'maximize' } } }),
     baseCommit: base,
     source: { kind: 'local', gitDir: join(repo.path, '.git') },
@@ -55,8 +54,8 @@ describe("the worker's checkouts", () => {
     const checkouts = new WorkerCheckouts();
     const execute = createStageExecutor(new ExecaCommandRunner(), new GitCheckoutGuard(), checkouts);
     try {
-      for (const stage of ['setup', 'checks'] as const) expect((await execute(request(), stage, never)).outcomes.every((o) => o.status === 'ok' || o.status === 'skipped')).toBe(true);
-      const bench = await execute(request(), 'bench', never);
+      for (const stage of ['setup', 'checks'] as const) expect((await execute(request(), stage, never, logs.path)).outcomes.every((o) => o.status === 'ok' || o.status === 'skipped')).toBe(true);
+      const bench = await execute(request(), 'bench', never, logs.path);
       expect(bench.outcomes[0]?.status).toBe('ok');
       expect(bench.measurement?.metric).toBe(10);
       // The candidate's own change outside the protected paths is what gets measured.
@@ -83,14 +82,14 @@ describe("the worker's checkouts", () => {
 
   it('fails a job whose repository this machine cannot see and that names no remote, saying which', async () => {
     const execute = createStageExecutor(new ExecaCommandRunner(), new GitCheckoutGuard(), new WorkerCheckouts());
-    const result = await execute(request({ source: { kind: 'local', gitDir: '/nowhere/on/this/machine/.git' } }), 'setup', never);
+    const result = await execute(request({ source: { kind: 'local', gitDir: '/nowhere/on/this/machine/.git' } }), 'setup', never, logs.path);
     expect(result.outcomes).toMatchObject([{ stage: 'setup', status: 'crash' }]);
     expect(result.outcomes[0]?.reason).toMatch(/cannot serve the job: the run's repository \/nowhere\/on\/this\/machine\/\.git is not on this machine, and the run has no remote/);
   });
 
   it('fails a job whose commit the repository does not hold, naming the commit', async () => {
     const execute = createStageExecutor(new ExecaCommandRunner(), new GitCheckoutGuard(), new WorkerCheckouts());
-    const result = await execute(request({ commit: 'f'.repeat(40) }), 'setup', never);
+    const result = await execute(request({ commit: 'f'.repeat(40) }), 'setup', never, logs.path);
     expect(result.outcomes[0]?.status).toBe('crash');
     expect(result.outcomes[0]?.reason).toContain(`does not hold commit ${'f'.repeat(40)}`);
   });

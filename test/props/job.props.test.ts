@@ -142,13 +142,11 @@ describe('readJob', () => {
     );
   });
 
-  it('refuses a correctly signed job whose paths are relative, hold NUL or run past 4096 characters', () => {
-    const at = (r: EvaluationRequest, field: 'logDir' | 'gitDir', path: string): EvaluationRequest =>
-      field === 'logDir' ? { ...r, logDir: path } : { ...r, source: { kind: 'local', gitDir: path } };
+  it('refuses a correctly signed job whose repository path is relative, holds NUL or runs past 4096 characters', () => {
     const badPath = fc.oneof(fc.constantFrom('', 'wt/e0001', './wt', '../wt', '/wt/\0x', `/${'a'.repeat(4096)}`, 'C:\\wt'), awkwardText(3).filter((p) => !p.startsWith('/')));
     fc.assert(
-      fc.property(key, stage, request, fc.constantFrom('logDir' as const, 'gitDir' as const), badPath, (k, s, r, field, path) => {
-        const payload = { v: 3, stage: s, request: at(r, field, path), session: 'session-1' };
+      fc.property(key, stage, request, badPath, (k, s, r, path) => {
+        const payload = { v: 3, stage: s, request: { ...r, source: { kind: 'local', gitDir: path } }, session: 'session-1' };
         expectRefused(readJob({ ...payload, sig: sign(k, 'job', payload) }, k));
       }),
       { numRuns: 200 },

@@ -25,7 +25,6 @@ export function request(runId: string, experiment = 'e0001', commit = 'c0ffee1')
     experiment,
     commit,
     parentCommit: experiment === 'e0000' ? undefined : 'ba5e000',
-    logDir: `/tmp/logs/${experiment}`,
     spec,
     baseCommit: 'ba5e000',
     source: { kind: 'local', gitDir: '/tmp/repo/.git' },
