@@ -13,6 +13,7 @@ import { benchPlan } from '../plan/bench-plan.js';
 import { createStageExecutor, type StageExecutor } from '../eval/stages.js';
 import { GitCheckoutGuard } from '../git/checkout-guard.js';
 import { WorkerCheckouts } from '../git/eval-checkouts.js';
+import { remoteClones } from '../git/remote.js';
 import type { EvalCheckouts } from '../domain/checkout-guard.js';
 import { ExecaCommandRunner } from '../proc/run-command.js';
 import { probeBwrap, readSandboxHost, unsandboxedNotice } from '../proc/sandbox.js';
@@ -44,9 +45,12 @@ export async function resolveSandbox(mode: Spec['sandbox']): Promise<{ sandboxed
   return { sandboxed: false, notice: unsandboxedNotice(probe.reason) };
 }
 
-/** The worktrees a worker makes for its jobs. */
-export function createWorkerCheckouts(): EvalCheckouts {
-  return new WorkerCheckouts();
+/**
+ * The worktrees a worker makes for its jobs: in the run's repository when it can see it, else in
+ * its clone of the run's remote, kept in `workdir` (`repos/`, one per remote URL).
+ */
+export function createWorkerCheckouts(workdir: string): EvalCheckouts {
+  return new WorkerCheckouts({ remotes: remoteClones(workdir) });
 }
 
 /** The stage executor every worker runs: in-process in `ratchet run`, or in `ratchet worker`. */

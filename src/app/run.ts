@@ -34,6 +34,7 @@ import { recordRun, runIndexPath } from '../store/run-index.js';
 import type { RunState } from '../domain/run-state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
 import { createRunner, createRunProposer, createWorkerCheckouts, createWorkerExecutor, processRedactor, resolveSandbox } from './compose.js';
+import { PushingQueue } from './remote-queue.js';
 import { checkRunJobKey, openRunRedis } from './redis.js';
 import { lockRunInRepository, lockRunSession } from './session-lock.js';
 import { describeStopRequest, watchStopRequest } from './stop-request.js';
@@ -110,6 +111,11 @@ function agentRunsUnconfined(spec: Spec, sandboxed: boolean): boolean {
   return agent.kind === 'claude' && !sandboxed;
 }
 
+/** A remote that is a folder, not a URL (`scheme://…`) or scp-like `host:path`. */
+function isLocalPath(remote: string): boolean {
+  return !/^[a-z][a-z0-9+.-]*:\/\//i.test(remote) && !/^[^/]+:/.test(remote);
+}
+
 export function generateRunId(repo: string, now = new Date()): string {
   const slug = basename(resolve(repo)).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 24) || 'run';
   return `${now.toISOString().slice(0, 10)}-${slug}-${randomBytes(2).toString('hex')}`;
@@ -122,6 +128,8 @@ export async function resolveRunSpec(repo: string, flags: SpecFlags, specFile?: 
   const spec = resolveSpec({ fileSpecInput: doc?.input, flags, source, ...(doc ? { lineOf: doc.lineOf } : {}) });
   // A run must be resumable from anywhere: paths given relative to the caller become absolute.
   if (spec.agent.kind === 'replay' && spec.agent.patches !== undefined) spec.agent.patches = resolve(spec.agent.patches);
+  // A remote given as a folder is pushed to from here and fetched from by workers elsewhere: made absolute.
+  if (spec.remote !== undefined && isLocalPath(spec.remote)) spec.remote = resolve(spec.remote);
   return { spec, source, specDir: doc === undefined ? resolve(repo) : dirname(resolve(doc.source)) };
 }
 
@@ -289,7 +297,11 @@ async function stoppableSession(
   const publisher = redis.embedded ? undefined : await openEventPublisher(redis.connection, info, { onError });
   if (publisher) store.onEvent(publisher.publish);
   let worker: RunningWorker | undefined;
-  const checkouts = createWorkerCheckouts();
+  // The in-process worker's own folder: its clone of the remote, what it keeps of a stage.
+  const workerDir = join(store.dir, 'worker');
+  const checkouts = createWorkerCheckouts(workerDir);
+  const remote = info.spec.remote;
+  const evaluations = remote === undefined ? queue : new PushingQueue(queue, workspace.repo, remote, combineStages);
   let stop: Stop;
   try {
     // Registers this session of the run first, so jobs a crashed session left queued are
@@ -302,8 +314,7 @@ async function stoppableSession(
         executor: createWorkerExecutor(runner, checkouts),
         runs: [info.runId],
         onError,
-        // The in-process worker's own folder: what it keeps of a stage (a copy of what a candidate left in the user's checkout).
-        logRoot: join(store.dir, 'worker'),
+        logRoot: join(workerDir, 'logs'),
       });
     }
     await store.append({
@@ -326,7 +337,8 @@ async function stoppableSession(
       baseCommit: info.base,
       store,
       workspace,
-      queue,
+      queue: evaluations,
+      ...(remote === undefined ? {} : { commitSource: { kind: 'remote', url: remote } as const }),
       proposer: await createRunProposer(info.spec, runner, redactor),
       now: Date.now,
       ...(options.keepWorktrees ? { keepWorktrees: true } : {}),

@@ -129,7 +129,7 @@ describe('hostile candidates without a sandbox', () => {
     const e = finished(WHAT.checkout);
     expect(e.verdict).toBe('rejected');
     // The in-process worker's own folder is in the run folder: the copy stays there, on the worker.
-    const aside = join(runFolder, 'worker', RUN, e.exp, 'checks-checkout');
+    const aside = join(runFolder, 'worker', 'logs', RUN, e.exp, 'checks-checkout');
     expect(e.reason).toBe(`wrote cost.txt, ${MARKER}-checkout in the user's checkout during checks (put back; a copy of what it left is in ${aside} on the worker)`);
     expect(await readFile(join(aside, 'cost.txt'), 'utf8')).toBe('1\n');
     expect(await exists(join(target.path, `${MARKER}-checkout`))).toBe(false);

@@ -1,3 +1,5 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createRunner, createWorkerCheckouts, createWorkerExecutor, processRedactor } from '../../app/compose.js';
 import { resolveJobKey } from '../../app/job-key.js';
@@ -15,7 +17,8 @@ export function registerWorker(program: Command): void {
     .option('--redis <url>', 'the Redis the runs use (default: REDIS_URL)')
     .option('--run <id>', 'serve only this run (default: every active run, as runs come and go)')
     .option('--concurrency <n>', 'parallel setup and check jobs per run', intArg, 2)
-    .action(async (o: { redis?: string; run?: string; concurrency: number }) => {
+    .option('--workdir <dir>', "this worker's folder: clones of the runs' remotes, stage logs on their way (default: $XDG_CACHE_HOME/ratchet/worker)")
+    .action(async (o: { redis?: string; run?: string; concurrency: number; workdir?: string }) => {
       const url = redisUrlFrom(o.redis);
       if (url === undefined) {
         throw new UserError('ratchet worker needs the Redis the runs use', { hint: 'pass --redis URL or set REDIS_URL (the URL `ratchet run` prints when it starts)' });
@@ -23,13 +26,15 @@ export function registerWorker(program: Command): void {
       const connection = parseRedisUrl(url);
       const key = resolveJobKey({ shared: true, who: 'ratchet worker' });
       const interrupt = interruptOnSignals();
-      const checkouts = createWorkerCheckouts();
+      const workdir = resolve(o.workdir ?? defaultWorkdir());
+      const checkouts = createWorkerCheckouts(workdir);
       const worker = await startWorker({
         connection,
         key,
         executor: createWorkerExecutor(createRunner(processRedactor(connection.password === undefined ? [] : [{ name: 'REDIS_PASSWORD', value: connection.password }])), checkouts),
         runs: o.run === undefined ? 'registered' : [o.run],
         concurrency: o.concurrency,
+        logRoot: join(workdir, 'logs'),
         signal: interrupt.signal,
         onError: (e) => err(`ratchet worker: ${e.message}`),
       });
@@ -40,4 +45,9 @@ export function registerWorker(program: Command): void {
       await checkouts.close();
       interrupt.dispose();
     });
+}
+
+function defaultWorkdir(): string {
+  const cache = process.env['XDG_CACHE_HOME'];
+  return join(cache !== undefined && cache !== '' ? cache : join(homedir(), '.cache'), 'ratchet', 'worker');
 }
