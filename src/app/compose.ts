@@ -12,6 +12,9 @@ import { adaptivePolicy } from '../plan/adaptive.js';
 import { benchPlan } from '../plan/bench-plan.js';
 import { createStageExecutor, type StageExecutor } from '../eval/stages.js';
 import { GitCheckoutGuard } from '../git/checkout-guard.js';
+import { WorkerCheckouts } from '../git/eval-checkouts.js';
+import { remoteClones } from '../git/remote.js';
+import type { EvalCheckouts } from '../domain/checkout-guard.js';
 import { ExecaCommandRunner } from '../proc/run-command.js';
 import { probeBwrap, readSandboxHost, unsandboxedNotice } from '../proc/sandbox.js';
 import type { Spec } from '../domain/spec.js';
@@ -42,9 +45,17 @@ export async function resolveSandbox(mode: Spec['sandbox']): Promise<{ sandboxed
   return { sandboxed: false, notice: unsandboxedNotice(probe.reason) };
 }
 
+/**
+ * The worktrees a worker makes for its jobs: in the run's repository when it can see it, else in
+ * its clone of the run's remote, kept in `workdir` (`repos/`, one per remote URL).
+ */
+export function createWorkerCheckouts(workdir: string): EvalCheckouts {
+  return new WorkerCheckouts({ remotes: remoteClones(workdir) });
+}
+
 /** The stage executor every worker runs: in-process in `ratchet run`, or in `ratchet worker`. */
-export function createWorkerExecutor(runner: CommandRunner): StageExecutor {
-  return createStageExecutor(runner, new GitCheckoutGuard(), {
+export function createWorkerExecutor(runner: CommandRunner, checkouts: EvalCheckouts): StageExecutor {
+  return createStageExecutor(runner, new GitCheckoutGuard(), checkouts, {
     // The runner resolves `sandbox: auto` with the same probe, once per process.
     sandboxWorks: async () => (await probeBwrap()).ok,
     // The policy comes from the run's own spec, which travels with each job, so one worker serves
@@ -52,7 +63,7 @@ export function createWorkerExecutor(runner: CommandRunner): StageExecutor {
     // with no parent) runs the candidate exactly `rounds` times, though the executor would allow more.
     policy: (samples, request) => {
       const bench = request.spec.bench;
-      const plan = benchPlan(bench, { parent: request.parentWorktree !== undefined });
+      const plan = benchPlan(bench, { parent: request.parentCommit !== undefined });
       if (plan.paired) return adaptivePolicy(bench)([...samples] as BenchSample[]);
       return samples.filter((s) => s.side === 'candidate').length >= plan.rounds ? 'stop' : 'continue';
     },

@@ -33,7 +33,8 @@ import { RUN_JSON_VERSION, RunStore, readRunInfo, runDir, type RunInfo } from '.
 import { recordRun, runIndexPath } from '../store/run-index.js';
 import type { RunState } from '../domain/run-state.js';
 import { summarize, type RunSummary } from '../view/summary.js';
-import { createRunner, createRunProposer, createWorkerExecutor, processRedactor, resolveSandbox } from './compose.js';
+import { createRunner, createRunProposer, createWorkerCheckouts, createWorkerExecutor, processRedactor, resolveSandbox } from './compose.js';
+import { PushingQueue } from './remote-queue.js';
 import { checkRunJobKey, openRunRedis } from './redis.js';
 import { lockRunInRepository, lockRunSession } from './session-lock.js';
 import { describeStopRequest, watchStopRequest } from './stop-request.js';
@@ -110,6 +111,11 @@ function agentRunsUnconfined(spec: Spec, sandboxed: boolean): boolean {
   return agent.kind === 'claude' && !sandboxed;
 }
 
+/** A remote that is a folder, not a URL (`scheme://…`) or scp-like `host:path`. */
+function isLocalPath(remote: string): boolean {
+  return !/^[a-z][a-z0-9+.-]*:\/\//i.test(remote) && !/^[^/]+:/.test(remote);
+}
+
 export function generateRunId(repo: string, now = new Date()): string {
   const slug = basename(resolve(repo)).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 24) || 'run';
   return `${now.toISOString().slice(0, 10)}-${slug}-${randomBytes(2).toString('hex')}`;
@@ -122,6 +128,8 @@ export async function resolveRunSpec(repo: string, flags: SpecFlags, specFile?: 
   const spec = resolveSpec({ fileSpecInput: doc?.input, flags, source, ...(doc ? { lineOf: doc.lineOf } : {}) });
   // A run must be resumable from anywhere: paths given relative to the caller become absolute.
   if (spec.agent.kind === 'replay' && spec.agent.patches !== undefined) spec.agent.patches = resolve(spec.agent.patches);
+  // A remote given as a folder is pushed to from here and fetched from by workers elsewhere: made absolute.
+  if (spec.remote !== undefined && isLocalPath(spec.remote)) spec.remote = resolve(spec.remote);
   return { spec, source, specDir: doc === undefined ? resolve(repo) : dirname(resolve(doc.source)) };
 }
 
@@ -279,18 +287,37 @@ async function stoppableSession(
   options.onStart?.({ runId: info.runId, dir: store.dir, redisUrl: redis.url });
   const onError = throttled(WARNING_EVERY_MS, (error: Error) => options.onWarning?.(`redis: ${error.message}`));
   // On a server this session started, no worker of an earlier session can hold a job.
-  const queue = new BullEvaluationQueue({ connection: redis.connection, key: redis.jobKey, combine: combineStages, onError, freshServer: redis.embedded });
+  const queue = new BullEvaluationQueue({
+    connection: redis.connection,
+    key: redis.jobKey,
+    combine: combineStages,
+    onError,
+    freshServer: redis.embedded,
+    logFolder: (request) => store.experimentDir(request.experiment),
+  });
   // For `ratchet watch --redis` elsewhere; best effort, never stops the run. A private redis-server is reachable from no other machine.
   const publisher = redis.embedded ? undefined : await openEventPublisher(redis.connection, info, { onError });
   if (publisher) store.onEvent(publisher.publish);
   let worker: RunningWorker | undefined;
+  // The in-process worker's own folder: its clone of the remote, what it keeps of a stage.
+  const workerDir = join(store.dir, 'worker');
+  const checkouts = createWorkerCheckouts(workerDir);
+  const remote = info.spec.remote;
+  const evaluations = remote === undefined ? queue : new PushingQueue(queue, workspace.repo, remote, combineStages);
   let stop: Stop;
   try {
     // Registers this session of the run first, so jobs a crashed session left queued are
     // refused instead of being run in worktrees that no longer exist.
     await queue.open(info.runId);
     if (options.inProcessWorker !== false) {
-      worker = await startWorker({ connection: redis.connection, key: redis.jobKey, executor: createWorkerExecutor(runner), runs: [info.runId], onError });
+      worker = await startWorker({
+        connection: redis.connection,
+        key: redis.jobKey,
+        executor: createWorkerExecutor(runner, checkouts),
+        runs: [info.runId],
+        onError,
+        logRoot: join(workerDir, 'logs'),
+      });
     }
     await store.append({
       type: 'run_started',
@@ -312,7 +339,8 @@ async function stoppableSession(
       baseCommit: info.base,
       store,
       workspace,
-      queue,
+      queue: evaluations,
+      ...(remote === undefined ? {} : { commitSource: { kind: 'remote', url: remote } as const }),
       proposer: await createRunProposer(info.spec, runner, redactor),
       now: Date.now,
       ...(options.keepWorktrees ? { keepWorktrees: true } : {}),
@@ -332,6 +360,7 @@ async function stoppableSession(
     redis.lost?.removeEventListener('abort', onLost);
     const closeMs = redisLost === undefined ? CLOSE_TIMEOUT_MS : LOST_CLOSE_TIMEOUT_MS;
     await bounded(worker?.close(), closeMs);
+    await checkouts.close();
     // The pool's worktrees outlive experiments, not the session; no job runs in them now.
     await workspace.drainPool().catch(() => undefined);
     await bounded(queue.close(), closeMs);

@@ -2,6 +2,7 @@
  * Stage isolation (worker side): what the stage executor needs of git so that each stage starts
  * from the committed tree plus setup's outputs. src/git/checkout-guard.ts implements it.
  */
+import type { EvaluationRequest } from './evaluation.js';
 import type { RepoSnapshot } from './workspace.js';
 
 /** A worktree as setup left it, for one commit: plain data, kept by the worker between stages. */
@@ -25,8 +26,12 @@ export type CheckoutRestore =
  * setup's outputs, and what a stage did to the worktree and the repository is found and undone.
  */
 export interface CheckoutGuard {
-  /** The worktree exactly at `commit`: nothing untracked or ignored left. */
-  clean(worktree: string, commit: string): Promise<void>;
+  /**
+   * The worktree exactly at `commit`: nothing untracked or ignored left. With `protectedFrom`,
+   * the paths matching its globs are then made as they are in its commit (the run's base), so a
+   * candidate that changed the evaluator is measured by the base's.
+   */
+  clean(worktree: string, commit: string, protectedFrom?: { commit: string; globs: readonly string[] }): Promise<void>;
   record(worktree: string, commit: string): Promise<CheckoutRecord>;
   restore(worktree: string, record: CheckoutRecord): Promise<CheckoutRestore>;
   /** Protected paths changed since `record`: tracked ones, or added and not ignored. */
@@ -45,4 +50,26 @@ export interface CheckoutGuard {
    * `aside` first; returns the paths that had changed.
    */
   undoCheckoutChanges(gitDir: string, before: RepoSnapshot, aside: string): Promise<string[]>;
+}
+
+/** Where a request's stages run on this worker: a repository it can use and its own worktrees in it. */
+export interface EvalPlace {
+  /** The repository's common git dir on this worker: watched, and visible read-only in the sandbox. */
+  gitDir: string;
+  /** The candidate's worktree (at no particular state: setup cleans it). */
+  candidate: string;
+  /** The parent's, when the request measures one. */
+  parent: string | undefined;
+  /** The stage is done with the worktrees: they may be reused, or removed once none holds them. */
+  release(): void;
+}
+
+/** A place, or why this worker cannot serve the request (a reason for the user, not an error). */
+export type OpenedPlace = { ok: true; place: EvalPlace } | { ok: false; reason: string };
+
+/** The worker's worktrees for requests: made, reused and removed by the worker, never by the orchestrator. */
+export interface EvalCheckouts {
+  open(request: EvaluationRequest, signal: AbortSignal): Promise<OpenedPlace>;
+  /** Removes every worktree this worker made. */
+  close(): Promise<void>;
 }

@@ -50,24 +50,31 @@ export interface Evaluation {
   failureTail: string | undefined;
 }
 
-/** What the evaluation of one commit needs; plain data, so it can travel as a job. */
+/**
+ * Where a worker gets the commits of a request. `local`: a repository on the orchestrator's
+ * machine, which a worker that can see that path uses as it is (`ratchet run`'s own worker, or a
+ * worker sharing the machine). `remote`: a git remote the orchestrator pushed the run's base and
+ * candidates to, under `refs/ratchet/<run>/…`; a worker fetches them into a clone of its own.
+ */
+export type CommitSource = { kind: 'local'; gitDir: string } | { kind: 'remote'; url: string };
+
+/**
+ * What the evaluation of one commit needs: plain data, so it can travel as a job. It names a
+ * repository, commits and (with the stage, in the job) what to do; the worker makes its own
+ * worktrees, so nothing here is a worktree of the orchestrator's.
+ */
 export interface EvaluationRequest {
   runId: string;
   experiment: ExperimentId;
-  /** Worktree of the candidate, at `commit`. */
-  worktree: string;
   commit: string;
-  /** Worktree of the parent for A/B benches (repeat > 1); absent for the baseline. */
-  parentWorktree: string | undefined;
+  /** The parent measured beside the candidate (A/B: a paired bench or holdout); absent otherwise, and for the baseline. */
   parentCommit: string | undefined;
-  /** Folder that receives `setup.log`, `checks.log`, `bench.log`. */
-  logDir: string;
   /** The run's resolved spec: never the candidate's copy of ratchet.yaml. */
   spec: Spec;
-  /** The run's base commit, from which protected files are restored before evaluation. */
+  /** The run's base commit: a worker checks protected files out from it, whatever the candidate holds. */
   baseCommit: string;
-  /** The repository's common git dir: its refs are watched, and it is visible read-only in the sandbox. */
-  gitDir: string;
+  /** Where the commits are. */
+  source: CommitSource;
   /**
    * The baseline's calibration: one bench run per seed, in order, with no policy (plan/calibration.ts).
    * Otherwise each round's seed is derived (plan/seeds.ts).

@@ -8,8 +8,12 @@ import { z } from 'zod';
 import type { EvaluationRequest, Measurement, StageKind, StageOutcome } from './evaluation.js';
 import { EXPERIMENT_ID, RUN_ID } from './words.js';
 
-/** v2: signed (`sig`), and a worker returns a signed `StageReply`. v1 jobs are refused as unsigned. */
-export const JOB_VERSION = 2;
+/**
+ * v3: the request names commits and where to get them (`source`), never a worktree of the
+ * orchestrator's. v2: signed (`sig`), and a worker returns a signed `StageReply`. Jobs of an
+ * earlier version are refused as malformed (and v1 as unsigned), so a resumed run enqueues them anew.
+ */
+export const JOB_VERSION = 3;
 
 /** The stages of an evaluation, in order; `holdout` is asked for apart (a keep's check). */
 export const STAGES: readonly StageKind[] = ['setup', 'checks', 'bench'];
@@ -60,13 +64,14 @@ const specShape = z.looseObject({
 const requestShape = z.looseObject({
   runId: z.string().max(200).regex(RUN_ID, 'expected a run id'),
   experiment: z.string().regex(EXPERIMENT_ID, 'expected an experiment id like e0003'),
-  worktree: absolutePath,
   commit,
-  parentWorktree: absolutePath.optional(),
   parentCommit: commit.optional(),
-  logDir: absolutePath,
   spec: specShape,
   baseCommit: commit,
+  source: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('local'), gitDir: absolutePath }),
+    z.strictObject({ kind: z.literal('remote'), url: z.string().min(1).max(4096).refine((u) => !u.includes('\0') && !u.startsWith('-'), 'expected a git remote URL') }),
+  ]),
   seeds: z.array(z.int().min(0)).max(1000).optional(),
 });
 

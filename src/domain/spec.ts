@@ -247,6 +247,14 @@ export const specSchema = z
       .describe('Where setup, checks, bench and agent commands run: bubblewrap (bwrap), unconfined (none), or bwrap when it works here (auto).'),
     sandbox_paths: z.array(z.string().min(1)).default([]).describe('Extra folders visible read-only inside the sandbox (a toolchain in an unusual place).'),
     setup_network: z.boolean().default(false).describe('Let setup reach the network inside the sandbox (to install dependencies).'),
+    remote: z
+      .string()
+      .min(1)
+      .refine((url) => !url.startsWith('-') && !/[\0\n]/.test(url), 'expected a git remote URL')
+      .optional()
+      .describe(
+        'A git remote URL (or path) for workers on other machines: the run pushes its base and every candidate there, under refs/ratchet/<run>/…, and workers fetch them into clones of their own. Without it, workers use the repository where it is, so they must share its machine.',
+      ),
     env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'must be an environment variable name (letters, digits, _), optionally ending in *')).default([]).describe('Extra environment variables passed to commands (an allowlist; PATH, HOME and the like always pass).'),
   })
   // Cross-field rules run even when other parts of the spec are wrong, so one report holds every

@@ -14,16 +14,26 @@ import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js'
 import type { RepoSnapshot } from '../domain/workspace.js';
 import type { EvaluationRequest, StageKind } from '../domain/evaluation.js';
 
+/** A request with the place this worker runs it in: its repository and its own worktrees. */
+export interface LocatedRequest extends EvaluationRequest {
+  gitDir: string;
+  worktree: string;
+  /** The parent's worktree, when the request measures the parent beside the candidate. */
+  parentWorktree: string | undefined;
+  /** The worker's folder for this experiment's stage logs (sent on to the run folder by the queue). */
+  logDir: string;
+}
+
 export interface Checkout {
   side: 'candidate' | 'parent';
   worktree: string;
   commit: string;
 }
 
-export function checkoutsOf(request: EvaluationRequest, withParent: boolean): Checkout[] {
+export function checkoutsOf(request: LocatedRequest, withParent: boolean): Checkout[] {
   const own: Checkout = { side: 'candidate', worktree: request.worktree, commit: request.commit };
-  if (!withParent || request.parentWorktree === undefined) return [own];
-  return [own, { side: 'parent', worktree: request.parentWorktree, commit: request.parentCommit ?? request.commit }];
+  if (!withParent || request.parentWorktree === undefined || request.parentCommit === undefined) return [own];
+  return [own, { side: 'parent', worktree: request.parentWorktree, commit: request.parentCommit }];
 }
 
 /** Most recently used records, bounded: a record holds a stamp per file of the worktree. */
@@ -80,7 +90,7 @@ export type Prepared = { ok: true; record: CheckoutRecord } | { ok: false; reaso
 export async function restoreCheckout(
   guard: CheckoutGuard,
   records: RecordCache,
-  request: EvaluationRequest,
+  request: LocatedRequest,
   checkout: Checkout,
   note: (text: string) => Promise<void>,
 ): Promise<Prepared | undefined> {
@@ -116,7 +126,7 @@ export async function restoreCheckout(
  */
 export async function stageViolations(
   guard: CheckoutGuard,
-  request: EvaluationRequest,
+  request: LocatedRequest,
   stage: StageKind,
   sides: readonly { checkout: Checkout; record: CheckoutRecord }[],
   before: RepoSnapshot,
@@ -139,7 +149,7 @@ export async function stageViolations(
     const wrote = await guard.undoCheckoutChanges(request.gitDir, before, join(request.logDir, `${stage}-checkout`));
     if (wrote.length > 0) {
       const more = wrote.length > 3 ? `, and ${wrote.length - 3} more` : '';
-      problems.push(`wrote ${wrote.slice(0, 3).join(', ')}${more} in the user's checkout during ${stage} (put back; a copy of what it left is in ${stage}-checkout/ of the experiment's folder)`);
+      problems.push(`wrote ${wrote.slice(0, 3).join(', ')}${more} in the user's checkout during ${stage} (put back; a copy of what it left is in ${join(request.logDir, `${stage}-checkout`)} on the worker)`);
     }
   }
   for (const { checkout, record } of sides) {

@@ -5,7 +5,8 @@ import type { BenchSample, EvaluationRequest, StageKind, StageOutcome, StageStat
 import { formatDuration } from '../domain/duration.js';
 import type { StageResult } from '../domain/job.js';
 
-export type StageExecutor = (request: EvaluationRequest, stage: StageKind, signal: AbortSignal) => Promise<StageResult>;
+/** Runs one stage of a request; its log goes to `<logDir>/<stage>.log`, a folder of the worker's. */
+export type StageExecutor = (request: EvaluationRequest, stage: StageKind, signal: AbortSignal, logDir: string) => Promise<StageResult>;
 
 /**
  * Consulted after each bench round (a candidate run, and its parent's when A/B) with the samples
@@ -28,7 +29,7 @@ export const RATCHET_ENV = {
 
 export type Side = 'candidate' | 'parent';
 
-export function ratchetEnv(request: EvaluationRequest, stage: StageKind, side: Side, seed?: number): Record<string, string> {
+export function ratchetEnv(request: EvaluationRequest & { worktree: string; parentWorktree: string | undefined }, stage: StageKind, side: Side, seed?: number): Record<string, string> {
   const parent = side === 'parent';
   return {
     ...(seed === undefined ? {} : { [RATCHET_ENV.seed]: String(seed) }),

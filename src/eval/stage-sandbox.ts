@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckoutRecord } from '../domain/checkout-guard.js';
 import type { SandboxMount, SandboxRequest } from '../domain/command-runner.js';
-import type { EvaluationRequest, StageKind } from '../domain/evaluation.js';
+import type { StageKind } from '../domain/evaluation.js';
+import type { LocatedRequest } from './isolation.js';
 import { matchesAny } from '../plan/path-policy.js';
 
 /** A name no real file has, to ask whether anything new in a folder would be protected. */
@@ -102,7 +103,7 @@ export function holdoutMounts(dir: string, show: boolean): SandboxMount[] {
   return show ? [{ kind: 'ro', path: dir }] : [{ kind: 'hide', path: dir }];
 }
 
-export function stageSandbox(request: EvaluationRequest, stage: StageKind, worktree: string, record: CheckoutRecord): SandboxRequest {
+export function stageSandbox(request: LocatedRequest, stage: StageKind, worktree: string, record: CheckoutRecord): SandboxRequest {
   const mounts = checkoutMounts({
     gitDir: request.gitDir,
     worktree,

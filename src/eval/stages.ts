@@ -9,12 +9,12 @@ import { benchPlan, holdoutBench, roundCap, type BenchPlan } from '../plan/bench
 import { benchSeeds } from '../plan/seeds.js';
 import { median } from '../plan/stats.js';
 import { throwIfAborted } from '../domain/errors.js';
-import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js';
+import type { CheckoutGuard, CheckoutRecord, EvalCheckouts } from '../domain/checkout-guard.js';
 import type { CommandResult, CommandRunner, SandboxRequest } from '../domain/command-runner.js';
-import type { BenchSample, EvaluationRequest, StageKind, StageOutcome } from '../domain/evaluation.js';
+import type { BenchSample, StageKind, StageOutcome } from '../domain/evaluation.js';
 import { readMetric, readSecondary } from './metric.js';
 import { commandLimits } from '../domain/spec.js';
-import { checkoutsOf, RecordCache, restoreCheckout, stageViolations, type Checkout } from './isolation.js';
+import { checkoutsOf, RecordCache, restoreCheckout, stageViolations, type Checkout, type LocatedRequest } from './isolation.js';
 import { failureOf, outcome, ratchetEnv, rejectedStage, tailLines, type BenchPolicy, type StageExecutor } from './stage-results.js';
 import type { StageResult } from '../domain/job.js';
 import { stageSandbox } from './stage-sandbox.js';
@@ -44,18 +44,22 @@ function unwatched(stage: StageKind, unsandboxed: boolean, watched: boolean): st
 type Ready = { ok: true; record: CheckoutRecord } | { ok: false; result: StageResult };
 type SetUp = { ok: true; record: CheckoutRecord; ran: CommandResult | undefined } | { ok: false; result: StageResult };
 
-/** The request's bench plan: paired when it names a parent worktree; the calibration's seeds when it carries them. */
-function planOf(request: EvaluationRequest, spec: BenchSpec): BenchPlan {
-  return benchPlan(spec, { parent: request.parentWorktree !== undefined, seeds: request.seeds });
+/** The request's bench plan: paired when it has a parent worktree; the calibration's seeds when it carries them. */
+function planOf(request: LocatedRequest, spec: BenchSpec): BenchPlan {
+  return benchPlan(spec, { parent: request.parentWorktree !== undefined && request.parentCommit !== undefined, seeds: request.seeds });
 }
 
-export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard, options: StageExecutorOptions = {}): StageExecutor {
+/**
+ * `checkouts` gives each request its repository and worktrees on this worker; `guard` keeps
+ * every stage in them isolated.
+ */
+export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard, checkouts: EvalCheckouts, options: StageExecutorOptions = {}): StageExecutor {
   const keepLines = options.tailLines ?? 60;
   /**
    * Whether a stage's commands may run outside bubblewrap (`none`, or `auto` where it does not
    * work): only then is the user's checkout (a `git status` of all of it) snapshotted around it.
    */
-  const mayRunUnsandboxed = async (request: EvaluationRequest): Promise<boolean> =>
+  const mayRunUnsandboxed = async (request: LocatedRequest): Promise<boolean> =>
     request.spec.sandbox === 'none' || (request.spec.sandbox === 'auto' && !((await options.sandboxWorks?.()) ?? false));
   // The worktrees as setup left them: a parent set up once (often when it was itself the
   // candidate) is not set up again by every candidate built on it.
@@ -64,7 +68,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
   // A stage's mounts depend on its record alone: worked out once per stage, not per command
   // (on a large worktree, matching every path against the protected globs takes a while).
   const mounts = new WeakMap<CheckoutRecord, Map<string, SandboxRequest>>();
-  const sandboxOf = (request: EvaluationRequest, stage: StageKind, worktree: string, record: CheckoutRecord): SandboxRequest => {
+  const sandboxOf = (request: LocatedRequest, stage: StageKind, worktree: string, record: CheckoutRecord): SandboxRequest => {
     const known = mounts.get(record) ?? new Map<string, SandboxRequest>();
     mounts.set(record, known);
     const key = `${stage}\0${worktree}`;
@@ -73,7 +77,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     return found;
   };
 
-  const exec = (request: EvaluationRequest, stage: StageKind, checkout: Checkout, record: CheckoutRecord, command: string, timeoutMs: number, log: string, signal: AbortSignal, seed?: number): Promise<CommandResult> => {
+  const exec = (request: LocatedRequest, stage: StageKind, checkout: Checkout, record: CheckoutRecord, command: string, timeoutMs: number, log: string, signal: AbortSignal, seed?: number): Promise<CommandResult> => {
     throwIfAborted(signal);
     return runner.run({
       command,
@@ -93,12 +97,13 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
   };
 
   /** The committed tree, then setup in it, then the check of what setup did. */
-  async function setUp(request: EvaluationRequest, checkout: Checkout, log: string, signal: AbortSignal): Promise<SetUp> {
+  async function setUp(request: LocatedRequest, checkout: Checkout, log: string, signal: AbortSignal): Promise<SetUp> {
     if (!(await guard.linkOk(checkout.worktree, request.gitDir)) && !(await guard.repairLink(checkout.worktree, request.gitDir))) {
       const reason = `the ${checkout.side} worktree ${checkout.worktree} lost its git link and cannot be repaired`;
       return { ok: false, result: { outcomes: [outcome('setup', 'setup', 'crash', undefined, 0, reason)], failureTail: reason } };
     }
-    await guard.clean(checkout.worktree, checkout.commit);
+    // The evaluator is the base's, whatever the commit holds: protected paths come from the base commit.
+    await guard.clean(checkout.worktree, checkout.commit, { commit: request.baseCommit, globs: request.spec.protected });
     const clean = await guard.record(checkout.worktree, checkout.commit);
     const command = request.spec.setup;
     if (command === undefined || command.trim() === '') {
@@ -123,7 +128,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
   }
 
   /** The worktree as setup left it, setting it up (again) when that is the only way. */
-  async function prepare(request: EvaluationRequest, stage: StageKind, checkout: Checkout, log: string, signal: AbortSignal): Promise<Ready> {
+  async function prepare(request: LocatedRequest, stage: StageKind, checkout: Checkout, log: string, signal: AbortSignal): Promise<Ready> {
     const restored = await restoreCheckout(guard, records, request, checkout, noter(log));
     if (restored?.ok === true) return restored;
     if (restored !== undefined) return { ok: false, result: { outcomes: [outcome(stage, stage, 'crash', undefined, 0, restored.reason)], failureTail: restored.reason } };
@@ -131,7 +136,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     return set.ok ? { ok: true, record: set.record } : set;
   }
 
-  async function setup(request: EvaluationRequest, signal: AbortSignal): Promise<StageResult> {
+  async function setup(request: LocatedRequest, signal: AbortSignal): Promise<StageResult> {
     const log = join(request.logDir, 'setup.log');
     const [own, parent] = checkoutsOf(request, planOf(request, request.spec.bench).paired);
     const first = await setUp(request, own!, log, signal);
@@ -151,7 +156,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     return passed(first.ran.durationMs + (second.ran?.durationMs ?? 0), 'setup passed in the candidate and parent worktrees');
   }
 
-  async function checks(request: EvaluationRequest, signal: AbortSignal): Promise<StageResult> {
+  async function checks(request: LocatedRequest, signal: AbortSignal): Promise<StageResult> {
     const log = join(request.logDir, 'checks.log');
     const [own] = checkoutsOf(request, false);
     const ready = await prepare(request, 'checks', own!, log, signal);
@@ -184,12 +189,12 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     return failureTail === undefined ? { outcomes } : { outcomes, failureTail };
   }
 
-  async function bench(request: EvaluationRequest, signal: AbortSignal): Promise<StageResult> {
+  async function bench(request: LocatedRequest, signal: AbortSignal): Promise<StageResult> {
     return measured(request, 'bench', request.spec.bench, signal);
   }
 
   /** The holdout (`spec.holdout`): like a bench, with the holdout folder visible to it alone. */
-  async function holdout(request: EvaluationRequest, signal: AbortSignal): Promise<StageResult> {
+  async function holdout(request: LocatedRequest, signal: AbortSignal): Promise<StageResult> {
     const spec = request.spec.holdout;
     if (spec === undefined) return { outcomes: [outcome('holdout', 'holdout', 'skipped', undefined, 0, 'no holdout in the spec')] };
     const run = spec.run.replaceAll('{holdout}', shellWord(spec.dir));
@@ -197,7 +202,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
   }
 
   /** Each side prepared, measured, then checked for what the runs did beyond their worktrees. */
-  async function measured(request: EvaluationRequest, stage: 'bench' | 'holdout', spec: BenchSpec, signal: AbortSignal): Promise<StageResult> {
+  async function measured(request: LocatedRequest, stage: 'bench' | 'holdout', spec: BenchSpec, signal: AbortSignal): Promise<StageResult> {
     const log = join(request.logDir, `${stage}.log`);
     const plan = planOf(request, spec);
     const sides: { checkout: Checkout; record: CheckoutRecord }[] = [];
@@ -215,7 +220,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
   }
 
   async function measure(
-    request: EvaluationRequest,
+    request: LocatedRequest,
     stage: 'bench' | 'holdout',
     spec: BenchSpec,
     plan: BenchPlan,
@@ -289,12 +294,24 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     };
   }
 
-  return async (request, stage, signal) => {
-    throwIfAborted(signal);
+  const run = async (request: LocatedRequest, stage: StageKind, signal: AbortSignal): Promise<StageResult> => {
     await mkdir(request.logDir, { recursive: true });
     if (stage === 'setup') return setup(request, signal);
     if (stage === 'checks') return checks(request, signal);
     if (stage === 'holdout') return holdout(request, signal);
     return bench(request, signal);
+  };
+
+  return async (request, stage, signal, logDir) => {
+    throwIfAborted(signal);
+    const opened = await checkouts.open(request, signal);
+    // Not a failure of the candidate: this worker has no way to the commits. Said as a verdict's reason.
+    if (!opened.ok) return { outcomes: [outcome(stage, stage, 'crash', undefined, 0, opened.reason)], failureTail: opened.reason };
+    const { place } = opened;
+    try {
+      return await run({ ...request, gitDir: place.gitDir, worktree: place.candidate, parentWorktree: place.parent, logDir }, stage, signal);
+    } finally {
+      place.release();
+    }
   };
 }

@@ -2,14 +2,16 @@
 import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js';
 import type { RepoSnapshot } from '../domain/workspace.js';
 import { cleanCheckout, protectedChanged, protectedTouched, recordSetupState, repairWorktreeLink, restoreSetupState, worktreeLinkOk } from './checkout.js';
+import { restorePaths } from './protect.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { globRoots } from '../plan/path-policy.js';
 import { diffTreeStates, readTreeState, readTreeStateAt, treeStateAt } from './tree-state.js';
 import { undoCheckoutChanges } from './user-checkout.js';
 
 export class GitCheckoutGuard implements CheckoutGuard {
-  clean(worktree: string, commit: string): Promise<void> {
-    return cleanCheckout(worktree, commit);
+  async clean(worktree: string, commit: string, protectedFrom?: { commit: string; globs: readonly string[] }): Promise<void> {
+    await cleanCheckout(worktree, commit);
+    if (protectedFrom !== undefined && protectedFrom.commit !== commit) await restorePaths(worktree, protectedFrom.commit, protectedFrom.globs);
   }
 
   record(worktree: string, commit: string): Promise<CheckoutRecord> {

@@ -6,7 +6,6 @@ import { decide } from '../plan/decide.js';
 import { refs } from '../domain/refs.js';
 import type { Decision, HoldoutResult } from '../domain/decision.js';
 import type { Evaluation, EvaluationRequest } from '../domain/evaluation.js';
-import type { Worktree } from '../domain/workspace.js';
 import type { ExperimentId } from '../domain/words.js';
 import { checkHoldout, type HoldoutCheck } from './holdout.js';
 import { progressRecorder } from './record.js';
@@ -60,28 +59,26 @@ export interface EvaluatedCandidate {
 export async function evaluateAndDecide(
   run: RunContext,
   exp: ExperimentId,
-  worktree: Worktree,
   commit: string,
-  parent: { commit: string; metric: number; worktree: string | undefined; holdout?: number | undefined },
+  /** `paired`: the parent is measured beside the candidate (plan/bench-plan.ts, measuresParent). */
+  parent: { commit: string; metric: number; paired: boolean; holdout?: number | undefined },
   signal: AbortSignal,
   /** The baseline's calibration seeds: one bench run each. */
   seeds?: readonly number[],
 ): Promise<EvaluatedCandidate> {
-  const logDir = await run.store.ensureExperimentDir(exp);
+  // The queue writes the stage logs the workers send back into this folder.
+  await run.store.ensureExperimentDir(exp);
   const request: EvaluationRequest = {
     runId: run.runId,
     experiment: exp,
-    worktree: worktree.path,
     commit,
-    parentWorktree: parent.worktree,
-    parentCommit: parent.commit,
-    logDir,
+    parentCommit: parent.paired ? parent.commit : undefined,
     spec: run.spec,
     baseCommit: run.baseCommit,
-    gitDir: run.workspace.gitDir,
+    source: run.commitSource ?? { kind: 'local', gitDir: run.workspace.gitDir },
     ...(seeds === undefined ? {} : { seeds }),
   };
-  // The worker keeps protected files at the base commit's and each stage isolated (eval/isolation.ts).
+  // The worker checks the commits out in its own worktrees, protected files from the base commit, each stage isolated (eval/isolation.ts).
   const progress = progressRecorder(run, exp);
   const evaluation = await run.queue.evaluate(request, signal, progress.onProgress);
   await progress.settled();

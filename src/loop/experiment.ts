@@ -10,6 +10,7 @@ import type { RepoSnapshot, Worktree } from '../domain/workspace.js';
 import type { ExperimentId, Verdict } from '../domain/words.js';
 import { gateChange } from '../plan/gate.js';
 import type { Parent } from '../plan/parallel.js';
+import { measuresParent } from '../plan/bench-plan.js';
 import { evaluateAndDecide, holdoutFields, putBackRunRefs } from './evaluate.js';
 import { settleKeep, writePatch, type Settled, type Shared } from './merge.js';
 import { historyRows, inFlightRows, lastFailure, recordFinished } from './record.js';
@@ -111,13 +112,8 @@ export async function runExperiment(run: RunContext, exp: ExperimentId, best: Pa
       await recordFinished(run, { ...base, ...described, ...usage, commit: candidate.commit, verdict: 'rejected', reason: gate, durationS: seconds() });
       return { kind: 'finished', verdict: 'rejected' };
     }
-    const lease = await shared.parents.acquire(best.commit);
-    let evaluated;
-    try {
-      evaluated = await evaluateAndDecide(run, exp, worktree, candidate.commit, { commit: best.commit, metric: best.metric, worktree: lease?.path, holdout: best.holdout }, signal);
-    } finally {
-      await shared.parents.release(lease);
-    }
+    // The worker checks the parent out beside the candidate when the bench or holdout is paired.
+    const evaluated = await evaluateAndDecide(run, exp, candidate.commit, { commit: best.commit, metric: best.metric, paired: measuresParent(run.spec), holdout: best.holdout }, signal);
     const record = async (settled: Settled): Promise<void> => {
       const { evaluation, holdout } = settled.evaluated;
       const decision = settled.decision ?? settled.evaluated.decision;

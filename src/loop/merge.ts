@@ -11,17 +11,16 @@ import type { CandidateCommit, Worktree } from '../domain/workspace.js';
 import type { ExperimentId, Verdict } from '../domain/words.js';
 import { refs } from '../domain/refs.js';
 import { formatSize } from '../domain/size.js';
+import { measuresParent } from '../plan/bench-plan.js';
 import { mergeStep, selectParent, type Parent } from '../plan/parallel.js';
 import { evaluateAndDecide, withRunRefs, type EvaluatedCandidate } from './evaluate.js';
 import type { Mutex } from './mutex.js';
-import type { ParentWorktrees } from './parents.js';
 import type { ExperimentRecord } from './record.js';
 import type { RunContext } from './run-context.js';
 
 export interface Shared {
   /** The merge queue. */
   merge: Mutex;
-  parents: ParentWorktrees;
 }
 
 /** What is recorded of the evaluated candidate, whichever way the merge went. */
@@ -68,13 +67,7 @@ export async function settleKeep(
     const moved = re.commit;
     await run.store.append({ type: 'reapplied', exp, from: commit.commit, commit: moved.commit, onto: onto.commit, ontoExp: onto.exp, ...(first === undefined ? {} : { metric: first }) });
     await writePatch(run, exp, moved);
-    const lease = await shared.parents.acquire(onto.commit);
-    let again: EvaluatedCandidate;
-    try {
-      again = await evaluateAndDecide(run, exp, worktree, moved.commit, { commit: onto.commit, metric: onto.metric, worktree: lease?.path, holdout: onto.holdout }, signal);
-    } finally {
-      await shared.parents.release(lease);
-    }
+    const again = await evaluateAndDecide(run, exp, moved.commit, { commit: onto.commit, metric: onto.metric, paired: measuresParent(run.spec), holdout: onto.holdout }, signal);
     if (again.decision.verdict === 'keep') await advanceBest(run, exp, moved.commit, onto.commit, again);
     const decision = { ...again.decision, reason: `re-applied on ${onto.exp} and measured again: ${again.decision.reason}` };
     await record({ verdict: decision.verdict, commit: moved.commit, parent: onto.commit, evaluated: { ...again, decision }, reapplied });

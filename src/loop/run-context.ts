@@ -2,7 +2,7 @@
 import type { Spec } from '../domain/spec.js';
 import type { Store } from '../domain/store.js';
 import type { Workspace } from '../domain/workspace.js';
-import type { EvaluationQueue } from '../domain/evaluation.js';
+import type { CommitSource, EvaluationQueue } from '../domain/evaluation.js';
 import type { Proposer } from '../domain/proposal.js';
 
 export interface RunContext {
@@ -14,6 +14,8 @@ export interface RunContext {
   workspace: Workspace;
   queue: EvaluationQueue;
   proposer: Proposer;
+  /** Where workers get the commits; default: the workspace's repository, as a local path. */
+  commitSource?: CommitSource;
   /**
    * Run the spec's setup in a fresh worktree before the agent works there (model-driven agents
    * run the checks themselves). What it creates is excluded from the candidate's change.

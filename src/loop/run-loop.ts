@@ -10,7 +10,6 @@ import { evaluateAndDecide, holdoutFields } from './evaluate.js';
 import { runExperiment, type ExperimentOutcome } from './experiment.js';
 import { type Shared } from './merge.js';
 import { Mutex } from './mutex.js';
-import { ParentWorktrees } from './parents.js';
 import { freeSlots, selectParent } from '../plan/parallel.js';
 import { recordFinished } from './record.js';
 import { refs } from '../domain/refs.js';
@@ -32,10 +31,10 @@ async function measureBaseline(run: RunContext, signal: AbortSignal): Promise<St
   await run.workspace.updateRef(r.experiment(exp), run.baseCommit);
   if ((await run.workspace.readRef(r.best)) === undefined) await run.workspace.updateRef(r.best, run.baseCommit);
   await run.store.append({ type: 'proposed', exp, description: 'baseline' });
-  const worktree = await run.workspace.createWorktree({ ref: r.experiment(exp), commit: run.baseCommit, name: exp });
+  // No worktree here: the workers check the base commit out in their own.
   try {
     const seeds = calibrationSeeds(run.runId);
-    const { evaluation, decision, holdout } = await evaluateAndDecide(run, exp, worktree, run.baseCommit, { commit: run.baseCommit, metric: Number.NaN, worktree: undefined }, signal, seeds);
+    const { evaluation, decision, holdout } = await evaluateAndDecide(run, exp, run.baseCommit, { commit: run.baseCommit, metric: Number.NaN, paired: false }, signal, seeds);
     const m = evaluation.measurement;
     if (evaluation.status === 'ok' && m !== undefined) {
       const values = m.samples.filter((s) => s.side === 'candidate').map((s) => s.metric);
@@ -78,8 +77,6 @@ async function measureBaseline(run: RunContext, signal: AbortSignal): Promise<St
       return { reason: 'signal', detail: 'interrupted while measuring the baseline' };
     }
     throw error;
-  } finally {
-    if (run.keepWorktrees !== true) await run.workspace.removeWorktree(worktree.path).catch(() => undefined);
   }
 }
 
@@ -110,19 +107,15 @@ function applyCalibration(run: RunContext): void {
 
 export async function runLoop(run: RunContext, signal: AbortSignal, options: LoopOptions = {}): Promise<Stop> {
   const startedAt = options.startedAt ?? run.now();
-  const shared: Shared = { merge: new Mutex(), parents: new ParentWorktrees(run) };
-  try {
-    await cancelUnfinished(run);
-    await alignBestRef(run);
-    applyCalibration(run);
-    if (run.store.getState().best === undefined) {
-      const stop = await measureBaseline(run, signal);
-      if (stop) return stop;
-    }
-    return await schedule(run, shared, signal, startedAt);
-  } finally {
-    await shared.parents.dispose();
+  const shared: Shared = { merge: new Mutex() };
+  await cancelUnfinished(run);
+  await alignBestRef(run);
+  applyCalibration(run);
+  if (run.store.getState().best === undefined) {
+    const stop = await measureBaseline(run, signal);
+    if (stop) return stop;
   }
+  return await schedule(run, shared, signal, startedAt);
 }
 
 type Landed = { exp: ExperimentId; outcome: ExperimentOutcome } | { exp: ExperimentId; error: unknown };

@@ -5,15 +5,17 @@
  * evaluation: checks that fail mean no bench.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { InternalError, throwIfAborted } from '../domain/errors.js';
 import type { Evaluation, EvaluationQueue, EvaluationRequest, StageKind, StageProgress } from '../domain/evaluation.js';
 import { type RedisOptions, connectRedis, producerRedisOptions, workerRedisOptions } from './connection.js';
 import { JobWatcher, type Settled } from './job-watcher.js';
-import { DEFAULT_PREFIX, QUEUE_ROLES, type QueueRole, assertPrefix, cancelChannel, cancelMarkerKey, queueName, stageJobId, stageQueue } from './names.js';
+import { DEFAULT_PREFIX, QUEUE_ROLES, type QueueRole, assertPrefix, cancelChannel, cancelMarkerKey, logStreamKey, queueName, stageJobId, stageQueue } from './names.js';
+import { LogReceiver } from './logs.js';
 import { STAGES } from '../domain/job.js';
-import { CANCELLED, SUPERSEDED, readJob, readReply, sameRequest, signJob } from './protocol.js';
+import { CANCELLED, SUPERSEDED, readJob, readReply, sameRequest, signJob, sourceKey } from './protocol.js';
 import { type StageJobData, type StageReply, crashedStage, stagePassed } from '../domain/job.js';
 import { registerRun, unregisterRun } from './registry.js';
 import { SharedCalls } from './shared-calls.js';
@@ -35,6 +37,11 @@ export interface BullEvaluationQueueOptions {
   keep?: { ageS: number; count: number };
   /** Redis errors that are retried rather than thrown; no console in src/. */
   onError?: (error: Error) => void;
+  /**
+   * The folder of the run folder that receives a request's stage logs (`setup.log`, …), which the
+   * workers send through Redis (queue/logs.ts); without it, the logs stay in Redis.
+   */
+  logFolder?: (request: EvaluationRequest) => string;
   /**
    * The server was started by this session (a private redis-server, new password): no worker of
    * an earlier session can reach it, so a job it left active is dead and is failed at once
@@ -85,7 +92,7 @@ export class BullEvaluationQueue implements EvaluationQueue {
     throwIfAborted(signal);
     if (this.closing !== undefined) throw new InternalError('evaluate() called on a closed evaluation queue');
     // Callers asking for the same evaluation at once share it; it stops when the last one aborts.
-    const key = [request.runId, request.experiment, request.commit, request.worktree, request.parentCommit ?? ''].join('\n');
+    const key = [request.runId, request.experiment, request.commit, request.parentCommit ?? '', sourceKey(request.source)].join('\n');
     return this.inflight.run(key, (shared) => this.evaluateOnce(request, shared, onProgress), signal);
   }
 
@@ -99,7 +106,7 @@ export class BullEvaluationQueue implements EvaluationQueue {
       // A finished setup is not reused here: later stages still have to run, in a worktree that
       // may have been re-created since (a resumed run re-creates its worktrees).
       const result = await this.runStage(run[stageQueue(stage)], request, stage, signal, stage !== 'setup');
-      onProgress?.({ stage, state: 'finished', outcomes: result.outcomes, ...(result.worker === undefined ? {} : { worker: result.worker }) });
+      onProgress?.({ stage, state: 'finished', outcomes: result.outcomes, ...workerOf(result) });
       results.push(result);
       if (!stagePassed(result)) break;
     }
@@ -116,7 +123,7 @@ export class BullEvaluationQueue implements EvaluationQueue {
     const run = await this.openRun(request.runId);
     onProgress?.({ stage: 'holdout', state: 'started' });
     const result = await this.runStage(run[stageQueue('holdout')], request, 'holdout', signal, true);
-    onProgress?.({ stage: 'holdout', state: 'finished', outcomes: result.outcomes, ...(result.worker === undefined ? {} : { worker: result.worker }) });
+    onProgress?.({ stage: 'holdout', state: 'finished', outcomes: result.outcomes, ...workerOf(result) });
     return this.options.combine([result]);
   }
 
@@ -206,13 +213,19 @@ export class BullEvaluationQueue implements EvaluationQueue {
     const jobId = stageJobId(request.runId, request.experiment, stage);
     for (let round = 1; ; round++) {
       const data = await this.ensureJob(side, jobId, request, stage, signal, reuseFinished);
+      const folder = this.options.logFolder?.(request);
+      const log = folder === undefined ? undefined : new LogReceiver(await this.client(), logStreamKey(this.prefix, jobId), join(folder, `${stage}.log`), this.onError);
+      log?.start();
       let settled: Settled;
       try {
         settled = await side.watcher.wait(jobId, signal);
       } catch (error) {
+        log?.stop();
         if (signal.aborted) await this.cancel(side, jobId).catch(this.onError);
         throw error;
       }
+      // The worker sent the whole log before it finished the job: read it to the end first.
+      await log?.finish().catch(this.onError);
       if (settled.kind === 'completed') {
         // A result we cannot verify could fake a keep: it is a crash, with the reason.
         const reply = readReply(settled.value, jobId, data, this.options.key);
@@ -268,7 +281,8 @@ export class BullEvaluationQueue implements EvaluationQueue {
         }
         if ((await side.queue.remove(jobId)) === 0) continue; // taken by a worker meanwhile
       }
-      await redis.del(marker);
+      // A new job starts a new log: chunks of an earlier one must not land in it.
+      await redis.del(marker, logStreamKey(this.prefix, jobId));
       const data = signJob(this.options.key, { stage, request, session: this.session });
       await side.queue.add(stage, data, { jobId });
       return data;
@@ -292,4 +306,9 @@ export class BullEvaluationQueue implements EvaluationQueue {
     await redis.set(cancelMarkerKey(this.prefix, side.queue.name, jobId), '1', 'PX', CANCEL_MARKER_TTL_MS);
     await redis.publish(cancelChannel(this.prefix), JSON.stringify({ queue: side.queue.name, jobId }));
   }
+}
+
+/** The worker a stage result names, for the progress event. */
+function workerOf(result: StageResult): { worker?: string } {
+  return result.worker === undefined ? {} : { worker: result.worker };
 }

@@ -78,3 +78,8 @@ export function cancelChannel(prefix: string): string {
 export function cancelMarkerKey(prefix: string, queue: string, jobId: string): string {
   return `${prefix}:cancel:${queue}:${jobId}`;
 }
+
+/** The stream that carries a stage job's log from its worker to its orchestrator (queue/logs.ts). */
+export function logStreamKey(prefix: string, jobId: string): string {
+  return `${prefix}:log:${jobId}`;
+}

@@ -5,7 +5,7 @@
  * same key enqueued, and an orchestrator keeps only what such a worker measured.
  */
 import type { z } from 'zod';
-import type { EvaluationRequest, StageKind } from '../domain/evaluation.js';
+import type { CommitSource, EvaluationRequest, StageKind } from '../domain/evaluation.js';
 import { isStageResult, jobShape, JOB_VERSION, type StageJobData, type StageReply, type StageResult } from '../domain/job.js';
 import { sign, verify } from './signing.js';
 
@@ -74,7 +74,10 @@ function describeIssues(error: z.ZodError): string {
   return `${shown.join('; ')}${more}`.slice(0, 500);
 }
 
-/** A stored job is reusable only when it evaluated the same commits in the same worktrees. */
+/**
+ * A stored job is reusable only when it evaluated the same commits from the same place: where a
+ * worker ran it, and in which of its worktrees, is the worker's business.
+ */
 export function sameRequest(stored: StageJobData, request: EvaluationRequest, stage: StageKind): boolean {
   if (stored.stage !== stage) return false;
   const r = stored.request;
@@ -82,10 +85,15 @@ export function sameRequest(stored: StageJobData, request: EvaluationRequest, st
     r.runId === request.runId &&
     r.experiment === request.experiment &&
     r.commit === request.commit &&
-    r.worktree === request.worktree &&
     (r.parentCommit ?? null) === (request.parentCommit ?? null) &&
-    (r.parentWorktree ?? null) === (request.parentWorktree ?? null)
+    r.baseCommit === request.baseCommit &&
+    sourceKey(r.source) === sourceKey(request.source)
   );
+}
+
+/** One string per place commits come from. */
+export function sourceKey(source: CommitSource): string {
+  return source.kind === 'local' ? `local:${source.gitDir}` : `remote:${source.url}`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

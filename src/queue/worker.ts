@@ -4,12 +4,15 @@
  * when the job's lock is lost. `ratchet run` serves its own run in-process; `ratchet worker`
  * serves every run in the registry, following it as runs come and go.
  */
-import { hostname } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AbortedError } from '../domain/errors.js';
 import { type RedisOptions, connectRedis, workerRedisOptions } from './connection.js';
-import { DEFAULT_PREFIX, QUEUE_ROLES, type QueueRole, assertPrefix, assertRunId, cancelChannel, cancelMarkerKey, queueName, stageJobId, stageQueue } from './names.js';
+import { DEFAULT_PREFIX, QUEUE_ROLES, type QueueRole, assertPrefix, assertRunId, cancelChannel, cancelMarkerKey, logStreamKey, queueName, stageJobId, stageQueue } from './names.js';
+import { LogShipper } from './logs.js';
 import { CANCELLED, INTERRUPTED, LOCK_LOST, SUPERSEDED, parseCancelMessage, readJob, signReply } from './protocol.js';
 import type { StageJobData, StageReply } from '../domain/job.js';
 import { registeredRuns, runSession } from './registry.js';
@@ -49,6 +52,11 @@ export interface StartWorkerOptions {
   pollMs?: number;
   /** Stops the worker like `close()`. */
   signal?: AbortSignal;
+  /**
+   * The worker's own folder for stage logs (`<logRoot>/<run>/<exp>/<stage>.log`), sent on to the
+   * orchestrator through Redis as they grow; default a folder in the system's temporary folder.
+   */
+  logRoot?: string;
   /** Redis and BullMQ errors that do not stop the worker (they retry), and refused jobs; no console in src/. */
   onError?: (error: Error) => void;
 }
@@ -95,6 +103,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<RunningW
 
 class WorkerPool {
   readonly onError: (error: Error) => void;
+  readonly workerName: string;
+  private readonly logRoot: string;
   private readonly served = new Map<string, ServedRun>();
   private readonly byQueue = new Map<string, Worker<unknown, StageReply>>();
   private readonly benchSlots: Slots;
@@ -114,6 +124,9 @@ class WorkerPool {
     this.onError = options.onError ?? (() => undefined);
     this.benchSlots = new Slots(Math.max(1, options.benchSlots ?? 1));
     this.name = options.name ?? hostname();
+    // One process among the workers of a name: BullMQ's worker name, and where its logs go.
+    this.workerName = `${this.name}-${process.pid}`;
+    this.logRoot = options.logRoot ?? join(tmpdir(), `ratchet-worker-${process.pid}`);
     client.on('error', this.onError);
     subscriber.on('error', this.onError);
   }
@@ -168,7 +181,7 @@ class WorkerPool {
         prefix: this.prefix,
         // Benches one per slot, so their timings do not disturb each other.
         concurrency: role === 'bench' ? this.benchSlots.size : Math.max(1, this.options.concurrency ?? 2),
-        name: `${this.name}-${process.pid}`,
+        name: this.workerName,
         ...LOCK_SETTINGS,
       });
       worker.on('error', this.onError);
@@ -201,12 +214,25 @@ class WorkerPool {
 
       const release = stageQueue(data.stage) === 'bench' ? await this.benchSlots.acquire(abort) : undefined;
       let outcome: { ok: true; result: StageResult } | { ok: false; error: unknown } | undefined;
+      const logDir = join(this.logRoot, run.runId, data.request.experiment);
+      const logFile = join(logDir, `${data.stage}.log`);
+      let shipper: LogShipper | undefined;
       try {
-        if (!abort.aborted) outcome = { ok: true, result: await this.options.executor(data.request, data.stage, abort) };
+        await mkdir(logDir, { recursive: true, mode: 0o700 });
+        shipper = new LogShipper(this.client, logStreamKey(this.prefix, job.id ?? ''), logFile, `worker ${this.workerName} at ${logFile}`, this.onError);
+        await shipper.start();
+        if (!abort.aborted) outcome = { ok: true, result: await this.options.executor(data.request, data.stage, abort, logDir) };
       } catch (error) {
         outcome = { ok: false, error };
       } finally {
         release?.();
+      }
+      // The whole log is in Redis before the result is: the orchestrator reads it to the end once the job completes.
+      try {
+        await shipper?.stop();
+        await rm(logFile, { force: true });
+      } catch (error) {
+        this.onError(error as Error);
       }
       if (abort.aborted || outcome === undefined) {
         if (abort.reason === INTERRUPTED) return requeue(job, token);

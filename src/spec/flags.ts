@@ -37,6 +37,8 @@ export interface SpecFlags {
   model?: string;
   /** `auto`, `bwrap` or `none`. */
   sandbox?: string;
+  /** The git remote workers fetch candidates from (`remote`). */
+  remote?: string;
 }
 
 /** Each flag's spelling and the spec value it sets; the CLI can register its options from this. */
@@ -60,6 +62,7 @@ export const SPEC_FLAGS: { readonly [K in keyof Required<SpecFlags>]: { flag: st
   usd: { flag: '--usd', path: ['budget', 'usd'] },
   model: { flag: '--model', path: ['agent', 'model'] },
   sandbox: { flag: '--sandbox', path: ['sandbox'] },
+  remote: { flag: '--remote', path: ['remote'] },
 };
 
 type FlagKey = keyof SpecFlags;

@@ -26,4 +26,15 @@ describe('docker-compose.yml', () => {
     expect(redis?.command?.join(' ')).not.toMatch(/--requirepass/);
     expect(redis?.healthcheck?.test.join(' ')).not.toMatch(/-a |RATCHET_REDIS_PASSWORD/);
   });
+
+  it('runs the worker with a work folder of its own and no volume: candidates come through the git remote', async () => {
+    const compose = parse(await readFile(FILE, 'utf8')) as { services: Record<string, { command?: string[]; volumes?: unknown[] }> };
+    const worker = compose.services['worker'];
+
+    expect(worker?.command?.slice(0, 1)).toEqual(['worker']);
+    const workdir = worker?.command?.[worker.command.indexOf('--workdir') + 1];
+    expect(worker?.command).toContain('--workdir');
+    expect(workdir).toMatch(/^\//);
+    expect(worker?.volumes).toBeUndefined();
+  });
 });

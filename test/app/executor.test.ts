@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRunner, createWorkerExecutor, processRedactor } from '../../src/app/compose.js';
+import { fixedCheckouts } from '../../src/testing/fixed-checkouts.js';
 import type { EvaluationRequest } from '../../src/domain/evaluation.js';
 import { specSchema } from '../../src/domain/spec.js';
 import { git, gitdir, tempDir, writeTree } from '../helpers/gitdir.js';
@@ -23,18 +24,16 @@ async function benchRuns(repeat: number, withParent: boolean): Promise<{ runs: s
   const request: EvaluationRequest = {
     runId: 'r',
     experiment: 'e0001',
-    worktree: join(dir.path, 'c'),
     commit: head,
-    parentWorktree: withParent ? join(dir.path, 'p') : undefined,
     parentCommit: withParent ? head : undefined,
-    logDir: join(dir.path, 'logs'),
     spec,
     baseCommit: head,
-    gitDir: join(repo.path, '.git'),
+    source: { kind: 'local', gitDir: join(repo.path, '.git') },
   };
+  const checkouts = fixedCheckouts({ gitDir: join(repo.path, '.git'), candidate: join(dir.path, 'c'), parent: join(dir.path, 'p') });
   process.env.RUNS = join(dir.path, 'runs');
   try {
-    const result = await createWorkerExecutor(createRunner(processRedactor()))(request, 'bench', new AbortController().signal);
+    const result = await createWorkerExecutor(createRunner(processRedactor()), checkouts)(request, 'bench', new AbortController().signal, join(dir.path, 'logs'));
     const runs = (await readFile(join(dir.path, 'runs'), 'utf8')).split('\n').filter((l) => l !== '');
     return { runs, samples: result.measurement!.samples.length };
   } finally {

@@ -128,10 +128,10 @@ describe('hostile candidates without a sandbox', () => {
     expect(checks).toContain(`[hostile] the user checkout is ${target.path}`);
     const e = finished(WHAT.checkout);
     expect(e.verdict).toBe('rejected');
-    expect(e.reason).toBe(
-      `wrote cost.txt, ${MARKER}-checkout in the user's checkout during checks (put back; a copy of what it left is in checks-checkout/ of the experiment's folder)`,
-    );
-    expect(await readFile(join(runFolder, e.exp, 'checks-checkout', 'cost.txt'), 'utf8')).toBe('1\n');
+    // The in-process worker's own folder is in the run folder: the copy stays there, on the worker.
+    const aside = join(runFolder, 'worker', 'logs', RUN, e.exp, 'checks-checkout');
+    expect(e.reason).toBe(`wrote cost.txt, ${MARKER}-checkout in the user's checkout during checks (put back; a copy of what it left is in ${aside} on the worker)`);
+    expect(await readFile(join(aside, 'cost.txt'), 'utf8')).toBe('1\n');
     expect(await exists(join(target.path, `${MARKER}-checkout`))).toBe(false);
     expect(await readFile(join(target.path, 'cost.txt'), 'utf8')).toBe('100\n');
     expect(porcelain(target.path)).toBe('');

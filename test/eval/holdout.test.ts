@@ -11,7 +11,8 @@ import { agentSandbox } from '../../src/agents/sandbox.js';
 import { renderPrompt } from '../../src/agents/prompt.js';
 import type { CheckoutRecord } from '../../src/domain/checkout-guard.js';
 import type { SandboxRequest } from '../../src/domain/command-runner.js';
-import type { BenchSample, EvaluationRequest } from '../../src/domain/evaluation.js';
+import type { BenchSample } from '../../src/domain/evaluation.js';
+import type { LocatedRequest } from '../../src/eval/isolation.js';
 import type { HoldoutResult } from '../../src/domain/decision.js';
 import type { ProposalContext } from '../../src/domain/proposal.js';
 import { decideHoldout, withHoldout } from '../../src/plan/holdout-decision.js';
@@ -144,7 +145,7 @@ describe('what each sandbox shows of the holdout (bubblewrap)', () => {
   // The holdout's parent folder is a toolchain folder every sandbox shows: only the hiding keeps it out.
   const runSpec = (): Spec =>
     spec({ sandbox: 'bwrap', sandbox_paths: [join(work.path, 'shared')], holdout: { dir: holdoutDir, run: 'true', metric: { name: 'cost', goal: 'minimize' } } });
-  const request = (): EvaluationRequest => ({
+  const request = (): LocatedRequest => ({
     runId: 'r',
     experiment: 'e0001',
     worktree,
@@ -155,6 +156,7 @@ describe('what each sandbox shows of the holdout (bubblewrap)', () => {
     spec: runSpec(),
     baseCommit: git(repo.path, 'rev-parse', 'HEAD'),
     gitDir: join(repo.path, '.git'),
+    source: { kind: 'local', gitDir: join(repo.path, '.git') },
   });
   const record = (): CheckoutRecord => ({ commit: 'c', tree: treeOfFiles(['bench.sh', 'src/a.txt']), tracked: new Set(), setupTouched: new Set() });
   const peek = async (sandbox: SandboxRequest): Promise<string> => {

@@ -10,6 +10,7 @@ import { combineStages } from '../../src/plan/combine.js';
 import { createStageExecutor } from '../../src/eval/stages.js';
 import type { StageResult } from '../../src/domain/job.js';
 import { GitCheckoutGuard } from '../../src/git/checkout-guard.js';
+import { fixedCheckouts } from '../../src/testing/fixed-checkouts.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { specSchema, type SpecInput } from '../../src/domain/spec.js';
 import { git, gitdir } from '../helpers/gitdir.js';
@@ -38,32 +39,30 @@ afterEach(async () => {
 });
 
 const never = new AbortController().signal;
+const logDir = (): string => join(repo.path, '..', `${repo.path.split('/').at(-1)}-logs`);
 
 function request(spec: Partial<SpecInput>): EvaluationRequest {
   return {
     runId: 'run',
     experiment: 'e0001',
-    worktree,
     commit: head,
-    parentWorktree: undefined,
-    parentCommit: head,
-    logDir: join(repo.path, '..', `${repo.path.split('/').at(-1)}-logs`),
+    parentCommit: undefined,
     spec: specSchema.parse({ objective: 'x', protected: ['bench.sh'], bench: { run: 'sh bench.sh', metric: { name: 'x', goal: 'maximize' } }, ...spec }),
     baseCommit: head,
-    gitDir,
+    source: { kind: 'local', gitDir },
   };
 }
 
 async function evaluate(spec: Partial<SpecInput>): Promise<{ results: StageResult[]; log: (name: string) => Promise<string> }> {
-  const execute = createStageExecutor(new ExecaCommandRunner({ killGraceMs: 300 }), new GitCheckoutGuard());
+  const execute = createStageExecutor(new ExecaCommandRunner({ killGraceMs: 300 }), new GitCheckoutGuard(), fixedCheckouts({ gitDir, candidate: worktree }));
   const req = request(spec);
   const results: StageResult[] = [];
   for (const stage of ['setup', 'checks', 'bench'] as const) {
-    const result = await execute(req, stage, never);
+    const result = await execute(req, stage, never, logDir());
     results.push(result);
     if (!result.outcomes.every((o) => o.status === 'ok' || o.status === 'skipped')) break;
   }
-  return { results, log: (name) => readFile(join(req.logDir, name), 'utf8') };
+  return { results, log: (name) => readFile(join(logDir(), name), 'utf8') };
 }
 
 describe.each(['none', 'bwrap'] as const)('stage isolation with sandbox: %s', (sandbox) => {

@@ -10,6 +10,8 @@ import { createStageExecutor } from '../../src/eval/stages.js';
 import type { StageResult } from '../../src/domain/job.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { inertGuard } from '../../src/testing/inert-guard.js';
+import { fixedCheckouts } from '../../src/testing/fixed-checkouts.js';
+import type { EvalCheckouts } from '../../src/domain/checkout-guard.js';
 import { specSchema, type SpecInput } from '../../src/domain/spec.js';
 import { tempDir, writeTree } from '../helpers/gitdir.js';
 
@@ -39,20 +41,21 @@ afterEach(async () => {
   await root.cleanup();
 });
 
-const execute = createStageExecutor(new ExecaCommandRunner({ killGraceMs: 200 }), inertGuard());
+const folders = (): Parameters<typeof fixedCheckouts>[0] => ({ gitDir: join(root.path, 'no-git'), candidate: join(root.path, 'cand'), parent: join(root.path, 'parent') });
+// The folders move with each test's root: looked up when a stage opens them.
+const checkouts: EvalCheckouts = { open: (request, signal) => fixedCheckouts(folders()).open(request, signal), close: () => Promise.resolve() };
+const execute = createStageExecutor(new ExecaCommandRunner({ killGraceMs: 200 }), inertGuard(), checkouts);
 const never = new AbortController().signal;
+const logDir = (): string => join(root.path, 'logs');
 
 function request(spec: Partial<SpecInput>, withParent = false): EvaluationRequest {
   return {
     runId: 'run-1',
     experiment: 'e0003',
-    worktree: join(root.path, 'cand'),
     commit: 'c0ffee',
-    parentWorktree: withParent ? join(root.path, 'parent') : undefined,
     parentCommit: withParent ? 'beef00' : undefined,
-    logDir: join(root.path, 'logs'),
     baseCommit: 'base00',
-    gitDir: join(root.path, 'no-git'),
+    source: { kind: 'local', gitDir: join(root.path, 'no-git') },
     // The order file is outside the worktree: these tests are of the stages, not of the sandbox.
     spec: specSchema.parse({ objective: 'go faster', sandbox: 'none', bench: { run: 'sh bench.sh', metric: { name: 'x', goal: 'maximize' } }, ...spec }),
   };
@@ -64,35 +67,35 @@ const lines = async (file: string): Promise<string[]> => (await readFile(file, '
 
 describe('setup stage', () => {
   it('runs the setup command in the worktree with the RATCHET_ variables and logs it', async () => {
-    const result = await execute(request({ setup: 'echo "$RATCHET_RUN $RATCHET_EXPERIMENT $RATCHET_WORKTREE" > env.txt' }), 'setup', never);
+    const result = await execute(request({ setup: 'echo "$RATCHET_RUN $RATCHET_EXPERIMENT $RATCHET_WORKTREE" > env.txt' }), 'setup', never, logDir());
     expect(result.outcomes).toMatchObject([{ stage: 'setup', name: 'setup', status: 'ok', exitCode: 0 }]);
     expect(await readFile(join(root.path, 'cand/env.txt'), 'utf8')).toBe(`run-1 e0003 ${join(root.path, 'cand')}\n`);
     expect(await readLog('setup.log')).toContain('==> setup in the candidate worktree (e0003 at c0ffee)');
   });
 
   it('is skipped without a setup command', async () => {
-    const result = await execute(request({}), 'setup', never);
+    const result = await execute(request({}), 'setup', never, logDir());
     expect(result.outcomes).toMatchObject([{ status: 'skipped', reason: 'no setup command' }]);
   });
 
   it('also sets up the parent worktree for an A/B bench, once per parent', async () => {
     const spec = { setup: 'echo $RATCHET_SIDE >> setups', bench: bench({ repeat: 3 }) };
-    const first = await execute(request(spec, true), 'setup', never);
+    const first = await execute(request(spec, true), 'setup', never, logDir());
     expect(first.outcomes[0]).toMatchObject({ status: 'ok', reason: 'setup passed in the candidate and parent worktrees' });
     expect(await lines(join(root.path, 'parent/setups'))).toEqual(['parent']);
-    const again = await execute(request(spec, true), 'setup', never);
+    const again = await execute(request(spec, true), 'setup', never, logDir());
     expect(again.outcomes[0]?.status).toBe('ok');
     expect(await lines(join(root.path, 'parent/setups'))).toEqual(['parent']);
     expect(await readLog('setup.log')).toMatch(/==> setup in the parent worktree \(beef00 at .*parent\)/);
   });
 
   it('leaves the parent alone when the bench is not A/B', async () => {
-    await execute(request({ setup: 'echo $RATCHET_SIDE >> setups' }, true), 'setup', never);
+    await execute(request({ setup: 'echo $RATCHET_SIDE >> setups' }, true), 'setup', never, logDir());
     await expect(readFile(join(root.path, 'parent/setups'))).rejects.toThrow(/ENOENT/);
   });
 
   it('fails with the exit code and the tail of the output', async () => {
-    const result = await execute(request({ setup: 'echo cannot install; exit 2' }), 'setup', never);
+    const result = await execute(request({ setup: 'echo cannot install; exit 2' }), 'setup', never, logDir());
     expect(result.outcomes).toMatchObject([{ status: 'failed', exitCode: 2, reason: 'setup failed (exit 2)' }]);
     expect(result.failureTail).toBe('cannot install');
   });
@@ -105,7 +108,7 @@ describe('checks stage', () => {
       { name: 'test', run: 'i=0; while [ $i -lt 100 ]; do echo line $i; i=$((i+1)); done; exit 1' },
       { name: 'types', run: 'touch ran-types' },
     ];
-    const result = await execute(request({ checks }), 'checks', never);
+    const result = await execute(request({ checks }), 'checks', never, logDir());
     expect(result.outcomes.map((o) => [o.name, o.status])).toEqual([['lint', 'ok'], ['test', 'failed'], ['types', 'skipped']]);
     expect(result.outcomes[1]).toMatchObject({ exitCode: 1, reason: 'check "test" failed (exit 1)' });
     const tail = result.failureTail!.split('\n');
@@ -119,13 +122,13 @@ describe('checks stage', () => {
   });
 
   it('reports a check that runs past its timeout', async () => {
-    const result = await execute(request({ checks: [{ name: 'slow', run: 'echo started; sleep 30', timeout: '1s' }] }), 'checks', never);
+    const result = await execute(request({ checks: [{ name: 'slow', run: 'echo started; sleep 30', timeout: '1s' }] }), 'checks', never, logDir());
     expect(result.outcomes).toMatchObject([{ name: 'slow', status: 'timeout', reason: 'check "slow" timed out after 1s' }]);
     expect(result.failureTail).toBe('started');
   });
 
   it('passes when every check passes', async () => {
-    const result = await execute(request({ checks: [{ name: 'a', run: 'true' }, { name: 'b', run: 'true' }] }), 'checks', never);
+    const result = await execute(request({ checks: [{ name: 'a', run: 'true' }, { name: 'b', run: 'true' }] }), 'checks', never, logDir());
     expect(result.outcomes.map((o) => o.status)).toEqual(['ok', 'ok']);
     expect(result.failureTail).toBeUndefined();
   });
@@ -133,7 +136,7 @@ describe('checks stage', () => {
 
 describe('bench stage', () => {
   it('runs warmups unrecorded, then repeat runs, and reports the median', async () => {
-    const result = await execute(request({ bench: bench({ warmup: 2, repeat: 3, constraints: [{ metric: 'rss_mb', max: 512 }] }) }), 'bench', never);
+    const result = await execute(request({ bench: bench({ warmup: 2, repeat: 3, constraints: [{ metric: 'rss_mb', max: 512 }] }) }), 'bench', never, logDir());
     expect(await lines(order)).toEqual(['candidate 1', 'candidate 2', 'candidate 3', 'candidate 4', 'candidate 5']);
     // Runs 3, 4, 5 are recorded: x = 103, 104, 105.
     expect(result.measurement).toEqual({
@@ -146,7 +149,7 @@ describe('bench stage', () => {
   });
 
   it('alternates candidate and parent, candidate first, warmups included', async () => {
-    const result = await execute(request({ bench: bench({ warmup: 1, repeat: 4 }) }, true), 'bench', never);
+    const result = await execute(request({ bench: bench({ warmup: 1, repeat: 4 }) }, true), 'bench', never, logDir());
     expect(await lines(order)).toEqual(['candidate 1', 'parent 1', 'candidate 2', 'parent 2', 'candidate 3', 'parent 3', 'candidate 4', 'parent 4', 'candidate 5', 'parent 5']);
     expect(result.measurement!.samples.map((s) => `${s.side} ${s.metric}`)).toEqual([
       'candidate 102', 'parent 202', 'candidate 103', 'parent 203', 'candidate 104', 'parent 204', 'candidate 105', 'parent 205',
@@ -158,7 +161,7 @@ describe('bench stage', () => {
   it('gives both runs of a pair one seed, each pair its own, in RATCHET_SEED and {seed}', async () => {
     const seeds = join(root.path, 'seeds');
     const run = `echo "$RATCHET_SIDE {seed} $RATCHET_SEED" >> ${seeds}; echo METRIC x=1`;
-    await execute(request({ bench: bench({ run, repeat: 3 }) }, true), 'bench', never);
+    await execute(request({ bench: bench({ run, repeat: 3 }) }, true), 'bench', never, logDir());
     const rows = (await readFile(seeds, 'utf8')).trim().split('\n').map((line) => line.split(' '));
     expect(rows.map((r) => r[0])).toEqual(['candidate', 'parent', 'candidate', 'parent', 'candidate', 'parent']);
     for (const [, substituted, env] of rows) expect(substituted).toBe(env);
@@ -172,25 +175,25 @@ describe('bench stage', () => {
   it('runs one bench run per calibration seed, in order, whatever repeat says', async () => {
     const seeds = join(root.path, 'seeds');
     const run = `echo "$RATCHET_SEED" >> ${seeds}; echo METRIC x=1`;
-    const stopping = createStageExecutor(new ExecaCommandRunner(), inertGuard(), { policy: () => 'stop' });
-    const result = await stopping({ ...request({ bench: bench({ run }) }), seeds: [7, 8, 9, 7] }, 'bench', never);
+    const stopping = createStageExecutor(new ExecaCommandRunner(), inertGuard(), checkouts, { policy: () => 'stop' });
+    const result = await stopping({ ...request({ bench: bench({ run }) }), seeds: [7, 8, 9, 7] }, 'bench', never, logDir());
     expect((await readFile(seeds, 'utf8')).trim().split('\n')).toEqual(['7', '8', '9', '7']);
     expect(result.measurement!.samples).toHaveLength(4);
   });
 
   it('measures only the candidate when repeat is 1', async () => {
-    await execute(request({ bench: bench({ repeat: 1 }) }, true), 'bench', never);
+    await execute(request({ bench: bench({ repeat: 1 }) }, true), 'bench', never, logDir());
     expect(await lines(order)).toEqual(['candidate 1']);
   });
 
   it('lets a policy stop after a round, and bounds it by max_repeat', async () => {
-    const stopping = createStageExecutor(new ExecaCommandRunner(), inertGuard(), { policy: (samples) => (samples.length >= 4 ? 'stop' : 'continue') });
-    const early = await stopping(request({ bench: bench({ repeat: 5 }) }, true), 'bench', never);
+    const stopping = createStageExecutor(new ExecaCommandRunner(), inertGuard(), checkouts, { policy: (samples) => (samples.length >= 4 ? 'stop' : 'continue') });
+    const early = await stopping(request({ bench: bench({ repeat: 5 }) }, true), 'bench', never, logDir());
     expect(early.measurement!.samples).toHaveLength(4);
 
     await writeTree(root.path, { order: '' });
-    const greedy = createStageExecutor(new ExecaCommandRunner(), inertGuard(), { policy: () => 'continue' });
-    const bounded = await greedy(request({ bench: bench({ repeat: 2, max_repeat: 3 }) }), 'bench', never);
+    const greedy = createStageExecutor(new ExecaCommandRunner(), inertGuard(), checkouts, { policy: () => 'continue' });
+    const bounded = await greedy(request({ bench: bench({ repeat: 2, max_repeat: 3 }) }), 'bench', never, logDir());
     expect(bounded.measurement!.samples.map((s) => s.side)).toEqual(['candidate', 'candidate', 'candidate']);
   });
 
@@ -200,7 +203,7 @@ describe('bench stage', () => {
     ['a non-zero exit', 'echo METRIC x=1; exit 1', 'crash', 'bench exited 1'],
     ['a timeout', 'echo METRIC x=1; sleep 30', 'timeout', 'bench timed out after 1s'],
   ])('turns %s into a failed bench with a reason', async (_label, run, status, reason) => {
-    const result = await execute(request({ bench: bench({ run, timeout: '1s' }) }), 'bench', never);
+    const result = await execute(request({ bench: bench({ run, timeout: '1s' }) }), 'bench', never, logDir());
     expect(result.outcomes).toMatchObject([{ stage: 'bench', status, reason }]);
     expect(result.measurement).toBeUndefined();
     expect(result.failureTail).toMatch(/hello|METRIC/);
@@ -208,14 +211,14 @@ describe('bench stage', () => {
 
   it('says when it was the parent side that failed', async () => {
     await writeTree(root.path, { 'parent/bench.sh': 'echo no metric here' });
-    const result = await execute(request({ bench: bench({ repeat: 2 }) }, true), 'bench', never);
+    const result = await execute(request({ bench: bench({ repeat: 2 }) }, true), 'bench', never, logDir());
     expect(result.outcomes[0]).toMatchObject({ status: 'crash', reason: `${metricNotFound({ name: 'x' })} (parent)` });
   });
 
   it('throws AbortedError when aborted mid-run', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
-    await expect(execute(request({ bench: bench({ run: 'sleep 30' }) }), 'bench', controller.signal)).rejects.toBeInstanceOf(AbortedError);
+    await expect(execute(request({ bench: bench({ run: 'sleep 30' }) }), 'bench', controller.signal, logDir())).rejects.toBeInstanceOf(AbortedError);
   });
 });
 
@@ -258,7 +261,7 @@ describe('combineStages', () => {
 
   it('combines real stage results end to end', async () => {
     const req = request({ setup: 'true', checks: [{ name: 'test', run: 'true' }], bench: bench({ repeat: 3 }) }, true);
-    const results = [await execute(req, 'setup', never), await execute(req, 'checks', never), await execute(req, 'bench', never)];
+    const results = [await execute(req, 'setup', never, logDir()), await execute(req, 'checks', never, logDir()), await execute(req, 'bench', never, logDir())];
     const evaluation = combineStages(results);
     expect(evaluation.status).toBe('ok');
     expect(evaluation.measurement?.metric).toBe(102);
@@ -278,16 +281,16 @@ describe("watching the user's checkout", () => {
 
   it('watches it around each stage under sandbox: auto where bubblewrap does not work', async () => {
     const { guard, asked } = watchingGuard();
-    const run = createStageExecutor(unconfined, guard, { sandboxWorks: () => Promise.resolve(false) });
-    const result = await run(request({ sandbox: 'auto', checks: [{ name: 'ok', run: 'true' }] }), 'checks', never);
+    const run = createStageExecutor(unconfined, guard, checkouts, { sandboxWorks: () => Promise.resolve(false) });
+    const result = await run(request({ sandbox: 'auto', checks: [{ name: 'ok', run: 'true' }] }), 'checks', never, logDir());
     expect(result.outcomes).toMatchObject([{ status: 'ok' }]);
     expect(asked).toEqual([true]);
   });
 
   it('leaves it alone where bubblewrap works, and rejects a stage whose command ran outside the sandbox all the same', async () => {
     const { guard, asked } = watchingGuard();
-    const run = createStageExecutor(unconfined, guard, { sandboxWorks: () => Promise.resolve(true) });
-    const result = await run(request({ sandbox: 'auto', checks: [{ name: 'ok', run: 'true' }] }), 'checks', never);
+    const run = createStageExecutor(unconfined, guard, checkouts, { sandboxWorks: () => Promise.resolve(true) });
+    const result = await run(request({ sandbox: 'auto', checks: [{ name: 'ok', run: 'true' }] }), 'checks', never, logDir());
     expect(asked).toEqual([false]);
     expect(result.outcomes[0]).toMatchObject({ status: 'rejected' });
     expect(result.outcomes[0]?.reason).toMatch(/ran outside the sandbox, which was expected to work here/);

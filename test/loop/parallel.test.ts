@@ -60,6 +60,28 @@ describe('many candidates in flight', () => {
     expect(seen).toEqual({ e0001: ['e0002'], e0002: ['e0001'] });
   });
 
+  it('measures a re-applied keep of a paired bench A/B against the new best', async () => {
+    // Six pairs that all agree: enough for the rank test at 95% with no room to extend.
+    const pairs = (candidate: number, parent: number) =>
+      measured(candidate, { samples: Array.from({ length: 6 }, (_, i) => [{ side: 'candidate' as const, metric: candidate + i / 10, secondary: {} }, { side: 'parent' as const, metric: parent + i / 20, secondary: {} }]).flat() });
+    const f = fakeRun({
+      spec: { ...parallel(2, 2), bench: { run: 'node bench.js', metric: { name: 'score', goal: 'maximize' }, repeat: 6, max_repeat: 6 } },
+      proposals: [change(1), change(2)],
+      evaluations: { e0000: measured(100), e0001: pairs(120, 100), e0002: [pairs(130, 100), pairs(135, 120)] },
+    });
+    f.queue.hold = true;
+    const loop = runLoop(f.run, never);
+    await releaseInOrder(f, ['e0000', 'e0001', 'e0002', 'e0002']);
+    await loop;
+    const first = commitOf(f, 'e0001');
+    const reapplied = f.store.ofType('reapplied');
+    expect(f.queue.requests.filter((r) => r.experiment === 'e0002').map((r) => [r.commit, r.parentCommit])).toEqual([
+      [commitOf(f, 'e0002'), FAKE_BASE],
+      [reapplied[0]!.commit, first],
+    ]);
+    expect(f.store.ofType('experiment_finished').at(-1)).toMatchObject({ exp: 'e0002', verdict: 'keep', parent: first });
+  });
+
   it('re-applies a keep whose parent is no longer the best on the new best, and measures it again there', async () => {
     const f = fakeRun({
       spec: parallel(2, 2),
@@ -74,9 +96,11 @@ describe('many candidates in flight', () => {
     const reapplied = f.store.ofType('reapplied');
     expect(reapplied).toEqual([expect.objectContaining({ exp: 'e0002', from: commitOf(f, 'e0002'), onto: first, ontoExp: 'e0001', metric: 130 })]);
     const again = f.queue.requests.filter((r) => r.experiment === 'e0002');
+    // A bench of one run per candidate measures no parent beside it (parentCommit is for A/B):
+    // the second measurement is of the re-applied commit, decided against the new best's value.
     expect(again.map((r) => [r.commit, r.parentCommit])).toEqual([
-      [commitOf(f, 'e0002'), FAKE_BASE],
-      [reapplied[0]!.commit, first],
+      [commitOf(f, 'e0002'), undefined],
+      [reapplied[0]!.commit, undefined],
     ]);
     expect(f.store.ofType('experiment_finished').at(-1)).toMatchObject({
       exp: 'e0002',

@@ -24,14 +24,15 @@ const commit = fc.stringMatching(/^[0-9a-f]{7,40}$/);
 const request: fc.Arbitrary<EvaluationRequest> = fc.record({
   runId: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_-]{0,30}$/),
   experiment: fc.integer({ min: 0, max: 99_999 }).map((n) => `e${String(n).padStart(4, '0')}`),
-  worktree: absolutePath,
   commit,
-  parentWorktree: fc.option(absolutePath, { nil: undefined }),
   parentCommit: fc.option(commit, { nil: undefined }),
   logDir: absolutePath,
   spec: fc.tuple(text, text, text).map(([name, run, bench]) => ({ ...SPEC, checks: [{ name, run, timeout: 1000 }], bench: { ...SPEC.bench, run: bench } })),
   baseCommit: commit,
-  gitDir: absolutePath,
+  source: fc.oneof(
+    absolutePath.map((gitDir) => ({ kind: 'local' as const, gitDir })),
+    fc.webUrl().map((url) => ({ kind: 'remote' as const, url })),
+  ),
 });
 const stage = fc.constantFrom<StageKind>('setup', 'checks', 'bench');
 const job = fc.record({ key, stage, request, session: fc.string({ minLength: 1, maxLength: 200 }) }).map(({ key, ...rest }) => ({ key, job: signJob(key, rest) }));
@@ -141,11 +142,11 @@ describe('readJob', () => {
     );
   });
 
-  it('refuses a correctly signed job whose paths are relative, hold NUL or run past 4096 characters', () => {
+  it('refuses a correctly signed job whose repository path is relative, holds NUL or runs past 4096 characters', () => {
     const badPath = fc.oneof(fc.constantFrom('', 'wt/e0001', './wt', '../wt', '/wt/\0x', `/${'a'.repeat(4096)}`, 'C:\\wt'), awkwardText(3).filter((p) => !p.startsWith('/')));
     fc.assert(
-      fc.property(key, stage, request, fc.constantFrom('worktree', 'logDir', 'parentWorktree'), badPath, (k, s, r, field, path) => {
-        const payload = { v: 2, stage: s, request: { ...r, [field]: path }, session: 'session-1' };
+      fc.property(key, stage, request, badPath, (k, s, r, path) => {
+        const payload = { v: 3, stage: s, request: { ...r, source: { kind: 'local', gitDir: path } }, session: 'session-1' };
         expectRefused(readJob({ ...payload, sig: sign(k, 'job', payload) }, k));
       }),
       { numRuns: 200 },

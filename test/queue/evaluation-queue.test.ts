@@ -112,9 +112,9 @@ describe('BullEvaluationQueue with a worker', () => {
     let release = (): void => undefined;
     const gate = new Promise<void>((r) => (release = r));
     const { calls, executor } = recordingExecutor();
-    await openWorker([run], async (req, stage, signal) => {
+    await openWorker([run], async (req, stage, signal, logDir) => {
       if (stage === 'checks') await gate;
-      return executor(req, stage, signal);
+      return executor(req, stage, signal, logDir);
     });
     const queue = openQueue();
     const quitter = new AbortController();
@@ -220,8 +220,8 @@ describe('BullEvaluationQueue with a worker', () => {
     const run = newRunId();
     const first = recordingExecutor();
     let benchStarted = false;
-    const interrupted = await openWorker([run], (req, stage, signal) => {
-      if (stage !== 'bench') return first.executor(req, stage, signal);
+    const interrupted = await openWorker([run], (req, stage, signal, logDir) => {
+      if (stage !== 'bench') return first.executor(req, stage, signal, logDir);
       benchStarted = true;
       return runUntilAborted(signal, () => undefined).then(() => stageResult(stage, 'crash', 'killed'));
     });

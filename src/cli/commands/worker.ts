@@ -1,5 +1,7 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createRunner, createWorkerExecutor, processRedactor } from '../../app/compose.js';
+import { createRunner, createWorkerCheckouts, createWorkerExecutor, processRedactor } from '../../app/compose.js';
 import { resolveJobKey } from '../../app/job-key.js';
 import { UserError } from '../../domain/errors.js';
 import { describeRedis, parseRedisUrl, redisUrlFrom } from '../../queue/connection.js';
@@ -17,7 +19,8 @@ export function registerWorker(program: Command): void {
     .option('--concurrency <n>', 'parallel setup and check jobs per run', intArg, 2)
     .option('--name <name>', 'what events and results call this worker; the slots of one name are one machine (default: the host name)')
     .option('--bench-slots <n>', 'bench jobs run at once by this worker, across every run it serves', intArg, 1)
-    .action(async (o: { redis?: string; run?: string; concurrency: number; name?: string; benchSlots: number }) => {
+    .option('--workdir <dir>', "this worker's folder: clones of the runs' remotes, stage logs on their way (default: $XDG_CACHE_HOME/ratchet/worker)")
+    .action(async (o: { redis?: string; run?: string; concurrency: number; name?: string; benchSlots: number; workdir?: string }) => {
       const url = redisUrlFrom(o.redis);
       if (url === undefined) {
         throw new UserError('ratchet worker needs the Redis the runs use', { hint: 'pass --redis URL or set REDIS_URL (the URL `ratchet run` prints when it starts)' });
@@ -26,14 +29,17 @@ export function registerWorker(program: Command): void {
       const connection = parseRedisUrl(url);
       const key = resolveJobKey({ shared: true, who: 'ratchet worker' });
       const interrupt = interruptOnSignals();
+      const workdir = resolve(o.workdir ?? defaultWorkdir());
+      const checkouts = createWorkerCheckouts(workdir);
       const worker = await startWorker({
         connection,
         key,
-        executor: createWorkerExecutor(createRunner(processRedactor(connection.password === undefined ? [] : [{ name: 'REDIS_PASSWORD', value: connection.password }]))),
+        executor: createWorkerExecutor(createRunner(processRedactor(connection.password === undefined ? [] : [{ name: 'REDIS_PASSWORD', value: connection.password }])), checkouts),
         runs: o.run === undefined ? 'registered' : [o.run],
         concurrency: o.concurrency,
         benchSlots: o.benchSlots,
         ...(o.name === undefined ? {} : { name: o.name }),
+        logRoot: join(workdir, 'logs'),
         signal: interrupt.signal,
         onError: (e) => err(`ratchet worker: ${e.message}`),
       });
@@ -42,6 +48,12 @@ export function registerWorker(program: Command): void {
       err(`ratchet worker${o.name === undefined ? '' : ` ${o.name}`}: serving ${o.run ?? 'every registered run'} on ${describeRedis(connection)} with ${slots}; Ctrl-C to stop`);
       await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
       await worker.close();
+      await checkouts.close();
       interrupt.dispose();
     });
+}
+
+function defaultWorkdir(): string {
+  const cache = process.env['XDG_CACHE_HOME'];
+  return join(cache !== undefined && cache !== '' ? cache : join(homedir(), '.cache'), 'ratchet', 'worker');
 }
