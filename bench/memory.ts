@@ -47,8 +47,9 @@ function sample(experiment: number, recent: number | undefined): Sample {
 async function main(): Promise<void> {
   const experiments = Number(option('experiments', '1000'));
   const at = new Set(option('at', `1,100,${Math.round(experiments / 2)},${experiments}`).split(',').map(Number));
-  process.env['RATCHET_STATE_DIR'] ??= join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.cache', 'ratchet-bench-state');
   const fixture = await makeFixture('memory', 40 + experiments, experiments);
+  // The run index of this machine is not the bench's to write to.
+  process.env['RATCHET_STATE_DIR'] ??= join(fixture.root, 'state');
   const samples: Sample[] = [];
   const finishedAt: number[] = [];
   const load = loadavg()[0]!;
