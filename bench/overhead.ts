@@ -271,9 +271,9 @@ async function main(): Promise<void> {
   const rounds = Number(option('rounds', '1'));
   const before = option('before', '');
   const out = option('out', 'overhead');
-  // The run index of this machine is not the bench's to write to.
-  process.env['RATCHET_STATE_DIR'] ??= join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.cache', 'ratchet-bench-state');
   const scratch = await mkdtemp(join(tmpdir(), 'ratchet-bench-code-'));
+  // The run index of this machine is not the bench's to write to.
+  process.env['RATCHET_STATE_DIR'] ??= join(scratch, 'state');
   const here = join(dirname(fileURLToPath(import.meta.url)), '..');
   try {
     const head = (await git(['rev-parse', 'HEAD'], { cwd: here })).stdout;
