@@ -39,7 +39,7 @@ export function registerWorker(program: Command): void {
         onError: (e) => err(`ratchet worker: ${e.message}`),
       });
       // describeRedis, not the URL: the URL may carry the password.
-      err(`ratchet worker: serving ${o.run ?? 'every registered run'} on ${describeRedis(connection)}; Ctrl-C to stop`);
+      err(`ratchet worker: serving ${o.run ?? 'every registered run'} on ${describeRedis(connection)}, in ${workdir}; Ctrl-C to stop`);
       await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
       await worker.close();
       await checkouts.close();
