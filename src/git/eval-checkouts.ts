@@ -45,6 +45,8 @@ export class WorkerCheckouts implements EvalCheckouts {
   private readonly owner: string;
   private readonly entries = new Map<string, Entry>();
   private readonly swept = new Set<string>();
+  /** Worktrees being removed: one made again at the same path waits for its removal first. */
+  private readonly removing = new Map<string, Promise<void>>();
 
   constructor(private readonly options: WorkerCheckoutsOptions = {}) {
     this.owner = options.owner ?? `${hostname()}-${process.pid}`;
@@ -113,6 +115,7 @@ export class WorkerCheckouts implements EvalCheckouts {
   }
 
   private async create(gitDir: string, path: string, commit: string): Promise<void> {
+    await this.removing.get(path);
     await this.sweep(gitDir);
     await mkdir(join(path, '..'), { recursive: true });
     await withRepoLock(gitDir, async () => {
@@ -133,7 +136,9 @@ export class WorkerCheckouts implements EvalCheckouts {
     const idle = [...this.entries].filter(([, entry]) => entry.users === 0);
     for (const [key, entry] of idle.slice(0, Math.max(0, idle.length - keep))) {
       this.entries.delete(key);
-      await this.remove(entry);
+      const removal = this.remove(entry).finally(() => this.removing.delete(entry.path));
+      this.removing.set(entry.path, removal);
+      await removal;
     }
   }
 

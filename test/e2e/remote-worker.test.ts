@@ -75,4 +75,23 @@ describe('a worker on another machine, through a git remote', () => {
     expect(git(join(workdir, 'repos', clones[0]!), 'cat-file', '-t', discarded[0]!)).toBe('commit');
     expect(existsSync(join(target.path, '.git', 'ratchet', 'eval'))).toBe(false);
   }, 180_000);
+
+  it("serves a run with a remote in-process too: its worker fetches from the remote into the run's worker folder", async () => {
+    const target = await makeTarget();
+    const work = await tempDir('ratchet-remote-inproc-');
+    cleanups.push(target.cleanup, work.cleanup);
+    const remote = join(work.path, 'remote.git');
+    git(work.path, 'init', '--quiet', '--bare', remote);
+    await writePatches(join(work.path, 'patches'), { '01.patch': replaceLinePatch('value.txt', '10', '4', 'lower to 4') });
+    const run = await runCli(['run', target.path, '--remote', remote, '--agent', 'replay', '--patches', join(work.path, 'patches'), '--experiments', join(work.path, 'experiments'), '--run-id', 'remote-inproc'], {
+      cwd: work.path,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/best\s+4 \(e0001/);
+    const folder = join(work.path, 'experiments', 'remote-inproc');
+    expect(await readdir(join(folder, 'worker', 'repos'))).toHaveLength(1);
+    expect(await readFile(join(folder, 'e0001', 'bench.log'), 'utf8')).toContain('METRIC score=4');
+    expect(git(remote, 'rev-parse', 'refs/ratchet/remote-inproc/base')).toBe(git(target.path, 'rev-parse', 'HEAD'));
+    expect(existsSync(join(target.path, '.git', 'ratchet', 'eval'))).toBe(false);
+  }, 120_000);
 });

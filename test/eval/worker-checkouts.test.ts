@@ -13,6 +13,7 @@ import { createStageExecutor } from '../../src/eval/stages.js';
 import { GitCheckoutGuard } from '../../src/git/checkout-guard.js';
 import { WorkerCheckouts } from '../../src/git/eval-checkouts.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
+import { waitFor } from '../helpers/cli.js';
 import { git, gitdir, tempDir, writeTree } from '../helpers/gitdir.js';
 
 let repo: { path: string; cleanup: () => Promise<void> };
@@ -78,6 +79,28 @@ describe("the worker's checkouts", () => {
     await checkouts.close();
     expect(existsSync(place.candidate)).toBe(false);
     expect(git(repo.path, 'worktree', 'list')).not.toContain('test-host-1');
+  });
+
+  it('keeps the most recently used worktrees between stages and removes the others', async () => {
+    const checkouts = new WorkerCheckouts({ owner: 'test-host-2', keep: 1 });
+    const paths: string[] = [];
+    try {
+      for (const experiment of ['e0001', 'e0002', 'e0003']) {
+        const opened = await checkouts.open(request({ experiment }), never);
+        if (!opened.ok) throw new Error(opened.reason);
+        paths.push(opened.place.candidate);
+        opened.place.release();
+      }
+      // The removals run after the release.
+      await waitFor(() => !existsSync(paths[0]!) && !existsSync(paths[1]!), 20_000, 'the idle worktrees to be removed');
+      expect(existsSync(paths[2]!)).toBe(true);
+      // The same experiment again reuses its worktree.
+      const again = await checkouts.open(request({ experiment: 'e0003' }), never);
+      expect(again.ok && again.place.candidate).toBe(paths[2]);
+      if (again.ok) again.place.release();
+    } finally {
+      await checkouts.close();
+    }
   });
 
   it('fails a job whose repository this machine cannot see and that names no remote, saying which', async () => {

@@ -45,7 +45,7 @@ export function registerWorker(program: Command): void {
       });
       // describeRedis, not the URL: the URL may carry the password.
       const slots = `${o.benchSlots} bench slot${o.benchSlots === 1 ? '' : 's'}`;
-      err(`ratchet worker${o.name === undefined ? '' : ` ${o.name}`}: serving ${o.run ?? 'every registered run'} on ${describeRedis(connection)} with ${slots}; Ctrl-C to stop`);
+      err(`ratchet worker${o.name === undefined ? '' : ` ${o.name}`}: serving ${o.run ?? 'every registered run'} on ${describeRedis(connection)} with ${slots}, in ${workdir}; Ctrl-C to stop`);
       await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
       await worker.close();
       await checkouts.close();
