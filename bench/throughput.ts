@@ -93,6 +93,39 @@ interface Row {
   /** How many distinct worker names ran a bench. */
   workersSeen: number;
   verdicts: Record<string, number>;
+  /** Median seconds of each phase of an experiment: where the time that is not the bench goes. */
+  phases: Record<Phase, number>;
+}
+
+const PHASES = ['worktree and proposal', 'commit', 'to the bench', 'bench', 'record'] as const;
+type Phase = (typeof PHASES)[number];
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length === 0 ? Number.NaN : sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Per experiment: started → proposed → committed → bench started → bench finished → finished. */
+function phases(events: readonly RunEvent[]): Record<Phase, number> {
+  const at = new Map<string, Partial<Record<string, number>>>();
+  for (const e of events) {
+    if (!('exp' in e) || e.exp === 'e0000') continue;
+    const marks = at.get(e.exp) ?? {};
+    const key = e.type === 'stage_started' || e.type === 'stage_finished' ? (e.stage === 'bench' ? `${e.type}.bench` : undefined) : e.type;
+    if (key !== undefined) marks[key] ??= Date.parse(e.t);
+    at.set(e.exp, marks);
+  }
+  const order = ['experiment_started', 'proposed', 'committed', 'stage_started.bench', 'stage_finished.bench', 'experiment_finished'];
+  const spans = PHASES.map(() => [] as number[]);
+  for (const marks of at.values()) {
+    order.slice(1).forEach((key, i) => {
+      const from = marks[order[i]!];
+      const to = marks[key];
+      if (from !== undefined && to !== undefined) spans[i]!.push((to - from) / 1000);
+    });
+  }
+  return Object.fromEntries(PHASES.map((p, i) => [p, median(spans[i]!)])) as Record<Phase, number>;
 }
 
 async function measure(root: string, url: string, workers: number, perWorker: number): Promise<Row> {
@@ -130,7 +163,7 @@ async function measure(root: string, url: string, workers: number, perWorker: nu
   const verdicts: Record<string, number> = {};
   for (const e of finished) if (e.type === 'experiment_finished') verdicts[e.verdict] = (verdicts[e.verdict] ?? 0) + 1;
   const names = new Set(events.flatMap((e) => (e.type === 'stage_finished' && e.stage === 'bench' && e.worker !== undefined ? [e.worker] : [])));
-  return { workers, experiments: finished.length, elapsedS, perHour, idealPerHour, ratio: perHour / idealPerHour, workersSeen: names.size, verdicts };
+  return { workers, experiments: finished.length, elapsedS, perHour, idealPerHour, ratio: perHour / idealPerHour, workersSeen: names.size, verdicts, phases: phases(events) };
 }
 
 function uptime(): string {
@@ -182,6 +215,12 @@ async function main(): Promise<void> {
     '| workers | experiments | seconds | per hour | ideal per hour | of ideal | workers that ran a bench |',
     '|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.workers} | ${r.experiments} | ${r.elapsedS.toFixed(1)} | ${r.perHour.toFixed(0)} | ${r.idealPerHour} | ${(r.ratio * 100).toFixed(1)}% | ${r.workersSeen} |`),
+    '',
+    'Where an experiment\'s time goes (median seconds per phase):',
+    '',
+    `| workers | ${PHASES.join(' | ')} |`,
+    `|---:|${PHASES.map(() => '---:').join('|')}|`,
+    ...rows.map((r) => `| ${r.workers} | ${PHASES.map((p) => r.phases[p].toFixed(2)).join(' | ')} |`),
     '',
     `Goal: at least ${GOAL * 100}% of ideal at 16 workers: ${at16 === undefined ? 'not measured' : at16.ratio >= GOAL ? 'met' : 'not met'}.`,
     '',

@@ -10,7 +10,7 @@ import type { RepoSnapshot, Worktree } from '../domain/workspace.js';
 import type { ExperimentId, Verdict } from '../domain/words.js';
 import { gateChange } from '../plan/gate.js';
 import type { Parent } from '../plan/parallel.js';
-import { evaluateAndDecide, holdoutFields, putBackRunRefs } from './evaluate.js';
+import { evaluateAndDecide, holdoutFields, putBackRunRefs, type EvaluatedCandidate } from './evaluate.js';
 import { settleKeep, writePatch, type Settled, type Shared } from './merge.js';
 import { historyRows, inFlightRows, lastFailure, recordFinished } from './record.js';
 import type { RunContext } from './run-context.js';
@@ -112,7 +112,7 @@ export async function runExperiment(run: RunContext, exp: ExperimentId, best: Pa
       return { kind: 'finished', verdict: 'rejected' };
     }
     const lease = await shared.parents.acquire(best.commit);
-    let evaluated;
+    let evaluated: EvaluatedCandidate;
     try {
       evaluated = await evaluateAndDecide(run, exp, worktree, candidate.commit, { commit: best.commit, metric: best.metric, worktree: lease?.path, holdout: best.holdout }, signal);
     } finally {
