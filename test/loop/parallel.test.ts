@@ -177,3 +177,25 @@ describe('many candidates in flight', () => {
     expect([...f.workspace.worktrees.keys()]).toEqual([]);
   });
 });
+
+describe('re-measuring on a paired bench', () => {
+  const pairs = (candidate: number, parent: number) => measured(candidate, { samples: Array.from({ length: 14 }, (_, i) => i).flatMap(() => [{ side: 'candidate' as const, metric: candidate, secondary: {} }, { side: 'parent' as const, metric: parent, secondary: {} }]) });
+
+  it('measures a re-applied candidate A/B against the new best, in a parent worktree at the new best', async () => {
+    const f = fakeRun({
+      spec: { ...parallel(2, 2), bench: { run: 'node bench.js', metric: { name: 'score', goal: 'maximize' }, repeat: 14 } },
+      proposals: [change(1), change(2)],
+      evaluations: { e0000: measured(100), e0001: pairs(120, 100), e0002: [pairs(130, 100), pairs(140, 120)] },
+    });
+    f.queue.hold = true;
+    const loop = runLoop(f.run, never);
+    await releaseInOrder(f, ['e0000', 'e0001', 'e0002', 'e0002']);
+    await loop;
+    const [measuredFirst, measuredAgain] = f.queue.requests.filter((r) => r.experiment === 'e0002');
+    expect(measuredFirst?.parentCommit).toBe(FAKE_BASE);
+    expect(measuredAgain?.parentCommit).toBe(commitOf(f, 'e0001'));
+    expect(measuredAgain?.parentWorktree).toMatch(/parent-/);
+    expect(measuredAgain?.parentWorktree).not.toBe(measuredFirst?.parentWorktree);
+    expect(f.store.ofType('experiment_finished').at(-1)).toMatchObject({ exp: 'e0002', verdict: 'keep', parent: commitOf(f, 'e0001') });
+  });
+});
