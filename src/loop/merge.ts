@@ -65,6 +65,7 @@ export async function settleKeep(
       return verdict;
     }
     const moved = re.commit;
+    await keepFirstLogs(run, exp);
     await run.store.append({ type: 'reapplied', exp, from: commit.commit, commit: moved.commit, onto: onto.commit, ontoExp: onto.exp, ...(first === undefined ? {} : { metric: first }) });
     await writePatch(run, exp, moved);
     const again = await evaluateAndDecide(run, exp, moved.commit, { commit: onto.commit, metric: onto.metric, paired: measuresParent(run.spec), holdout: onto.holdout }, signal);
@@ -84,6 +85,16 @@ async function advanceBest(run: RunContext, exp: ExperimentId, commit: string, f
     const kept = holdout?.holdout === undefined ? {} : { holdout: holdout.holdout.metric };
     await run.store.append({ type: 'best_advanced', exp, commit, metric: measurement!.metric, ...kept });
   });
+}
+
+/** The stage logs of the first measurement, kept beside those the second one writes (`first-bench.log`, …). */
+export const FIRST_LOGS = ['setup.log', 'checks.log', 'bench.log', 'holdout.log'] as const;
+
+async function keepFirstLogs(run: RunContext, exp: ExperimentId): Promise<void> {
+  for (const name of FIRST_LOGS) {
+    const text = await run.store.readExperimentFile(exp, name);
+    if (text !== undefined) await run.store.writeExperimentFile(exp, `first-${name}`, text);
+  }
 }
 
 /** `patch.diff`: the candidate's change against its parent (a note and the commit when too big). */

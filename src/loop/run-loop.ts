@@ -3,6 +3,7 @@
  * budget, the agent or a signal stops it. It talks only to interfaces (RunContext); it writes
  * nothing but events and experiment files through the store.
  */
+import { setMaxListeners } from 'node:events';
 import { checkBudget, type Stop } from '../plan/budget.js';
 import { calibrate, calibratedBench, calibratedHoldout, calibrateHoldout, calibrationSeeds } from '../plan/calibration.js';
 import { isAbortError } from '../domain/errors.js';
@@ -128,6 +129,8 @@ type Landed = { exp: ExperimentId; outcome: ExperimentOutcome } | { exp: Experim
 async function schedule(run: RunContext, shared: Shared, outer: AbortSignal, startedAt: number): Promise<Stop> {
   const parallel = Math.max(1, run.spec.agent.parallel);
   const stopAll = new AbortController();
+  // Every experiment in flight listens on it (its proposer, its queue wait, its processes).
+  setMaxListeners(Math.max(10, parallel * 10), stopAll.signal);
   const abort = (): void => stopAll.abort(outer.reason);
   if (outer.aborted) abort();
   else outer.addEventListener('abort', abort, { once: true });

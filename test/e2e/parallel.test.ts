@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRun, type RunOutcome } from '../../src/app/run.js';
@@ -72,13 +73,18 @@ describe('a run with three candidates in flight', () => {
     expect(finished().map((e) => e.description).sort()).toEqual(['lower a to 8', 'lower a to 9', 'lower b to 8', 'raise c to 11']);
   });
 
-  it('re-applies a keep measured on an older best, and gives the one that no longer applies the verdict conflict', () => {
+  it('re-applies a keep measured on an older best, and gives the one that no longer applies the verdict conflict', async () => {
     const byDescription = new Map(finished().map((e) => [e.description, e]));
     const a = [byDescription.get('lower a to 8')!, byDescription.get('lower a to 9')!];
     expect(a.map((e) => e.verdict).sort()).toEqual(['conflict', 'keep']);
     expect(a.find((e) => e.verdict === 'conflict')?.reason).toMatch(/a\.txt conflict/);
     expect(byDescription.get('lower b to 8')?.verdict).toBe('keep');
-    expect(events.filter((e) => e.type === 'reapplied').length).toBeGreaterThanOrEqual(1);
+    const reapplied = events.filter((e) => e.type === 'reapplied');
+    expect(reapplied.length).toBeGreaterThanOrEqual(1);
+    // The first measurement's bench log is kept beside the second's.
+    for (const e of reapplied) {
+      expect(await readFile(join(work.path, 'experiments', 'e2e-parallel', e.exp, 'first-bench.log'), 'utf8')).toMatch(/METRIC score=/);
+    }
     expect(outcome.summary.best?.metric).toBeOneOf([26, 27]);
   });
 

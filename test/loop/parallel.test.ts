@@ -82,16 +82,20 @@ describe('many candidates in flight', () => {
     expect(f.store.ofType('experiment_finished').at(-1)).toMatchObject({ exp: 'e0002', verdict: 'keep', parent: first });
   });
 
-  it('re-applies a keep whose parent is no longer the best on the new best, and measures it again there', async () => {
+  it('re-applies a keep whose parent is no longer the best on the new best, and measures it again there, keeping the first logs', async () => {
+
     const f = fakeRun({
       spec: parallel(2, 2),
       proposals: [change(1), change(2)],
       evaluations: { e0000: measured(100), e0001: measured(120), e0002: [measured(130), measured(135)] },
     });
+    // What the first measurement's bench writes (a real worker writes the stage logs).
+    await f.store.writeExperimentFile('e0002', 'bench.log', 'measured on the base\n');
     f.queue.hold = true;
     const loop = runLoop(f.run, never);
     await releaseInOrder(f, ['e0000', 'e0001', 'e0002', 'e0002']);
     await loop;
+    expect(await f.store.readExperimentFile('e0002', 'first-bench.log')).toBe('measured on the base\n');
     const first = commitOf(f, 'e0001');
     const reapplied = f.store.ofType('reapplied');
     expect(reapplied).toEqual([expect.objectContaining({ exp: 'e0002', from: commitOf(f, 'e0002'), onto: first, ontoExp: 'e0001', metric: 130 })]);

@@ -1,0 +1,239 @@
+/**
+ * Throughput: experiments per hour with 1, 2, 4, 8 and 16 named workers, each with one bench
+ * slot, and `agent.parallel` equal to the number of workers, against the ideal (workers × 1,800
+ * an hour for a bench of 2 s). The bench sleeps a fixed 2 s and prints a constant metric, so
+ * nothing is kept and nothing is measured twice; the replay agent adds one file per experiment.
+ * Real git repositories, a private redis-server on a unix socket, the real run (`startRun`, no
+ * in-process worker) and real workers (`startWorker`, `--name wN --bench-slots 1`), all in this
+ * process: on a two-core machine sixteen worker processes would measure Node start-up, not ratchet.
+ *
+ *   npx tsx bench/throughput.ts [--workers 1,2,4,8,16] [--per-worker 4]
+ *
+ * Counted from the first candidate's start (after the baseline) to the last verdict. Writes
+ * bench/results/throughput.json and bench/results/throughput.md.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRunner, createWorkerCheckouts, createWorkerExecutor, processRedactor } from '../src/app/compose.js';
+import { startRun } from '../src/app/run.js';
+import type { RunEvent } from '../src/domain/events.js';
+import { startWorker, type RunningWorker } from '../src/queue/worker.js';
+
+const BENCH_S = 2;
+const IDEAL_PER_WORKER_H = 3600 / BENCH_S;
+const GOAL = 0.9;
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+
+function gitIn(cwd: string, ...args: string[]): void {
+  execFileSync('git', args, { cwd, stdio: 'ignore', env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' } });
+}
+
+async function startRedis(dir: string): Promise<{ url: string; stop: () => void }> {
+  const socket = join(dir, 'redis.sock');
+  const child = spawn('redis-server', ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  for (const deadline = Date.now() + 10_000; ; ) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createConnection(socket);
+      s.once('connect', () => (s.end(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error('redis-server did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url: `redis+unix://${socket}`, stop: () => child.kill('SIGTERM') };
+}
+
+/** A target whose bench sleeps 2 s and prints a constant, and `count` patches that each add a file. */
+async function makeTarget(root: string, workers: number, count: number): Promise<{ repo: string; patches: string }> {
+  const repo = join(root, `target-${workers}`);
+  const patches = join(root, `patches-${workers}`);
+  await mkdir(join(repo, 'src'), { recursive: true });
+  await mkdir(patches, { recursive: true });
+  await writeFile(join(repo, 'src', 'keep.txt'), 'x\n');
+  await writeFile(join(repo, 'bench.sh'), `#!/bin/sh\nsleep ${BENCH_S}\necho "METRIC score=10"\n`);
+  await writeFile(
+    join(repo, 'ratchet.yaml'),
+    [
+      'objective: throughput',
+      'sandbox: none',
+      'editable: ["src/**"]',
+      'protected: ["bench.sh", "ratchet.yaml"]',
+      'bench: { run: sh bench.sh, timeout: 1m, repeat: 1, metric: { name: score, goal: minimize } }',
+      `budget: { experiments: ${count}, consecutive_failures: ${count + 1} }`,
+      `agent: { kind: replay, parallel: ${workers} }`,
+      '',
+    ].join('\n'),
+  );
+  gitIn(repo, 'init', '-q');
+  gitIn(repo, 'add', '.');
+  gitIn(repo, 'commit', '-qm', 'base');
+  for (let i = 1; i <= count; i++) {
+    const name = `f${String(i).padStart(4, '0')}.txt`;
+    await writeFile(join(patches, `${String(i).padStart(4, '0')}.patch`), `# add ${name}\ndiff --git a/src/${name} b/src/${name}\nnew file mode 100644\n--- /dev/null\n+++ b/src/${name}\n@@ -0,0 +1 @@\n+${i}\n`);
+  }
+  return { repo, patches };
+}
+
+interface Row {
+  workers: number;
+  experiments: number;
+  elapsedS: number;
+  perHour: number;
+  idealPerHour: number;
+  ratio: number;
+  /** How many distinct worker names ran a bench. */
+  workersSeen: number;
+  verdicts: Record<string, number>;
+  /** Median seconds of each phase of an experiment: where the time that is not the bench goes. */
+  phases: Record<Phase, number>;
+}
+
+const PHASES = ['worktree and proposal', 'commit', 'to the bench', 'bench', 'record'] as const;
+type Phase = (typeof PHASES)[number];
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length === 0 ? Number.NaN : sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Per experiment: started → proposed → committed → bench started → bench finished → finished. */
+function phases(events: readonly RunEvent[]): Record<Phase, number> {
+  const at = new Map<string, Partial<Record<string, number>>>();
+  for (const e of events) {
+    if (!('exp' in e) || e.exp === 'e0000') continue;
+    const marks = at.get(e.exp) ?? {};
+    const key = e.type === 'stage_started' || e.type === 'stage_finished' ? (e.stage === 'bench' ? `${e.type}.bench` : undefined) : e.type;
+    if (key !== undefined) marks[key] ??= Date.parse(e.t);
+    at.set(e.exp, marks);
+  }
+  const order = ['experiment_started', 'proposed', 'committed', 'stage_started.bench', 'stage_finished.bench', 'experiment_finished'];
+  const spans = PHASES.map(() => [] as number[]);
+  for (const marks of at.values()) {
+    order.slice(1).forEach((key, i) => {
+      const from = marks[order[i]!];
+      const to = marks[key];
+      if (from !== undefined && to !== undefined) spans[i]!.push((to - from) / 1000);
+    });
+  }
+  return Object.fromEntries(PHASES.map((p, i) => [p, median(spans[i]!)])) as Record<Phase, number>;
+}
+
+async function measure(root: string, url: string, workers: number, perWorker: number): Promise<Row> {
+  const count = workers * perWorker;
+  const { repo, patches } = await makeTarget(root, workers, count);
+  const runId = `throughput-${workers}w`;
+  const runner = createRunner(processRedactor());
+  // The workers make their own worktrees, as on other machines; their clones would go here.
+  const checkouts = createWorkerCheckouts(join(root, `worker-${workers}w`));
+  const executor = createWorkerExecutor(runner, checkouts);
+  const served: RunningWorker[] = [];
+  for (let i = 1; i <= workers; i++) {
+    served.push(await startWorker({ connection: { path: url.replace('redis+unix://', '') }, key: Buffer.from(process.env['RATCHET_KEY']!), executor, runs: [runId], name: `w${i}`, benchSlots: 1 }));
+  }
+  const events: RunEvent[] = [];
+  try {
+    await startRun({
+      repo,
+      flags: { agent: 'replay', patches },
+      experimentsRoot: join(root, `experiments-${workers}`),
+      runId,
+      redis: url,
+      inProcessWorker: false,
+      signal: new AbortController().signal,
+      onEvent: (event) => events.push(event),
+    });
+  } finally {
+    await Promise.all(served.map((w) => w.close()));
+    await checkouts.close();
+  }
+  const first = events.find((e) => e.type === 'experiment_started' && e.exp !== 'e0000');
+  const finished = events.filter((e) => e.type === 'experiment_finished' && e.exp !== 'e0000');
+  const last = finished.at(-1);
+  if (first === undefined || last === undefined) throw new Error(`the run with ${workers} workers finished no experiment`);
+  const elapsedS = (Date.parse(last.t) - Date.parse(first.t)) / 1000;
+  const perHour = (finished.length / elapsedS) * 3600;
+  const idealPerHour = workers * IDEAL_PER_WORKER_H;
+  const verdicts: Record<string, number> = {};
+  for (const e of finished) if (e.type === 'experiment_finished') verdicts[e.verdict] = (verdicts[e.verdict] ?? 0) + 1;
+  const names = new Set(events.flatMap((e) => (e.type === 'stage_finished' && e.stage === 'bench' && e.worker !== undefined ? [e.worker] : [])));
+  return { workers, experiments: finished.length, elapsedS, perHour, idealPerHour, ratio: perHour / idealPerHour, workersSeen: names.size, verdicts, phases: phases(events) };
+}
+
+function uptime(): string {
+  try {
+    return execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    return `load average: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`;
+  }
+}
+
+async function main(): Promise<void> {
+  const counts = option('workers', '1,2,4,8,16').split(',').map(Number);
+  const perWorker = Number(option('per-worker', '4'));
+  process.env['RATCHET_KEY'] ??= `throughput-bench-key-${'0'.repeat(32)}`;
+  // Runs started here are indexed in a temporary folder, never the user's.
+  const root = await mkdtemp(join(tmpdir(), 'ratchet-throughput-'));
+  process.env['RATCHET_STATE_DIR'] = join(root, 'state');
+  const redis = await startRedis(root);
+  const before = uptime();
+  const rows: Row[] = [];
+  try {
+    for (const workers of counts) {
+      const row = await measure(root, redis.url, workers, perWorker);
+      rows.push(row);
+      process.stderr.write(`${workers} workers: ${row.experiments} experiments in ${row.elapsedS.toFixed(1)} s = ${row.perHour.toFixed(0)}/h, ${(row.ratio * 100).toFixed(1)}% of ${row.idealPerHour}/h\n`);
+    }
+  } finally {
+    redis.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+  const after = uptime();
+  const at16 = rows.find((r) => r.workers === 16);
+  const result = {
+    bench: 'throughput',
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', uptimeBefore: before, uptimeAfter: after },
+    setup: { benchSeconds: BENCH_S, experimentsPerWorker: perWorker, workers: 'in-process, one startWorker({ name: wN, benchSlots: 1 }) each', sandbox: 'none', agent: 'replay' },
+    goal: { ratioAt16: GOAL, met: at16 === undefined ? undefined : at16.ratio >= GOAL },
+    rows,
+  };
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'throughput.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const md = [
+    '# Throughput: experiments per hour against the ideal',
+    '',
+    `A bench that sleeps ${BENCH_S} s (constant metric: no keeps, no re-measuring), the replay agent, ${perWorker} experiments per worker, \`agent.parallel\` = workers; workers in this one process (\`startWorker\` with \`name: wN, benchSlots: 1\`, as \`ratchet worker --name wN --bench-slots 1\`), sandbox none. Counted from the first candidate's start to the last verdict.`,
+    '',
+    '| workers | experiments | seconds | per hour | ideal per hour | of ideal | workers that ran a bench |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.workers} | ${r.experiments} | ${r.elapsedS.toFixed(1)} | ${r.perHour.toFixed(0)} | ${r.idealPerHour} | ${(r.ratio * 100).toFixed(1)}% | ${r.workersSeen} |`),
+    '',
+    'Where an experiment\'s time goes (median seconds per phase):',
+    '',
+    `| workers | ${PHASES.join(' | ')} |`,
+    `|---:|${PHASES.map(() => '---:').join('|')}|`,
+    ...rows.map((r) => `| ${r.workers} | ${PHASES.map((p) => r.phases[p].toFixed(2)).join(' | ')} |`),
+    '',
+    `Goal: at least ${GOAL * 100}% of ideal at 16 workers: ${at16 === undefined ? 'not measured' : at16.ratio >= GOAL ? 'met' : 'not met'}.`,
+    '',
+    `Machine: ${result.machine.cpus} × ${result.machine.model}.`,
+    `Before: \`${before}\``,
+    `After: \`${after}\``,
+    '',
+  ].join('\n');
+  await writeFile(join(dir, 'throughput.md'), md);
+  process.stdout.write(md);
+}
+
+await main();
