@@ -4,6 +4,7 @@
  * serialised: in-process by a promise chain keyed by the common git dir, across processes by a
  * lock directory in that git dir (proper-lockfile: atomic mkdir, mtime refresh, stale takeover).
  */
+import { rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -25,6 +26,22 @@ const MAX_RETRY_MS = 100;
 /** The lock directory of a repository, beside ratchet's other files in the common git dir. */
 export function lockPath(gitCommonDir: string): string {
   return join(gitCommonDir, 'ratchet', 'repo.lock');
+}
+
+/**
+ * Lock folders this process holds. A process that exits while holding one (a second Ctrl-C ends
+ * ratchet with process.exit in the middle of its cleanup) removes them on its way out; left
+ * behind, the next session would wait for the lock to turn stale (30 s) before it could start.
+ */
+const held = new Set<string>();
+let releaseOnExit = false;
+function holding(path: string): void {
+  held.add(path);
+  if (releaseOnExit) return;
+  releaseOnExit = true;
+  process.on('exit', () => {
+    for (const lock of held) rmSync(lock, { recursive: true, force: true });
+  });
 }
 
 // Tail of each repository's queue of in-process holders; it never rejects.
@@ -78,9 +95,11 @@ async function withFileLock<T>(gitCommonDir: string, fn: () => Promise<T>, optio
       cause: error,
     });
   }
+  holding(path);
   try {
     return await fn();
   } finally {
+    held.delete(path);
     // A compromised lock rejects on release; the error below says what happened.
     await release().catch(() => undefined);
     if (compromised !== undefined) {

@@ -1,5 +1,6 @@
 /** SIGKILL of a worker mid-bench, and a double Ctrl-C: the job is run again, and no process is left. */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -83,6 +84,8 @@ describe('processes killed under a run', () => {
     cli.child.kill('SIGINT');
     const result = await cli.done;
     expect(result.code).toBe(130);
+    // Exiting mid-cleanup must not leave the repository lock behind: the next session would wait 30 s for it.
+    expect(existsSync(join(target.path, '.git', 'ratchet', 'repo.lock'))).toBe(false);
     await waitFor(() => processes(new RegExp(`${marker}|redis-server.*${folder}`)).length === 0, 5_000, 'no process left').catch(() => undefined);
     expect(processes(new RegExp(`${marker}|redis-server.*${folder}`))).toEqual([]);
 
