@@ -251,6 +251,11 @@ export const specSchema = z
       .string()
       .min(1)
       .refine((url) => !url.startsWith('-') && !/[\0\n]/.test(url), 'expected a git remote URL')
+      // The URL is written to run.json, the events and every job: a secret in it would be too.
+      .refine(
+        (url) => !/^https?:\/\/[^/]*@/i.test(url) && !/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(url),
+        'carries a credential (a token or password before @), which would be written to run.json, the events and every job; use an SSH key or a git credential helper (git config credential.helper) instead',
+      )
       .optional()
       .describe(
         'A git remote URL (or path) for workers on other machines: the run pushes its base and every candidate there, under refs/ratchet/<run>/…, and workers fetch them into clones of their own. Without it, workers use the repository where it is, so they must share its machine.',

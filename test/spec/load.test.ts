@@ -24,10 +24,18 @@ describe('parseSpec', () => {
     expect(spec.agent).toEqual({ kind: 'replay', parallel: 1 });
   });
 
+  it('takes a remote that carries no credential: scp-like, ssh:// with a user, https, a path', () => {
+    for (const remote of ['git@github.com:me/repo.git', 'ssh://git@host/srv/repo.git', 'https://github.com/me/repo.git', '/srv/git/repo.git']) {
+      expect(parseSpec(`${GOOD}remote: ${remote}\n`, 'ratchet.yaml').remote).toBe(remote);
+    }
+  });
+
   // Each bad spec with every problem it must report: [path, fragment of the message].
   const cases: { name: string; yaml: string; expected: [string, string][] }[] = [
     { name: 'missing objective', yaml: BENCH, expected: [['objective', 'required']] },
     { name: 'missing bench', yaml: 'objective: x\n', expected: [['bench', 'required']] },
+    { name: 'a token in the remote URL', yaml: `${GOOD}remote: https://ghp_secret@github.com/me/repo.git\n`, expected: [['remote', 'carries a credential']] },
+    { name: 'a password in the remote URL', yaml: `${GOOD}remote: ssh://me:hunter2@host/srv/repo.git\n`, expected: [['remote', 'use an SSH key or a git credential helper']] },
     { name: 'empty objective', yaml: `objective: ""\n${BENCH}`, expected: [['objective', 'must not be empty']] },
     { name: 'null objective', yaml: `objective:\n${BENCH}`, expected: [['objective', 'expected a string, got an empty value']] },
     {
