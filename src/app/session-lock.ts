@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { UserError } from '../domain/errors.js';
+import { isAlive } from '../util/process.js';
 
 const REFRESH_MS = 10_000;
 const STALE_MS = 60_000;
@@ -27,19 +28,10 @@ export interface LockHolder {
   dir?: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Whether the holder is gone: dead on this host, or silent for longer than a refresh allows. */
 export function isStale(holder: LockHolder | undefined, now: number): boolean {
   if (holder === undefined) return true;
-  if (holder.host === hostname() && !alive(holder.pid)) return true;
+  if (holder.host === hostname() && !isAlive(holder.pid)) return true;
   return now - holder.t > STALE_MS;
 }
 

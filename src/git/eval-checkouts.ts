@@ -15,6 +15,7 @@ import { throwIfAborted } from '../domain/errors.js';
 import { git } from './exec.js';
 import { withRepoLock } from './lock.js';
 import { canonical, exists } from './worktrees.js';
+import { isAlive } from '../util/process.js';
 
 /** A repository this worker can use for a request's commits, or why it has none. */
 export type LocatedRepository = { ok: true; gitDir: string } | { ok: false; reason: string };
@@ -151,7 +152,7 @@ export class WorkerCheckouts implements EvalCheckouts {
     let dead = false;
     for (const name of await readdir(root).catch(() => [] as string[])) {
       const match = OWNER.exec(name);
-      if (match === null || name === this.owner || match[1] !== host || alive(Number(match[2]))) continue;
+      if (match === null || name === this.owner || match[1] !== host || isAlive(Number(match[2]))) continue;
       await rm(join(root, name), { recursive: true, force: true });
       dead = true;
     }
@@ -190,11 +191,3 @@ async function removeWorktree(gitDir: string, path: string): Promise<void> {
   await git(['--git-dir', gitDir, 'worktree', 'prune'], { cwd: gitDir, allowFailure: true });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -5,7 +5,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { checkBudget, type Stop } from '../plan/budget.js';
-import { calibrate, calibratedBench, calibratedHoldout, calibrateHoldout, calibrationSeeds } from '../plan/calibration.js';
+import { calibrate, calibratedSpec, calibrateHoldout, calibrationSeeds } from '../plan/calibration.js';
 import { isAbortError } from '../domain/errors.js';
 import { evaluateAndDecide, holdoutFields } from './evaluate.js';
 import { runExperiment, type ExperimentOutcome } from './experiment.js';
@@ -101,9 +101,7 @@ async function alignBestRef(run: RunContext): Promise<void> {
 
 /** Every candidate is measured the way the baseline's calibration decided (a resumed run included). */
 function applyCalibration(run: RunContext): void {
-  const { calibration, holdoutCalibration } = run.store.getState();
-  if (calibration !== undefined) run.spec = { ...run.spec, bench: calibratedBench(run.spec.bench, calibration) };
-  if (holdoutCalibration !== undefined && run.spec.holdout !== undefined) run.spec = { ...run.spec, holdout: calibratedHoldout(run.spec.holdout, holdoutCalibration) };
+  run.spec = calibratedSpec(run.spec, run.store.getState());
 }
 
 export async function runLoop(run: RunContext, signal: AbortSignal, options: LoopOptions = {}): Promise<Stop> {

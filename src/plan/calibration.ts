@@ -6,7 +6,7 @@
  * a seed, so noise that the seed determines cancels within the pair. Pure.
  */
 import type { Calibration } from '../domain/run-state.js';
-import type { BenchSpec, HoldoutSpec } from '../domain/spec.js';
+import type { BenchSpec, HoldoutSpec, Spec } from '../domain/spec.js';
 import { benchPlan, holdoutBench, roundCap } from './bench-plan.js';
 import { formatPercent } from './constraints.js';
 import { median } from './stats.js';
@@ -101,6 +101,16 @@ export function calibrateHoldout(holdout: HoldoutSpec, seeds: readonly number[],
 
 export function calibratedHoldout(holdout: HoldoutSpec, calibration: Calibration): HoldoutSpec {
   return { ...holdout, repeat: calibration.repeat };
+}
+
+/**
+ * The spec as the baseline's calibrations resolved it: what the loop measures with (a resumed
+ * run included) and what views read, since run.json's spec keeps `auto` unresolved.
+ */
+export function calibratedSpec(spec: Spec, found: { calibration: Calibration | undefined; holdoutCalibration: Calibration | undefined }): Spec {
+  const bench = found.calibration === undefined ? spec.bench : calibratedBench(spec.bench, found.calibration);
+  const holdout = spec.holdout === undefined || found.holdoutCalibration === undefined ? spec.holdout : calibratedHoldout(spec.holdout, found.holdoutCalibration);
+  return { ...spec, bench, ...(holdout === undefined ? {} : { holdout }) };
 }
 
 /** The bench as the calibration resolved it. */

@@ -2,15 +2,15 @@
  * The baseline's calibration in what the user reads: `show`'s summary (with the warning of an
  * explicit repeat: 1 on a bench that varies), the live view's header, and the dashboard's data.
  */
+import { runInfo } from '../helpers/run-info.js';
 import { appendFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calibrate } from '../../src/plan/calibration.js';
 import type { NewEvent, RunEvent } from '../../src/domain/events.js';
-import { RUN_JSON_VERSION, type RunInfo } from '../../src/store/run-dir.js';
 import { foldEvents } from '../../src/plan/fold.js';
-import { benchSchema, specSchema } from '../../src/domain/spec.js';
+import { benchSchema } from '../../src/domain/spec.js';
 import { formatSummary, summarize } from '../../src/view/summary.js';
 import type { RunDetail } from '../../src/view/web/api.js';
 import { serve, type DashboardServer } from '../../src/view/web/server.js';
@@ -38,18 +38,7 @@ function history(calibration?: RunEvent): RunEvent[] {
   ];
 }
 
-const info: RunInfo = {
-  schema: RUN_JSON_VERSION,
-  runId: RUN,
-  target: '/src/target',
-  base: BASE,
-  baseRef: 'HEAD',
-  createdAt: new Date(T0).toISOString(),
-  spec: specSchema.parse({ objective: 'faster', bench: { run: 'sh bench.sh', metric: { name: 'ms', goal: 'minimize' } } }),
-  objective: 'faster',
-  specSource: 'ratchet.yaml',
-  versions: { ratchet: '0.1.0', node: 'v20' },
-};
+const info = runInfo(RUN, BASE, new Date(T0).toISOString(), { objective: 'faster', bench: { run: 'sh bench.sh', metric: { name: 'ms', goal: 'minimize' } } });
 
 describe('the calibration in show and watch', () => {
   it("puts what the baseline's runs showed and how candidates are measured in show's summary", () => {

@@ -2,15 +2,14 @@
  * `ratchet watch`: the live view rendered from a fixture event stream, the terminal driver,
  * and the plain mode following a growing events.jsonl.
  */
+import { runInfo } from '../helpers/run-info.js';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openWatch, watchRun, type WatchResult } from '../../src/app/watch.js';
 import type { NewEvent, RunEvent } from '../../src/domain/events.js';
-import { RUN_JSON_VERSION, type RunInfo } from '../../src/store/run-dir.js';
 import { applyEvent, emptyState, foldEvents } from '../../src/plan/fold.js';
 import type { RunState } from '../../src/domain/run-state.js';
-import { specSchema } from '../../src/domain/spec.js';
 import { formatEventLine } from '../../src/view/plain.js';
 import { ESC, createLiveView, type TerminalOut } from '../../src/view/watch/live.js';
 import { renderWatch } from '../../src/view/watch/render.js';
@@ -26,23 +25,12 @@ function ev(seconds: number, event: NewEvent): RunEvent {
   return { v: 1, t: new Date(T0 + seconds * 1000).toISOString(), run: RUN, ...event };
 }
 
-const info: RunInfo = {
-  schema: RUN_JSON_VERSION,
-  runId: RUN,
-  target: '/src/target',
-  base: BASE,
-  baseRef: 'HEAD',
-  createdAt: new Date(T0).toISOString(),
-  spec: specSchema.parse({
-    objective: 'lower the score',
-    checks: [{ name: 'test', run: 'true', timeout: '1m' }],
-    bench: { run: 'sh bench.sh', timeout: '5m', metric: { name: 'score', goal: 'minimize' } },
-    budget: { experiments: 20, duration: '2h', usd: 5 },
-  }),
+const info = runInfo(RUN, BASE, new Date(T0).toISOString(), {
   objective: 'lower the score',
-  specSource: 'ratchet.yaml',
-  versions: { ratchet: '0.1.0', node: 'v20' },
-};
+  checks: [{ name: 'test', run: 'true', timeout: '1m' }],
+  bench: { run: 'sh bench.sh', timeout: '5m', metric: { name: 'score', goal: 'minimize' } },
+  budget: { experiments: 20, duration: '2h', usd: 5 },
+});
 
 const usage = (costUsd: number) => ({ inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd });
 

@@ -1,26 +1,14 @@
+import { runInfo } from '../helpers/run-info.js';
 import { describe, expect, it } from 'vitest';
 import type { NewEvent, RunEvent } from '../../src/domain/events.js';
-import { specSchema } from '../../src/domain/spec.js';
 import { foldEvents } from '../../src/plan/fold.js';
-import { RUN_JSON_VERSION, type RunInfo } from '../../src/store/run-dir.js';
 import { experimentRow, summarise } from '../../src/view/web/api.js';
 
 const RUN = '2026-12-03-parallel-a1b2';
 const BASE = 'ba5e'.padEnd(40, '0');
 let second = 0;
 const ev = (event: NewEvent): RunEvent => ({ v: 1, t: new Date(Date.UTC(2026, 11, 3, 8, 0, second++)).toISOString(), run: RUN, ...event });
-const info: RunInfo = {
-  schema: RUN_JSON_VERSION,
-  runId: RUN,
-  target: '/src/target',
-  base: BASE,
-  baseRef: 'HEAD',
-  createdAt: '2026-12-03T08:00:00.000Z',
-  spec: specSchema.parse({ objective: 'lower', bench: { run: 'sh bench.sh', metric: { name: 'score', goal: 'minimize' } }, agent: { kind: 'replay', parallel: 3 } }),
-  objective: 'lower',
-  specSource: 'ratchet.yaml',
-  versions: { ratchet: '0.1.0', node: 'v20' },
-};
+const info = runInfo(RUN, BASE, '2026-12-03T08:00:00.000Z', { objective: 'lower', bench: { run: 'sh bench.sh', metric: { name: 'score', goal: 'minimize' } }, agent: { kind: 'replay', parallel: 3 } });
 
 describe('the dashboard with several candidates in flight', () => {
   const events = [

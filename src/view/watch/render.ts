@@ -2,7 +2,7 @@
  * The live view of a run as lines of text: a pure function of the state, the run's info and
  * the clock, so the terminal driver only has to put the lines on the screen.
  */
-import { calibratedBench, calibratedHoldout, calibrationFinding, calibrationMode, calibrationSeeds, calibrationWarning } from '../../plan/calibration.js';
+import { calibratedSpec, calibrationFinding, calibrationMode, calibrationSeeds, calibrationWarning } from '../../plan/calibration.js';
 import { formatGain, formatMetric } from '../../plan/decide.js';
 import { formatDuration } from '../../domain/duration.js';
 import type { RunInfo } from '../../store/run-dir.js';
@@ -165,10 +165,7 @@ function resultLine(e: ExperimentState, metricWidth: number): string {
  */
 /** run.json's spec keeps `repeat: auto` unresolved: the limits are those of the spec as calibrated. */
 function calibratedInfo(info: RunInfo, state: RunState): RunInfo {
-  const { calibration, holdoutCalibration } = state;
-  const bench = calibration === undefined ? info.spec.bench : calibratedBench(info.spec.bench, calibration);
-  const holdout = info.spec.holdout === undefined || holdoutCalibration === undefined ? info.spec.holdout : calibratedHoldout(info.spec.holdout, holdoutCalibration);
-  return { ...info, spec: { ...info.spec, bench, ...(holdout === undefined ? {} : { holdout }) } };
+  return { ...info, spec: calibratedSpec(info.spec, state) };
 }
 
 export function renderWatch(state: RunState, info: RunInfo | undefined, now: number, width: number, timeline?: Timeline): string[] {

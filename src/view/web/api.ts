@@ -6,7 +6,7 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../../domain/errors.js';
 import { EXPERIMENT_ID, experimentNumber, type ExperimentId, type Verdict } from '../../domain/words.js';
-import { calibrationFinding, calibrationMode, calibrationWarning } from '../../plan/calibration.js';
+import { calibratedSpec, calibrationFinding, calibrationMode, calibrationWarning } from '../../plan/calibration.js';
 import type { Calibration } from '../../domain/run-state.js';
 import type { RunCatalog } from '../../store/run-catalog.js';
 import { readRunEvents, readRunInfo, type RunInfo } from '../../store/run-dir.js';
@@ -202,7 +202,7 @@ export async function runDetail(runs: RunCatalog, runId: string): Promise<RunDet
       createdAt: info.createdAt,
       agent: 'model' in agent ? `${agent.kind} (${agent.model})` : agent.kind,
       // repeat: auto is 1 in run.json's spec until the calibration resolves it.
-      repeat: state.calibration?.repeat ?? info.spec.bench.repeat,
+      repeat: calibratedSpec(info.spec, state).bench.repeat,
       measured: measured(state.calibration),
     },
     experiments: [...state.experiments.values()].sort((a, b) => a.id.localeCompare(b.id)).map(experimentRow),
