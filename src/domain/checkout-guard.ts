@@ -29,9 +29,11 @@ export interface CheckoutGuard {
   /**
    * The worktree exactly at `commit`: nothing untracked or ignored left. With `protectedFrom`,
    * the paths matching its globs are then made as they are in its commit (the run's base), so a
-   * candidate that changed the evaluator is measured by the base's.
+   * candidate that changed the evaluator is measured by the base's. Returns the record of that
+   * state (as `record` would, from what the checkout itself knows: one look at the worktree less).
+   * `alreadyClean`: the worktree is known to be exactly at `commit` (EvalPlace.fresh).
    */
-  clean(worktree: string, commit: string, protectedFrom?: { commit: string; globs: readonly string[] }): Promise<void>;
+  clean(worktree: string, commit: string, protectedFrom?: { commit: string; globs: readonly string[] }, options?: { alreadyClean?: boolean }): Promise<CheckoutRecord>;
   record(worktree: string, commit: string): Promise<CheckoutRecord>;
   restore(worktree: string, record: CheckoutRecord): Promise<CheckoutRestore>;
   /** Protected paths changed since `record`: tracked ones, or added and not ignored. */
@@ -60,8 +62,22 @@ export interface EvalPlace {
   candidate: string;
   /** The parent's, when the request measures one. */
   parent: string | undefined;
-  /** The stage is done with the worktrees: they may be reused, or removed once none holds them. */
-  release(): void;
+  /**
+   * Worktrees just moved to their commit and found clean, no stage run in them since: setup need
+   * not check them out again (on a large repository, each checkout is a walk of every file).
+   */
+  fresh: ReadonlySet<string>;
+  /**
+   * The stage is done with the worktrees: they may be reused, or removed once none holds them.
+   * `unsandboxed`: a command of the stage ran outside the sandbox, so it could have written the
+   * repository's git data (the worktree's index): the worktree then serves no other experiment.
+   */
+  release(use?: PlaceUse): void;
+}
+
+/** What a stage did in its place; without it, the worst is assumed. */
+export interface PlaceUse {
+  unsandboxed: boolean;
 }
 
 /** A place, or why this worker cannot serve the request (a reason for the user, not an error). */

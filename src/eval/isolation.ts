@@ -22,6 +22,10 @@ export interface LocatedRequest extends EvaluationRequest {
   parentWorktree: string | undefined;
   /** The worker's folder for this experiment's stage logs (sent on to the run folder by the queue). */
   logDir: string;
+  /** Worktrees clean at their commit with no stage run in them since (EvalPlace.fresh). */
+  fresh: ReadonlySet<string>;
+  /** Set when a command of this stage ran outside the sandbox: its worktrees are not pooled (git/eval-checkouts.ts). */
+  ran: { unsandboxed: boolean };
 }
 
 export interface Checkout {
@@ -102,7 +106,8 @@ export async function restoreCheckout(
   }
   const known = records.get(checkout);
   if (known === undefined) {
-    await note(`the ${checkout.side} worktree was not set up by this worker: setting it up first`);
+    // Without a setup command there is nothing to say: the worktree is only checked out.
+    if ((request.spec.setup ?? '').trim() !== '') await note(`the ${checkout.side} worktree was not set up by this worker: setting it up first`);
     return undefined;
   }
   const restored = await guard.restore(checkout.worktree, known);
@@ -129,7 +134,8 @@ export async function stageViolations(
   request: LocatedRequest,
   stage: StageKind,
   sides: readonly { checkout: Checkout; record: CheckoutRecord }[],
-  before: RepoSnapshot,
+  /** The repository before the stage; undefined when the stage was to run sandboxed (nothing of it writable). */
+  before: RepoSnapshot | undefined,
   /** Whether a command of the stage ran outside the sandbox, where it could reach the user's checkout. */
   unsandboxed: boolean,
 ): Promise<string | undefined> {
@@ -141,11 +147,11 @@ export async function stageViolations(
     problems.push(`deleted or corrupted its worktree's git link (.git) during ${stage}`);
     await guard.repairLink(checkout.worktree, request.gitDir);
   }
-  const undone = await guard.undoRepoChanges(request.gitDir, before);
+  const undone = before === undefined ? [] : await guard.undoRepoChanges(request.gitDir, before);
   if (undone.length > 0) {
     problems.push(`${undone.slice(0, 3).join(', ')}${undone.length > 3 ? `, and ${undone.length - 3} more` : ''} in the repository during ${stage} (put back)`);
   }
-  if (unsandboxed) {
+  if (unsandboxed && before !== undefined) {
     const wrote = await guard.undoCheckoutChanges(request.gitDir, before, join(request.logDir, `${stage}-checkout`));
     if (wrote.length > 0) {
       const more = wrote.length > 3 ? `, and ${wrote.length - 3} more` : '';

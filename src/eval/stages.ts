@@ -57,7 +57,10 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
   const keepLines = options.tailLines ?? 60;
   /**
    * Whether a stage's commands may run outside bubblewrap (`none`, or `auto` where it does not
-   * work): only then is the user's checkout (a `git status` of all of it) snapshotted around it.
+   * work): only then are the repository and the user's checkout (a `git status` of all of it)
+   * snapshotted around it. Inside the sandbox the git data is read-only and the user's checkout
+   * not there at all, so a snapshot could find nothing; a command that ran outside it anyway is
+   * a rejection of its own (`unwatched`).
    */
   const mayRunUnsandboxed = async (request: LocatedRequest): Promise<boolean> =>
     request.spec.sandbox === 'none' || (request.spec.sandbox === 'auto' && !((await options.sandboxWorks?.()) ?? false));
@@ -77,9 +80,9 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     return found;
   };
 
-  const exec = (request: LocatedRequest, stage: StageKind, checkout: Checkout, record: CheckoutRecord, command: string, timeoutMs: number, log: string, signal: AbortSignal, seed?: number): Promise<CommandResult> => {
+  const exec = async (request: LocatedRequest, stage: StageKind, checkout: Checkout, record: CheckoutRecord, command: string, timeoutMs: number, log: string, signal: AbortSignal, seed?: number): Promise<CommandResult> => {
     throwIfAborted(signal);
-    return runner.run({
+    const result = await runner.run({
       command,
       cwd: checkout.worktree,
       timeoutMs,
@@ -90,6 +93,8 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       sandbox: sandboxOf(request, stage, checkout.worktree, record),
       limits: commandLimits(request.spec),
     });
+    if (result.sandboxed !== true) request.ran.unsandboxed = true;
+    return result;
   };
 
   const noter = (log: string) => async (text: string): Promise<void> => {
@@ -103,8 +108,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       return { ok: false, result: { outcomes: [outcome('setup', 'setup', 'crash', undefined, 0, reason)], failureTail: reason } };
     }
     // The evaluator is the base's, whatever the commit holds: protected paths come from the base commit.
-    await guard.clean(checkout.worktree, checkout.commit, { commit: request.baseCommit, globs: request.spec.protected });
-    const clean = await guard.record(checkout.worktree, checkout.commit);
+    const clean = await guard.clean(checkout.worktree, checkout.commit, { commit: request.baseCommit, globs: request.spec.protected }, { alreadyClean: request.fresh.has(checkout.worktree) });
     const command = request.spec.setup;
     if (command === undefined || command.trim() === '') {
       records.set(checkout, clean);
@@ -114,7 +118,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     const subject = parent ? 'setup in the parent worktree' : 'setup';
     await noter(log)(parent ? `setup in the parent worktree (${checkout.commit} at ${checkout.worktree})` : `setup in the candidate worktree (${request.experiment} at ${checkout.commit})`);
     const watched = await mayRunUnsandboxed(request);
-    const before = await guard.snapshotRepo(request.gitDir, { checkout: watched });
+    const before = watched ? await guard.snapshotRepo(request.gitDir, { checkout: true }) : undefined;
     const ran = await exec(request, 'setup', checkout, clean, command, request.spec.setup_timeout, log, signal);
     const failure = failureOf(ran, subject, request.spec.setup_timeout, 'failed');
     const violation = (await stageViolations(guard, request, 'setup', [{ checkout, record: clean }], before, ran.sandboxed !== true)) ?? unwatched('setup', ran.sandboxed !== true, watched);
@@ -162,7 +166,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     const ready = await prepare(request, 'checks', own!, log, signal);
     if (!ready.ok) return ready.result;
     const watched = await mayRunUnsandboxed(request);
-    const before = await guard.snapshotRepo(request.gitDir, { checkout: watched });
+    const before = watched ? await guard.snapshotRepo(request.gitDir, { checkout: true }) : undefined;
     const all = request.spec.checks;
     const outcomes: StageOutcome[] = [];
     let failureTail: string | undefined;
@@ -212,7 +216,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       sides.push({ checkout, record: ready.record });
     }
     const watched = await mayRunUnsandboxed(request);
-    const before = await guard.snapshotRepo(request.gitDir, { checkout: watched });
+    const before = watched ? await guard.snapshotRepo(request.gitDir, { checkout: true }) : undefined;
     const ran = { unsandboxed: false };
     const result = await measure(request, stage, spec, plan, sides, log, signal, ran);
     const violation = (await stageViolations(guard, request, stage, sides, before, ran.unsandboxed)) ?? unwatched(stage, ran.unsandboxed, watched);
@@ -308,10 +312,11 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     // Not a failure of the candidate: this worker has no way to the commits. Said as a verdict's reason.
     if (!opened.ok) return { outcomes: [outcome(stage, stage, 'crash', undefined, 0, opened.reason)], failureTail: opened.reason };
     const { place } = opened;
+    const ran = { unsandboxed: false };
     try {
-      return await run({ ...request, gitDir: place.gitDir, worktree: place.candidate, parentWorktree: place.parent, logDir }, stage, signal);
+      return await run({ ...request, gitDir: place.gitDir, worktree: place.candidate, parentWorktree: place.parent, logDir, ran, fresh: place.fresh }, stage, signal);
     } finally {
-      place.release();
+      place.release(ran);
     }
   };
 }

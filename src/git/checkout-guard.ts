@@ -1,7 +1,7 @@
 /** The CheckoutGuard port over git and the file system, for the stage executor. */
 import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js';
 import type { RepoSnapshot } from '../domain/workspace.js';
-import { cleanCheckout, protectedChanged, protectedTouched, recordSetupState, repairWorktreeLink, restoreSetupState, worktreeLinkOk } from './checkout.js';
+import { cleanCheckout, protectedChanged, recordCleanState, protectedTouched, recordSetupState, repairWorktreeLink, restoreSetupState, worktreeLinkOk } from './checkout.js';
 import { restorePaths } from './protect.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { globRoots } from '../plan/path-policy.js';
@@ -9,9 +9,10 @@ import { diffTreeStates, readTreeState, readTreeStateAt, treeStateAt } from './t
 import { undoCheckoutChanges } from './user-checkout.js';
 
 export class GitCheckoutGuard implements CheckoutGuard {
-  async clean(worktree: string, commit: string, protectedFrom?: { commit: string; globs: readonly string[] }): Promise<void> {
-    await cleanCheckout(worktree, commit);
-    if (protectedFrom !== undefined && protectedFrom.commit !== commit) await restorePaths(worktree, protectedFrom.commit, protectedFrom.globs);
+  async clean(worktree: string, commit: string, protectedFrom?: { commit: string; globs: readonly string[] }, options: { alreadyClean?: boolean } = {}): Promise<CheckoutRecord> {
+    if (options.alreadyClean !== true) await cleanCheckout(worktree, commit);
+    const restored = protectedFrom !== undefined && protectedFrom.commit !== commit ? await restorePaths(worktree, protectedFrom.commit, protectedFrom.globs) : [];
+    return recordCleanState(worktree, commit, restored);
   }
 
   record(worktree: string, commit: string): Promise<CheckoutRecord> {

@@ -72,6 +72,16 @@ export async function recordSetupState(worktree: string, commit: string): Promis
   return { commit, tree, tracked, setupTouched: new Set(splitNul(changed.stdout)) };
 }
 
+/**
+ * The record of a worktree just checked out clean at `commit` with `restored` (the protected
+ * paths made as in the base) changed after: the tracked files that differ from the commit are
+ * those of `restored` the commit has, so no diff of the whole worktree is needed.
+ */
+export async function recordCleanState(worktree: string, commit: string, restored: readonly string[]): Promise<SetupState> {
+  const [tree, tracked] = await Promise.all([readTreeState(worktree), trackedFiles(worktree, commit)]);
+  return { commit, tree, tracked, setupTouched: new Set(restored.filter((path) => tracked.has(path))) };
+}
+
 /** Put the worktree back to `state`: what a stage added goes, what it changed of the commit comes back. */
 export async function restoreSetupState(worktree: string, state: SetupState): Promise<RestoreOutcome> {
   // The reset writes the index only (in the admin folder, out of the walk): side by side.

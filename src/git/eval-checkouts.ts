@@ -3,17 +3,25 @@
  * for A/B benches) in a repository this worker can use, made by the worker and never by the
  * orchestrator. For a `local` request that is the orchestrator's repository, when this machine
  * sees it; the worktrees go under its git dir's ratchet folder, beside the orchestrator's.
- * Worktrees are kept for the stages that follow (setup, checks and bench are separate jobs) and
- * removed least recently used first beyond a few, and all of them when the worker stops.
+ *
+ * Worktrees are kept for the stages that follow (setup, checks and bench are separate jobs), and
+ * pooled: a new experiment takes the least recently used idle worktree and moves it to its
+ * commit, which rewrites only the files that differ, instead of making one (every file written)
+ * and later removing it (every file deleted). Creating worktrees was most of a worker's cost per
+ * experiment on a repository of 20,000 files. A worktree goes back to the pool only when every
+ * command run in it ran in the sandbox, where the repository's git data, and so the worktree's
+ * index, is read-only: a command outside it could forge the index so that the move leaves its
+ * files behind. Such a worktree serves its own experiment's later stages and is then removed.
  */
 import { hostname } from 'node:os';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EvalCheckouts, OpenedPlace } from '../domain/checkout-guard.js';
+import type { EvalCheckouts, OpenedPlace, PlaceUse } from '../domain/checkout-guard.js';
 import type { CommitSource, EvaluationRequest } from '../domain/evaluation.js';
 import { throwIfAborted } from '../domain/errors.js';
 import { git } from './exec.js';
 import { withRepoLock } from './lock.js';
+import { poolable, resetPooled } from './pool.js';
 import { canonical, exists } from './worktrees.js';
 import { isAlive } from '../util/process.js';
 
@@ -28,26 +36,36 @@ export interface WorkerCheckoutsOptions {
   remotes?: RepositoryLocator;
   /** Names this process's folder of worktrees; default `<host>-<pid>`. */
   owner?: string;
-  /** Worktrees kept between stages beyond those in use. */
+  /** Idle worktrees kept, per repository, for later stages and for the next experiments. */
   keep?: number;
 }
 
 interface Entry {
   gitDir: string;
   path: string;
+  /** Its key in the map: the experiment side it serves now, `<gitDir>\0<run>\0<name>`. */
+  key: string;
   users: number;
-  /** Set while the worktree is being made; awaited by a second user of it. */
+  /** Set while the worktree is being made or moved; awaited by a second user of it. */
   ready: Promise<void>;
+  /** A command ran outside the sandbox in it: never handed to another experiment. */
+  tainted: boolean;
+  /** Moved to its commit and found clean; no stage has had it since. */
+  fresh: boolean;
 }
 
 const OWNER = /^(.+)-(\d+)$/;
 
 export class WorkerCheckouts implements EvalCheckouts {
   private readonly owner: string;
+  /** By `<gitDir>\0<run>\0<name>`, least recently used first. */
   private readonly entries = new Map<string, Entry>();
   private readonly swept = new Set<string>();
-  /** Worktrees being removed: one made again at the same path waits for its removal first. */
-  private readonly removing = new Map<string, Promise<void>>();
+  /** Commits found in a repository (by source): found once, there for good, asked no more. */
+  private readonly found = new Map<string, { gitDir: string; commits: Set<string> }>();
+  private next = 1;
+  /** Removals under way (an eviction, a replaced worktree): `close` waits for them. */
+  private readonly removals = new Set<Promise<void>>();
 
   constructor(private readonly options: WorkerCheckoutsOptions = {}) {
     this.owner = options.owner ?? `${hostname()}-${process.pid}`;
@@ -59,8 +77,11 @@ export class WorkerCheckouts implements EvalCheckouts {
     const repo = await this.locate(request, commits, signal);
     if (!repo.ok) return repo;
     const held: Entry[] = [];
-    const release = (): void => {
-      for (const entry of held.splice(0)) entry.users--;
+    const release = (use: PlaceUse = { unsandboxed: true }): void => {
+      for (const entry of held.splice(0)) {
+        entry.users--;
+        if (use.unsandboxed) entry.tainted = true;
+      }
       void this.evict().catch(() => undefined);
     };
     try {
@@ -68,9 +89,12 @@ export class WorkerCheckouts implements EvalCheckouts {
       held.push(candidate);
       const parent = request.parentCommit === undefined ? undefined : await this.acquire(repo.gitDir, request.runId, `parent-${request.parentCommit.slice(0, 12)}`, request.parentCommit);
       if (parent !== undefined) held.push(parent);
-      return { ok: true, place: { gitDir: repo.gitDir, candidate: candidate.path, parent: parent?.path, release } };
+      // Fresh for the first stage that gets it only.
+      const fresh = new Set(held.filter((e) => e.fresh).map((e) => e.path));
+      for (const entry of held) entry.fresh = false;
+      return { ok: true, place: { gitDir: repo.gitDir, candidate: candidate.path, parent: parent?.path, fresh, release } };
     } catch (error) {
-      release();
+      release({ unsandboxed: false }); // nothing ran in them
       throw error;
     }
   }
@@ -79,9 +103,24 @@ export class WorkerCheckouts implements EvalCheckouts {
     const all = [...this.entries.values()];
     this.entries.clear();
     for (const entry of all) await this.remove(entry).catch(() => undefined);
+    await Promise.allSettled([...this.removals]);
   }
 
   private async locate(request: EvaluationRequest, commits: readonly string[], signal: AbortSignal): Promise<LocatedRepository> {
+    const { source } = request;
+    const sourceKey = source.kind === 'remote' ? `remote\0${source.url}` : `local\0${source.gitDir}`;
+    const known = this.found.get(sourceKey);
+    if (known !== undefined && commits.every((c) => known.commits.has(c))) return { ok: true, gitDir: known.gitDir };
+    const located = await this.locateAnew(request, commits, signal);
+    if (located.ok) {
+      const entry = known?.gitDir === located.gitDir ? known : { gitDir: located.gitDir, commits: new Set<string>() };
+      for (const commit of commits) entry.commits.add(commit);
+      this.found.set(sourceKey, entry);
+    }
+    return located;
+  }
+
+  private async locateAnew(request: EvaluationRequest, commits: readonly string[], signal: AbortSignal): Promise<LocatedRepository> {
     const { source } = request;
     if (source.kind === 'remote') {
       if (this.options.remotes === undefined) return { ok: false, reason: `this worker cannot serve the job: its commits are on the remote ${source.url}, and this worker fetches from no remote` };
@@ -90,16 +129,20 @@ export class WorkerCheckouts implements EvalCheckouts {
     return locateLocal(source.gitDir, commits);
   }
 
-  /** The worktree `name` of a run in `gitDir`, made when this worker has none yet. */
+  /** The worktree of `name` in a run, taken from the pool or made when there is none to take. */
   private async acquire(gitDir: string, runId: string, name: string, commit: string): Promise<Entry> {
-    const path = join(gitDir, 'ratchet', 'eval', this.owner, runId, name);
-    const key = `${gitDir}\0${path}`;
+    const key = `${gitDir}\0${runId}\0${name}`;
     let entry = this.entries.get(key);
     if (entry === undefined) {
-      const created: Entry = { gitDir, path, users: 0, ready: this.create(gitDir, path, commit) };
+      const reusable = this.reusable(gitDir);
+      const created: Entry = reusable ?? { gitDir, path: join(gitDir, 'ratchet', 'eval', this.owner, `pool-${this.next++}`), key, users: 0, ready: Promise.resolve(), tainted: false, fresh: false };
+      if (reusable !== undefined) this.entries.delete(reusable.key);
+      created.key = key;
+      created.fresh = false;
+      created.ready = reusable === undefined ? this.create(created, commit) : this.move(created, commit);
       entry = created;
       this.entries.set(key, created);
-      created.ready.catch(() => this.entries.delete(key));
+      created.ready.catch(() => this.entries.get(key) === created && this.entries.delete(key));
     } else {
       // Most recently used last.
       this.entries.delete(key);
@@ -115,8 +158,19 @@ export class WorkerCheckouts implements EvalCheckouts {
     return entry;
   }
 
-  private async create(gitDir: string, path: string, commit: string): Promise<void> {
-    await this.removing.get(path);
+  /**
+   * The least recently used idle worktree of the repository that may serve another experiment,
+   * once `keep` of them are idle: below that, a new one is made, so that the worktrees of
+   * experiments whose next stage has not come yet are not taken from them.
+   */
+  private reusable(gitDir: string): Entry | undefined {
+    const idle = [...this.entries.values()].filter((e) => e.gitDir === gitDir && e.users === 0);
+    if (idle.length < (this.options.keep ?? 6)) return undefined;
+    return idle.find((e) => !e.tainted);
+  }
+
+  private async create(entry: Entry, commit: string): Promise<void> {
+    const { gitDir, path } = entry;
     await this.sweep(gitDir);
     await mkdir(join(path, '..'), { recursive: true });
     await withRepoLock(gitDir, async () => {
@@ -126,20 +180,52 @@ export class WorkerCheckouts implements EvalCheckouts {
     });
   }
 
-  private async remove(entry: Entry): Promise<void> {
-    await entry.ready.catch(() => undefined);
-    await withRepoLock(entry.gitDir, () => removeWorktree(entry.gitDir, entry.path));
+  /**
+   * A pooled worktree at `commit`, as clean as a new one (git/pool.ts checks it), with a new
+   * `.git` link so that no record of its earlier experiment is taken for this one
+   * (eval/isolation.ts). One that cannot be made clean is replaced by a new one at a new path.
+   */
+  private async move(entry: Entry, commit: string): Promise<void> {
+    try {
+      if (await poolable(entry.path, entry.gitDir)) {
+        await resetPooled(entry.path, commit);
+        entry.fresh = true;
+        return;
+      }
+    } catch {
+      // Not clean after the reset (a file it cannot remove): replaced below.
+    }
+    const old = entry.path;
+    entry.path = join(entry.gitDir, 'ratchet', 'eval', this.owner, `pool-${this.next++}`);
+    await this.removing(withRepoLock(entry.gitDir, () => removeWorktree(entry.gitDir, old))).catch(() => undefined);
+    await this.create(entry, commit);
   }
 
-  /** Beyond `keep` idle worktrees, the least recently used go. */
+  private remove(entry: Entry): Promise<void> {
+    return this.removing(entry.ready.catch(() => undefined).then(() => withRepoLock(entry.gitDir, () => removeWorktree(entry.gitDir, entry.path))));
+  }
+
+  private removing(removal: Promise<void>): Promise<void> {
+    this.removals.add(removal);
+    return removal.finally(() => this.removals.delete(removal));
+  }
+
+  /** Beyond `keep` idle worktrees of a repository, the least recently used go (tainted ones first). */
   private async evict(): Promise<void> {
     const keep = this.options.keep ?? 6;
-    const idle = [...this.entries].filter(([, entry]) => entry.users === 0);
-    for (const [key, entry] of idle.slice(0, Math.max(0, idle.length - keep))) {
-      this.entries.delete(key);
-      const removal = this.remove(entry).finally(() => this.removing.delete(entry.path));
-      this.removing.set(entry.path, removal);
-      await removal;
+    const byRepo = new Map<string, Entry[]>();
+    for (const entry of this.entries.values()) {
+      if (entry.users !== 0) continue;
+      byRepo.set(entry.gitDir, [...(byRepo.get(entry.gitDir) ?? []), entry]);
+    }
+    for (const idle of byRepo.values()) {
+      const order = [...idle.filter((e) => e.tainted), ...idle.filter((e) => !e.tainted)];
+      for (const entry of order.slice(0, Math.max(0, idle.length - keep))) {
+        // Taken again (by the same experiment, or moved to another) since the list was made.
+        if (entry.users !== 0 || this.entries.get(entry.key) !== entry) continue;
+        this.entries.delete(entry.key);
+        await this.remove(entry);
+      }
     }
   }
 

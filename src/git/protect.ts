@@ -5,7 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git, LITERAL_PATHSPECS, splitNul } from './exec.js';
-import { matchesAny } from '../plan/path-policy.js';
+import { globRoots, matchesAny } from '../plan/path-policy.js';
 
 /**
  * Index entries flagged assume-unchanged (lowercase tag) or skip-worktree (`S`) hide their
@@ -32,9 +32,13 @@ export async function clearHidingFlags(worktree: string, globs: readonly string[
 export async function diffPaths(worktree: string, commit: string, globs: readonly string[]): Promise<string[]> {
   if (globs.length === 0) return [];
   await clearHidingFlags(worktree, globs);
+  // Only where a protected path can be: on a large worktree, most of it is not (each look at
+  // all of it is a walk of every file). Literal pathspecs, so a root named `a*` is that folder.
+  const roots = globRoots(globs) ?? [];
+  const options = { cwd: worktree, env: LITERAL_PATHSPECS };
   const [tracked, untracked] = await Promise.all([
-    git(['diff', '--name-only', '-z', '--no-renames', '--no-ext-diff', '--ignore-submodules=all', commit, '--'], { cwd: worktree }),
-    git(['ls-files', '-z', '--others', '--exclude-standard'], { cwd: worktree }),
+    git(['diff', '--name-only', '-z', '--no-renames', '--no-ext-diff', '--ignore-submodules=all', commit, '--', ...roots], options),
+    git(['ls-files', '-z', '--others', '--exclude-standard', '--', ...roots], options),
   ]);
   const paths = new Set([...splitNul(tracked.stdout), ...splitNul(untracked.stdout)]);
   return [...paths].filter((path) => matchesAny(path, globs)).sort();

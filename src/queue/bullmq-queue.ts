@@ -19,6 +19,7 @@ import { CANCELLED, SUPERSEDED, readJob, readReply, sameRequest, signJob, source
 import { type StageJobData, type StageReply, crashedStage, stagePassed } from '../domain/job.js';
 import { registerRun, unregisterRun } from './registry.js';
 import { SharedCalls } from './shared-calls.js';
+import { resultWithoutJob } from '../plan/stage-work.js';
 import type { StageResult } from '../domain/job.js';
 
 /** Folds the stages that ran into one evaluation: `combineStages` from src/plan/combine.ts. */
@@ -105,7 +106,7 @@ export class BullEvaluationQueue implements EvaluationQueue {
       onProgress?.({ stage, state: 'started' });
       // A finished setup is not reused here: later stages still have to run, in a worktree that
       // may have been re-created since (a resumed run re-creates its worktrees).
-      const result = await this.runStage(run[stageQueue(stage)], request, stage, signal, stage !== 'setup');
+      const result = resultWithoutJob(request.spec, stage) ?? (await this.runStage(run[stageQueue(stage)], request, stage, signal, stage !== 'setup'));
       onProgress?.({ stage, state: 'finished', outcomes: result.outcomes, ...workerOf(result) });
       results.push(result);
       if (!stagePassed(result)) break;
@@ -131,6 +132,11 @@ export class BullEvaluationQueue implements EvaluationQueue {
   private async storedResults(run: RunQueues, request: EvaluationRequest): Promise<StageResult[] | undefined> {
     const results: StageResult[] = [];
     for (const stage of STAGES) {
+      const without = resultWithoutJob(request.spec, stage);
+      if (without !== undefined) {
+        results.push(without);
+        continue;
+      }
       const jobId = stageJobId(request.runId, request.experiment, stage);
       const job = await run[stageQueue(stage)].queue.getJob(jobId);
       const data = job === undefined ? undefined : this.ownJob(job.data, request, stage);

@@ -8,7 +8,7 @@ import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js'
 export function inertGuard(): CheckoutGuard {
   const record = (commit: string): CheckoutRecord => ({ commit, tree: new Map(), tracked: new Set(), setupTouched: new Set() });
   return {
-    clean: () => Promise.resolve(),
+    clean: (_worktree, commit) => Promise.resolve(record(commit)),
     record: (_worktree, commit) => Promise.resolve(record(commit)),
     restore: (_worktree, known) => Promise.resolve({ ok: true, record: known, restored: [], removed: [] }),
     protectedTouched: () => Promise.resolve([]),

@@ -153,6 +153,8 @@ describe('what each sandbox shows of the holdout (bubblewrap)', () => {
     parentWorktree: undefined,
     parentCommit: undefined,
     logDir: join(work.path, 'logs'),
+    ran: { unsandboxed: false },
+    fresh: new Set(),
     spec: runSpec(),
     baseCommit: git(repo.path, 'rev-parse', 'HEAD'),
     gitDir: join(repo.path, '.git'),

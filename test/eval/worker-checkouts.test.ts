@@ -4,7 +4,7 @@
  * and a job it has no way to serve ends as a crash whose reason says why.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EvaluationRequest } from '../../src/domain/evaluation.js';
@@ -72,32 +72,100 @@ describe("the worker's checkouts", () => {
     expect(opened.ok).toBe(true);
     if (!opened.ok) return;
     const { place } = opened;
-    expect(place.candidate).toContain(join('.git', 'ratchet', 'eval', 'test-host-1', 'run-1', 'e0001'));
-    expect(place.parent).toContain(join('run-1', `parent-${base.slice(0, 12)}`));
+    expect(place.candidate).toContain(join('.git', 'ratchet', 'eval', 'test-host-1', 'pool-'));
+    expect(place.parent).toContain(join('.git', 'ratchet', 'eval', 'test-host-1', 'pool-'));
+    expect(place.parent).not.toBe(place.candidate);
     expect(git(place.candidate, 'rev-parse', 'HEAD')).toBe(candidate);
-    place.release();
+    expect(git(place.parent!, 'rev-parse', 'HEAD')).toBe(base);
+    place.release({ unsandboxed: false });
     await checkouts.close();
     expect(existsSync(place.candidate)).toBe(false);
     expect(git(repo.path, 'worktree', 'list')).not.toContain('test-host-1');
   });
 
-  it('keeps the most recently used worktrees between stages and removes the others', async () => {
-    const checkouts = new WorkerCheckouts({ owner: 'test-host-2', keep: 1 });
-    const paths: string[] = [];
+  it('keeps an experiment its worktree between stages, and moves an idle one to the next experiment once enough are idle', async () => {
+    const checkouts = new WorkerCheckouts({ owner: 'test-host-2', keep: 2 });
+    const open = async (experiment: string, commit = candidate): Promise<string> => {
+      const opened = await checkouts.open(request({ experiment, commit }), never);
+      if (!opened.ok) throw new Error(opened.reason);
+      opened.place.release({ unsandboxed: false });
+      return opened.place.candidate;
+    };
     try {
-      for (const experiment of ['e0001', 'e0002', 'e0003']) {
-        const opened = await checkouts.open(request({ experiment }), never);
-        if (!opened.ok) throw new Error(opened.reason);
-        paths.push(opened.place.candidate);
-        opened.place.release();
-      }
-      // The removals run after the release.
-      await waitFor(() => !existsSync(paths[0]!) && !existsSync(paths[1]!), 20_000, 'the idle worktrees to be removed');
-      expect(existsSync(paths[2]!)).toBe(true);
-      // The same experiment again reuses its worktree.
-      const again = await checkouts.open(request({ experiment: 'e0003' }), never);
-      expect(again.ok && again.place.candidate).toBe(paths[2]);
-      if (again.ok) again.place.release();
+      const first = await open('e0001');
+      const second = await open('e0002');
+      expect(second).not.toBe(first);
+      // The same experiment again (its next stage) finds its own worktree.
+      expect(await open('e0001')).toBe(first);
+      // What a stage left in it: an untracked file, an ignored one, a changed tracked file.
+      await writeTree(first, { 'junk.txt': 'x\n', 'src/a.txt': 'forged\n', '.gitignore': 'out/\n', 'out/cache.bin': 'y\n' });
+      // Two idle: the least recently used (e0002's) moves to e0003, at its commit and clean.
+      const third = await open('e0003', base);
+      expect(third).toBe(second);
+      expect(git(third, 'rev-parse', 'HEAD')).toBe(base);
+      expect(git(third, 'status', '--porcelain', '--ignored')).toBe('');
+      // Then e0001's, with everything its stage left gone.
+      const fourth = await open('e0004', base);
+      expect(fourth).toBe(first);
+      expect(git(fourth, 'status', '--porcelain', '--ignored')).toBe('');
+      expect(await readFile(join(fourth, 'src', 'a.txt'), 'utf8')).toBe('a\n');
+      expect(git(repo.path, 'worktree', 'list').split('\n').filter((l) => l.includes('test-host-2'))).toHaveLength(2);
+    } finally {
+      await checkouts.close();
+    }
+  });
+
+  it('never moves a worktree in which a command ran outside the sandbox to another experiment: it is removed', async () => {
+    const checkouts = new WorkerCheckouts({ owner: 'test-host-3', keep: 1 });
+    try {
+      const opened = await checkouts.open(request({ experiment: 'e0001' }), never);
+      if (!opened.ok) throw new Error(opened.reason);
+      const tainted = opened.place.candidate;
+      // Outside the sandbox a command can write the worktree's index, so a move could leave its files behind.
+      opened.place.release({ unsandboxed: true });
+      const next = await checkouts.open(request({ experiment: 'e0002' }), never);
+      if (!next.ok) throw new Error(next.reason);
+      expect(next.place.candidate).not.toBe(tainted);
+      next.place.release({ unsandboxed: false });
+      await waitFor(() => !existsSync(tainted), 20_000, 'the tainted worktree to be removed');
+    } finally {
+      await checkouts.close();
+    }
+  });
+
+  it('replaces a pooled worktree whose admin folder a stage added to, instead of moving it', async () => {
+    const checkouts = new WorkerCheckouts({ owner: 'test-host-4', keep: 1 });
+    try {
+      const opened = await checkouts.open(request({ experiment: 'e0001' }), never);
+      if (!opened.ok) throw new Error(opened.reason);
+      const first = opened.place.candidate;
+      opened.place.release({ unsandboxed: false });
+      // A per-worktree config git would obey in it: not what git keeps there for a detached worktree.
+      const admin = (await readFile(join(first, '.git'), 'utf8')).replace(/^gitdir: /, '').trim();
+      await writeTree(admin, { 'config.worktree': '[core]\n\tfsmonitor = true\n' });
+      const next = await checkouts.open(request({ experiment: 'e0002' }), never);
+      if (!next.ok) throw new Error(next.reason);
+      expect(next.place.candidate).not.toBe(first);
+      expect(existsSync(first)).toBe(false);
+      expect(git(next.place.candidate, 'rev-parse', 'HEAD')).toBe(candidate);
+      next.place.release({ unsandboxed: false });
+    } finally {
+      await checkouts.close();
+    }
+  });
+
+  it('asks the repository once whether it holds a commit: a commit found stays found', async () => {
+    const checkouts = new WorkerCheckouts({ owner: 'test-host-5' });
+    try {
+      const first = await checkouts.open(request({ experiment: 'e0001' }), never);
+      if (!first.ok) throw new Error(first.reason);
+      first.place.release({ unsandboxed: false });
+      // Were it asked again, the missing HEAD would make this repository unusable.
+      await rm(join(repo.path, '.git', 'HEAD'));
+      const second = await checkouts.open(request({ experiment: 'e0001' }), never);
+      expect(second.ok).toBe(true);
+      if (second.ok) second.place.release({ unsandboxed: false });
+      await writeTree(join(repo.path, '.git'), { HEAD: 'ref: refs/heads/main\n' });
     } finally {
       await checkouts.close();
     }

@@ -59,6 +59,26 @@ describe('BullEvaluationQueue with a worker', () => {
     expect(evaluation.measurement?.metric).toBe(42);
   });
 
+  it('sends no job for a stage the spec gives nothing to run: no setup command, no checks', async () => {
+    const run = newRunId();
+    const { calls, executor } = recordingExecutor();
+    await openWorker([run], executor);
+    const bare = { ...request(run), spec: { ...request(run).spec, setup: undefined, checks: [] } };
+    const queue = openQueue();
+
+    const evaluation = await queue.evaluate(bare, never);
+
+    expect(calls.map((c) => c.stage)).toEqual(['bench']);
+    expect(evaluation.stages.map((s) => [s.stage, s.status, s.reason])).toEqual([
+      ['setup', 'skipped', 'no setup command'],
+      ['bench', 'ok', ''],
+    ]);
+    // After a restart the stored bench result is the whole evaluation: nothing runs again.
+    const again = await openQueue().evaluate(bare, never);
+    expect(again.stages.map((s) => s.stage)).toEqual(['setup', 'bench']);
+    expect(calls).toHaveLength(1);
+  });
+
   it('skips the bench when a check fails', async () => {
     const run = newRunId();
     const { calls, executor } = recordingExecutor((_, stage) => stageResult(stage, stage === 'checks' ? 'failed' : 'ok', 'test failed'));

@@ -11,6 +11,8 @@ import { specSchema } from '../../src/domain/spec.js';
 
 export const spec = specSchema.parse({
   objective: 'make it faster',
+  // A setup command and a check: every stage is a job (plan/stage-work.ts skips empty ones).
+  setup: 'true',
   checks: [{ name: 'test', run: 'true' }],
   bench: { run: 'true', metric: { name: 'ops', goal: 'maximize' } },
 });
