@@ -1,18 +1,23 @@
 /**
  * Throughput: experiments per hour with 1, 2, 4, 8 and 16 named workers, each with one bench
- * slot, and `agent.parallel` equal to the number of workers, against the ideal (workers × 1,800
- * an hour for a bench of 2 s). The bench sleeps a fixed 2 s and prints a constant metric, so
- * nothing is kept and nothing is measured twice; the replay agent adds one file per experiment.
- * Real git repositories, a private redis-server on a unix socket, the real run (`startRun`, no
- * in-process worker) and real workers (`startWorker`, `--name wN --bench-slots 1`), all in this
- * process: on a two-core machine sixteen worker processes would measure Node start-up, not ratchet.
+ * slot, against the ideal (workers × 1,800 an hour for a bench of 2 s). The bench sleeps a fixed
+ * 2 s and prints a constant metric, so nothing is kept and nothing is measured twice; the replay
+ * agent adds one file per experiment. Real git repositories, a private redis-server on a unix
+ * socket, the real run (`startRun`, no in-process worker), the default sandbox (bubblewrap where
+ * it works), and real workers: by default separate `ratchet worker --name wN --bench-slots 1`
+ * processes, as on other machines (started before the clock starts, so Node's start-up is not
+ * counted); with `--in-process`, `startWorker` calls in this process instead.
  *
- *   npx tsx bench/throughput.ts [--workers 1,2,4,8,16] [--per-worker 4]
+ * `agent.parallel` is `--in-flight` (default 2) times the workers: a bench slot whose candidate
+ * is done waits for the next one to be proposed and committed unless another is ready, so with
+ * one candidate per slot the slots idle for the orchestration of every experiment.
+ *
+ *   npx tsx bench/throughput.ts [--workers 1,2,4,8,16] [--per-worker 8] [--in-flight 2] [--in-process]
  *
  * Counted from the first candidate's start (after the baseline) to the last verdict. Writes
  * bench/results/throughput.json and bench/results/throughput.md.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -53,7 +58,7 @@ async function startRedis(dir: string): Promise<{ url: string; stop: () => void 
 }
 
 /** A target whose bench sleeps 2 s and prints a constant, and `count` patches that each add a file. */
-async function makeTarget(root: string, workers: number, count: number): Promise<{ repo: string; patches: string }> {
+async function makeTarget(root: string, workers: number, count: number, inFlight: number): Promise<{ repo: string; patches: string }> {
   const repo = join(root, `target-${workers}`);
   const patches = join(root, `patches-${workers}`);
   await mkdir(join(repo, 'src'), { recursive: true });
@@ -64,12 +69,11 @@ async function makeTarget(root: string, workers: number, count: number): Promise
     join(repo, 'ratchet.yaml'),
     [
       'objective: throughput',
-      'sandbox: none',
       'editable: ["src/**"]',
       'protected: ["bench.sh", "ratchet.yaml"]',
       'bench: { run: sh bench.sh, timeout: 1m, repeat: 1, metric: { name: score, goal: minimize } }',
       `budget: { experiments: ${count}, consecutive_failures: ${count + 1} }`,
-      `agent: { kind: replay, parallel: ${workers} }`,
+      `agent: { kind: replay, parallel: ${workers * inFlight} }`,
       '',
     ].join('\n'),
   );
@@ -128,18 +132,60 @@ function phases(events: readonly RunEvent[]): Record<Phase, number> {
   return Object.fromEntries(PHASES.map((p, i) => [p, median(spans[i]!)])) as Record<Phase, number>;
 }
 
-async function measure(root: string, url: string, workers: number, perWorker: number): Promise<Row> {
-  const count = workers * perWorker;
-  const { repo, patches } = await makeTarget(root, workers, count);
-  const runId = `throughput-${workers}w`;
-  const runner = createRunner(processRedactor());
-  // The workers make their own worktrees, as on other machines; their clones would go here.
-  const checkouts = createWorkerCheckouts(join(root, `worker-${workers}w`));
-  const executor = createWorkerExecutor(runner, checkouts);
-  const served: RunningWorker[] = [];
-  for (let i = 1; i <= workers; i++) {
-    served.push(await startWorker({ connection: { path: url.replace('redis+unix://', '') }, key: Buffer.from(process.env['RATCHET_KEY']!), executor, runs: [runId], name: `w${i}`, benchSlots: 1 }));
+/** Workers serving `runId`, each `--name wN --bench-slots 1`; resolves once all of them serve. */
+async function startWorkers(root: string, url: string, runId: string, workers: number, inProcess: boolean): Promise<() => Promise<void>> {
+  if (inProcess) {
+    const runner = createRunner(processRedactor());
+    // The workers make their own worktrees, as on other machines; their clones would go here.
+    const checkouts = createWorkerCheckouts(join(root, `worker-${workers}w`));
+    const executor = createWorkerExecutor(runner, checkouts);
+    const served: RunningWorker[] = [];
+    for (let i = 1; i <= workers; i++) {
+      served.push(await startWorker({ connection: { path: url.replace('redis+unix://', '') }, key: Buffer.from(process.env['RATCHET_KEY']!), executor, runs: [runId], name: `w${i}`, benchSlots: 1 }));
+    }
+    return async () => {
+      await Promise.all(served.map((w) => w.close()));
+      await checkouts.close();
+    };
   }
+  const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'ratchet.js');
+  const children: ChildProcess[] = [];
+  const ready: Promise<void>[] = [];
+  for (let i = 1; i <= workers; i++) {
+    const args = [bin, 'worker', '--redis', url, '--run', runId, '--name', `w${i}`, '--bench-slots', '1', '--workdir', join(root, `worker-${workers}w-${i}`)];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: process.env });
+    children.push(child);
+    ready.push(
+      new Promise<void>((resolve, reject) => {
+        let said = '';
+        child.stderr!.on('data', (chunk: Buffer) => {
+          said += chunk.toString();
+          if (said.includes(': serving ')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`worker w${i} exited ${code} before serving: ${said}`)));
+      }),
+    );
+  }
+  await Promise.all(ready);
+  return async () => {
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  };
+}
+
+async function measure(root: string, url: string, workers: number, perWorker: number, inFlight: number, inProcess: boolean): Promise<Row> {
+  const count = workers * perWorker;
+  const { repo, patches } = await makeTarget(root, workers, count, inFlight);
+  const runId = `throughput-${workers}w`;
+  const stopWorkers = await startWorkers(root, url, runId, workers, inProcess);
   const events: RunEvent[] = [];
   try {
     await startRun({
@@ -153,8 +199,7 @@ async function measure(root: string, url: string, workers: number, perWorker: nu
       onEvent: (event) => events.push(event),
     });
   } finally {
-    await Promise.all(served.map((w) => w.close()));
-    await checkouts.close();
+    await stopWorkers();
   }
   const first = events.find((e) => e.type === 'experiment_started' && e.exp !== 'e0000');
   const finished = events.filter((e) => e.type === 'experiment_finished' && e.exp !== 'e0000');
@@ -179,7 +224,9 @@ function uptime(): string {
 
 async function main(): Promise<void> {
   const counts = option('workers', '1,2,4,8,16').split(',').map(Number);
-  const perWorker = Number(option('per-worker', '4'));
+  const perWorker = Number(option('per-worker', '8'));
+  const inFlight = Number(option('in-flight', '2'));
+  const inProcess = process.argv.includes('--in-process');
   process.env['RATCHET_KEY'] ??= `throughput-bench-key-${'0'.repeat(32)}`;
   // Runs started here are indexed in a temporary folder, never the user's.
   const root = await mkdtemp(join(tmpdir(), 'ratchet-throughput-'));
@@ -189,7 +236,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     for (const workers of counts) {
-      const row = await measure(root, redis.url, workers, perWorker);
+      const row = await measure(root, redis.url, workers, perWorker, inFlight, inProcess);
       rows.push(row);
       process.stderr.write(`${workers} workers: ${row.experiments} experiments in ${row.elapsedS.toFixed(1)} s = ${row.perHour.toFixed(0)}/h, ${(row.ratio * 100).toFixed(1)}% of ${row.idealPerHour}/h\n`);
     }
@@ -203,7 +250,14 @@ async function main(): Promise<void> {
     bench: 'throughput',
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', uptimeBefore: before, uptimeAfter: after },
-    setup: { benchSeconds: BENCH_S, experimentsPerWorker: perWorker, workers: 'in-process, one startWorker({ name: wN, benchSlots: 1 }) each', sandbox: 'none', agent: 'replay' },
+    setup: {
+      benchSeconds: BENCH_S,
+      experimentsPerWorker: perWorker,
+      inFlightPerWorker: inFlight,
+      workers: inProcess ? 'in this process, one startWorker({ name: wN, benchSlots: 1 }) each' : 'one `ratchet worker --name wN --bench-slots 1` process each',
+      sandbox: 'auto (bubblewrap where it works)',
+      agent: 'replay',
+    },
     goal: { ratioAt16: GOAL, met: at16 === undefined ? undefined : at16.ratio >= GOAL },
     rows,
   };
@@ -213,7 +267,7 @@ async function main(): Promise<void> {
   const md = [
     '# Throughput: experiments per hour against the ideal',
     '',
-    `A bench that sleeps ${BENCH_S} s (constant metric: no keeps, no re-measuring), the replay agent, ${perWorker} experiments per worker, \`agent.parallel\` = workers; workers in this one process (\`startWorker\` with \`name: wN, benchSlots: 1\`, as \`ratchet worker --name wN --bench-slots 1\`), sandbox none. Counted from the first candidate's start to the last verdict.`,
+    `A bench that sleeps ${BENCH_S} s (constant metric: no keeps, no re-measuring), the replay agent, ${perWorker} experiments per worker, \`agent.parallel\` = ${inFlight} × workers; ${result.setup.workers}, on this one machine; the default sandbox (${result.setup.sandbox}). Counted from the first candidate's start to the last verdict.`,
     '',
     '| workers | experiments | seconds | per hour | ideal per hour | of ideal | workers that ran a bench |',
     '|---:|---:|---:|---:|---:|---:|---:|',
