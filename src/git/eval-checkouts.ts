@@ -36,8 +36,10 @@ export interface WorkerCheckoutsOptions {
   remotes?: RepositoryLocator;
   /** Names this process's folder of worktrees; default `<host>-<pid>`. */
   owner?: string;
-  /** Idle worktrees kept, per repository, for later stages and for the next experiments. */
+  /** Idle worktrees kept, per repository, for later stages and for the next experiments (default 6). */
   keep?: number;
+  /** Idle worktrees never moved to another experiment, the most recently used (default 2). */
+  spare?: number;
 }
 
 interface Entry {
@@ -160,13 +162,13 @@ export class WorkerCheckouts implements EvalCheckouts {
 
   /**
    * The least recently used idle worktree of the repository that may serve another experiment,
-   * once `keep` of them are idle: below that, a new one is made, so that the worktrees of
-   * experiments whose next stage has not come yet are not taken from them.
+   * beyond the `spare` most recently used: those are left to the experiments whose next stage
+   * (or next candidate on the same parent) is likely to come here soon, and a new one is made
+   * while there are no more than that. With a larger reserve, most experiments made a worktree.
    */
   private reusable(gitDir: string): Entry | undefined {
     const idle = [...this.entries.values()].filter((e) => e.gitDir === gitDir && e.users === 0);
-    if (idle.length < (this.options.keep ?? 6)) return undefined;
-    return idle.find((e) => !e.tainted);
+    return idle.slice(0, Math.max(0, idle.length - (this.options.spare ?? 2))).find((e) => !e.tainted);
   }
 
   private async create(entry: Entry, commit: string): Promise<void> {

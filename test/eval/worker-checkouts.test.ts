@@ -84,7 +84,7 @@ describe("the worker's checkouts", () => {
   });
 
   it('keeps an experiment its worktree between stages, and moves an idle one to the next experiment once enough are idle', async () => {
-    const checkouts = new WorkerCheckouts({ owner: 'test-host-2', keep: 2 });
+    const checkouts = new WorkerCheckouts({ owner: 'test-host-2', keep: 2, spare: 1 });
     const open = async (experiment: string, commit = candidate): Promise<string> => {
       const opened = await checkouts.open(request({ experiment, commit }), never);
       if (!opened.ok) throw new Error(opened.reason);
@@ -116,7 +116,7 @@ describe("the worker's checkouts", () => {
   });
 
   it('never moves a worktree in which a command ran outside the sandbox to another experiment: it is removed', async () => {
-    const checkouts = new WorkerCheckouts({ owner: 'test-host-3', keep: 1 });
+    const checkouts = new WorkerCheckouts({ owner: 'test-host-3', keep: 1, spare: 0 });
     try {
       const opened = await checkouts.open(request({ experiment: 'e0001' }), never);
       if (!opened.ok) throw new Error(opened.reason);
@@ -134,7 +134,7 @@ describe("the worker's checkouts", () => {
   });
 
   it('replaces a pooled worktree whose admin folder a stage added to, instead of moving it', async () => {
-    const checkouts = new WorkerCheckouts({ owner: 'test-host-4', keep: 1 });
+    const checkouts = new WorkerCheckouts({ owner: 'test-host-4', keep: 1, spare: 0 });
     try {
       const opened = await checkouts.open(request({ experiment: 'e0001' }), never);
       if (!opened.ok) throw new Error(opened.reason);
