@@ -24,12 +24,18 @@ export const POOL_NAME = /^pool-\d+$/;
 /** What git keeps in a detached linked worktree's admin folder, and nothing else. */
 const ADMIN_ENTRIES = new Set(['HEAD', 'ORIG_HEAD', 'commondir', 'gitdir', 'index', 'logs']);
 
-/** Idle worktrees kept for reuse at most; more are removed when they come back. */
+/**
+ * Idle worktrees kept for reuse at least; more are removed when they come back. The pool keeps
+ * as many as were ever in use at once, when that is more: with `agent.parallel: 32` and room for
+ * only four, most experiments made a worktree and deleted one, each under the repository lock.
+ */
 const DEFAULT_CAPACITY = 4;
 
 export class WorktreePool {
   private readonly idle: string[] = [];
   private readonly leased = new Set<string>();
+  /** The most worktrees leased at once. */
+  private peak = 0;
   private next = 1;
 
   constructor(
@@ -53,19 +59,24 @@ export class WorktreePool {
   /** The worktree is an experiment's until it is released. */
   lease(path: string): void {
     this.leased.add(path);
+    this.peak = Math.max(this.peak, this.leased.size);
+  }
+
+  private get room(): number {
+    return Math.max(this.capacity, this.peak);
   }
 
   /** Back into the pool: true when it was leased from it and there is room; else the caller removes it. */
   release(path: string): boolean {
     if (!this.leased.delete(path)) return false;
-    if (this.idle.length >= this.capacity) return false;
+    if (this.idle.length >= this.room) return false;
     this.idle.push(path);
     return true;
   }
 
   /** A worktree a crashed session left, kept for reuse (it is checked and reset when handed out). */
   adopt(path: string): boolean {
-    if (this.idle.length >= this.capacity || this.idle.includes(path)) return false;
+    if (this.idle.length >= this.room || this.idle.includes(path)) return false;
     this.idle.push(path);
     return true;
   }

@@ -1,0 +1,24 @@
+/** The pool's bookkeeping (git/pool.ts WorktreePool): which worktrees come back into it. Pure. */
+import { describe, expect, it } from 'vitest';
+import { WorktreePool } from '../../src/git/pool.js';
+
+describe('WorktreePool', () => {
+  it('keeps as many idle worktrees as were ever in use at once, beyond its capacity', () => {
+    const pool = new WorktreePool('/root', 2);
+    const paths = ['/root/pool-1', '/root/pool-2', '/root/pool-3', '/root/pool-4', '/root/pool-5'];
+    for (const path of paths) pool.lease(path);
+    // Five in flight at once (agent.parallel: 5): all five come back for the next five experiments.
+    expect(paths.map((path) => pool.release(path))).toEqual([true, true, true, true, true]);
+    expect(pool.drain()).toHaveLength(5);
+  });
+
+  it('keeps no more than its capacity when fewer were in use, and never one it did not lease', () => {
+    const pool = new WorktreePool('/root', 2);
+    pool.lease('/root/pool-1');
+    expect(pool.release('/root/pool-1')).toBe(true);
+    expect(pool.release('/root/pool-9')).toBe(false);
+    pool.lease('/root/pool-2');
+    pool.lease('/root/pool-3');
+    expect([pool.release('/root/pool-2'), pool.release('/root/pool-3')]).toEqual([true, false]);
+  });
+});
