@@ -1,0 +1,74 @@
+/**
+ * `setup.inputs` on the worker: a worktree handed over from an earlier experiment keeps what
+ * setup made there when the inputs are unchanged (plan/setup-reuse.ts decides), and setup does
+ * not run again. What the worker remembers per worktree is the record setup left and the inputs
+ * it ran with; it is taken for another commit only through this door, never by the record
+ * cache (whose key holds the `.git` link's stamp, new at every hand-over).
+ */
+import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js';
+import { setupInputs } from '../domain/spec.js';
+import { setupChangedTracked, setupReuse, type SetupInputs } from '../plan/setup-reuse.js';
+import type { Checkout, LocatedRequest } from './isolation.js';
+
+interface LastSetup {
+  record: CheckoutRecord;
+  inputs: SetupInputs;
+}
+
+/** The last setup of each worktree (by path), for the few most recently set up. */
+export class SetupMemory {
+  private readonly last = new Map<string, LastSetup>();
+  constructor(private readonly limit = 8) {}
+
+  get(worktree: string): LastSetup | undefined {
+    return this.last.get(worktree);
+  }
+
+  set(worktree: string, setup: LastSetup): void {
+    this.last.delete(worktree);
+    this.last.set(worktree, setup);
+    while (this.last.size > this.limit) this.last.delete(this.last.keys().next().value!);
+  }
+
+  forget(worktree: string): void {
+    this.last.delete(worktree);
+  }
+}
+
+/** The inputs setup's outputs depend on at the checkout's commit. */
+export async function inputsAt(guard: CheckoutGuard, request: LocatedRequest, checkout: Checkout): Promise<SetupInputs> {
+  const globs = setupInputs(request.spec);
+  return {
+    command: request.spec.setup ?? '',
+    baseCommit: request.baseCommit,
+    protected: request.spec.protected,
+    globs,
+    files: await guard.inputs(request.gitDir, checkout.commit, globs),
+  };
+}
+
+export type Carried = { ok: true; record: CheckoutRecord; reason: string } | { ok: false; reason: string };
+
+/**
+ * Setup's outputs from the worktree's last setup, carried over to the checkout's commit; or why
+ * setup has to run (the caller cleans the worktree first).
+ */
+export async function carrySetup(guard: CheckoutGuard, memory: SetupMemory, request: LocatedRequest, checkout: Checkout, now: SetupInputs, sandboxed: boolean): Promise<Carried> {
+  // Only a worktree the pool handed over as its last experiment left it: any other was cleaned.
+  const last = request.carried.has(checkout.worktree) ? memory.get(checkout.worktree) : undefined;
+  memory.forget(checkout.worktree);
+  const decision = setupReuse({
+    previous: last?.inputs,
+    now,
+    sandboxed,
+    setupChangedTracked: last === undefined ? [] : setupChangedTracked(last.record.setupTouched, request.spec.protected),
+  });
+  if (!decision.reuse || last === undefined) return { ok: false, reason: decision.reason };
+  const carried = await guard.carry(checkout.worktree, last.record, checkout.commit, { commit: request.baseCommit, globs: request.spec.protected });
+  if (!carried.ok) {
+    const some = carried.setupChanged.slice(0, 3).join(', ');
+    return { ok: false, reason: `setup's outputs changed since it ran (${some}${carried.setupChanged.length > 3 ? ', …' : ''})` };
+  }
+  memory.set(checkout.worktree, { record: carried.record, inputs: now });
+  return { ok: true, record: carried.record, reason: decision.reason };
+}
