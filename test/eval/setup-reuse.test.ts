@@ -119,6 +119,20 @@ describe('setup with inputs, on pooled worktrees', () => {
     expect(second.seen).toMatch(/dep=v1$/);
   });
 
+  it('keeps a candidate from writing into setup’s outputs, so the next candidate gets them intact', async () => {
+    const poison = 'for f in node_modules/dep/version node_modules/new; do if echo poison > $f 2>/dev/null; then echo "WROTE $f"; else echo "refused $f"; fi; done; rm -rf node_modules 2>/dev/null; true';
+    const first = await evaluate(request('e0001', await commit({ 'score.txt': '11\n' }), { checks: [{ name: 'poison', run: poison }] }));
+    expect(first.checks.map((o) => o.status)).toEqual(['ok']);
+    const checksLog = await first.log('checks');
+    expect(checksLog).toContain('refused node_modules/dep/version');
+    expect(checksLog).toContain('refused node_modules/new');
+    expect(checksLog).not.toMatch(/^WROTE/m);
+    const second = await evaluate(request('e0002', await commit({ 'score.txt': '12\n' }), { checks: [{ name: 'poison', run: poison }] }));
+    expect(second.setup.reason).toBe('setup reused: inputs unchanged (package-lock.json)');
+    expect(second.seen).toBe(first.seen);
+    expect(second.seen).toMatch(/dep=v1$/);
+  });
+
   it('runs setup in every worktree when stages run outside the sandbox, and says why once', async () => {
     const first = await evaluate(request('e0001', await commit({ 'score.txt': '11\n' }), { sandbox: 'none' }));
     const second = await evaluate(request('e0002', await commit({ 'score.txt': '12\n' }), { sandbox: 'none' }));
