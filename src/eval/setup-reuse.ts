@@ -15,10 +15,13 @@ interface LastSetup {
   inputs: SetupInputs;
 }
 
-/** The last setup of each worktree (by path), for the few most recently set up. */
+/**
+ * The last setup of each worktree (by path), for the most recently set up: more than a worker
+ * keeps idle (six, and the parents' worktrees), since the one it hands on is its oldest.
+ */
 export class SetupMemory {
   private readonly last = new Map<string, LastSetup>();
-  constructor(private readonly limit = 8) {}
+  constructor(private readonly limit = 12) {}
 
   get(worktree: string): LastSetup | undefined {
     return this.last.get(worktree);

@@ -123,8 +123,8 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
         await noter(log)(`${carried.reason}${parent ? ' (parent worktree)' : ''}: setup did not run in ${checkout.worktree} at ${checkout.commit}`);
         return { ok: true, record: carried.record, ran: undefined, reused: carried.reason };
       }
-      // Outside the sandbox the reason is the same for both sides: said once.
-      if (!watched || !parent) await noter(log)(`setup runs${parent ? ' in the parent worktree' : ''}: ${carried.reason}`);
+      // Why a worktree handed over is set up anew; outside the sandbox, why none ever is (said once).
+      if (watched ? !parent : request.carried.has(checkout.worktree)) await noter(log)(`setup runs${parent ? ' in the parent worktree' : ''}: ${carried.reason}`);
     } else {
       lastSetups.forget(checkout.worktree);
     }

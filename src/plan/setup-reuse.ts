@@ -45,7 +45,7 @@ export function changedInputs(before: ReadonlyMap<string, string>, now: Readonly
 export function setupReuse(question: SetupReuseQuestion): SetupReuse {
   const { previous, now } = question;
   if (!question.sandboxed) return { reuse: false, reason: 'stages run outside the sandbox, where nothing keeps them from changing what setup made' };
-  if (previous === undefined) return { reuse: false, reason: 'setup has not run in this worktree yet' };
+  if (previous === undefined) return { reuse: false, reason: 'this worker has no record of setup in this worktree' };
   if (previous.command !== now.command) return { reuse: false, reason: 'the setup command changed' };
   if (previous.baseCommit !== now.baseCommit) return { reuse: false, reason: 'the base commit changed (protected files come from it)' };
   if (previous.protected.join('\0') !== now.protected.join('\0') || previous.globs.join('\0') !== now.globs.join('\0')) {

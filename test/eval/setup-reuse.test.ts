@@ -6,6 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CheckoutGuard } from '../../src/domain/checkout-guard.js';
 import type { EvaluationRequest, StageOutcome } from '../../src/domain/evaluation.js';
 import { specSchema, type SpecInput } from '../../src/domain/spec.js';
 import { createStageExecutor } from '../../src/eval/stages.js';
@@ -131,6 +132,34 @@ describe('setup with inputs, on pooled worktrees', () => {
     expect(second.setup.reason).toBe('setup reused: inputs unchanged (package-lock.json)');
     expect(second.seen).toBe(first.seen);
     expect(second.seen).toMatch(/dep=v1$/);
+  });
+
+  it('cleans a worktree handed over whose inputs changed, and replaces it when it is not clean after', async () => {
+    // The real guard, but the first worktree handed over seems to keep a file no clean removes.
+    const real = new GitCheckoutGuard();
+    let stuck = 0;
+    const guard: CheckoutGuard = Object.assign(Object.create(real) as GitCheckoutGuard, {
+      leftovers: async (worktree: string) => (stuck++ === 0 ? ['stuck.bin'] : real.leftovers(worktree)),
+    });
+    const strict = createStageExecutor(new ExecaCommandRunner({ killGraceMs: 200 }), guard, { open: (r, s) => checkouts.open(r, s), close: () => checkouts.close() });
+    const worktreeOf = async (req: EvaluationRequest): Promise<string> => {
+      const opened = await checkouts.open(req, never);
+      if (!opened.ok) throw new Error(opened.reason);
+      opened.place.release({ unsandboxed: false });
+      return opened.place.candidate;
+    };
+    const first = request('e0001', await commit({ 'score.txt': '11\n' }));
+    expect((await strict(first, 'setup', never, join(logs.path, 'e0001'))).outcomes[0]?.status).toBe('ok');
+    const second = request('e0002', await commit({ 'package-lock.json': 'v2\n' }));
+    const refused = await strict(second, 'setup', never, join(logs.path, 'e0002'));
+    expect(refused.outcomes[0]).toMatchObject({ status: 'crash', reason: expect.stringMatching(/is not clean after its reset \(stuck\.bin\): it is replaced$/) as unknown });
+    const handedOver = await worktreeOf(second);
+    // Not handed to the next experiment: that one gets a new worktree, set up from scratch.
+    const third = request('e0003', await commit({ 'score.txt': '13\n' }));
+    const next = await evaluate(third);
+    expect(next.setup).toMatchObject({ status: 'ok', reason: 'setup passed' });
+    expect(await worktreeOf(third)).not.toBe(handedOver);
+    expect(next.score).toBe(13);
   });
 
   it('runs setup in every worktree when stages run outside the sandbox, and says why once', async () => {

@@ -35,7 +35,7 @@ describe('setupReuse', () => {
 
   it('never reuses outside the sandbox, nor where setup never ran, nor when setup rewrote a tracked file', () => {
     expect(ask(inputs(lock), inputs(lock), { sandboxed: false }).reuse).toBe(false);
-    expect(ask(undefined, inputs(lock))).toEqual({ reuse: false, reason: 'setup has not run in this worktree yet' });
+    expect(ask(undefined, inputs(lock))).toEqual({ reuse: false, reason: 'this worker has no record of setup in this worktree' });
     expect(ask(inputs(lock), inputs(lock), { setupChangedTracked: ['src/gen.ts'] }).reason).toBe('setup changed tracked file src/gen.ts, which another commit may hold otherwise');
   });
 });
