@@ -21,6 +21,7 @@ import { stageSandbox } from './stage-sandbox.js';
 import { carrySetup, inputsAt, SetupMemory } from './setup-reuse.js';
 import type { BenchSpec } from '../domain/spec.js';
 import { shellWord } from '../util/shell.js';
+import { matchesAny } from '../plan/path-policy.js';
 
 export { ratchetEnv, RATCHET_ENV, tailLines, type BenchPolicy, type StageExecutor } from './stage-results.js';
 
@@ -130,8 +131,9 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     }
     // The evaluator is the base's, whatever the commit holds: protected paths come from the base commit.
     const clean = await guard.clean(checkout.worktree, checkout.commit, { commit: request.baseCommit, globs: request.spec.protected }, { alreadyClean: request.fresh.has(checkout.worktree) });
-    // A worktree handed over uncleaned: what the clean could not remove makes it unfit for any experiment.
-    const left = request.carried.has(checkout.worktree) ? await guard.leftovers(checkout.worktree) : [];
+    // A worktree handed over uncleaned: what the clean could not remove makes it unfit for any
+    // experiment. Protected paths differ from the commit on purpose (they are the base's).
+    const left = request.carried.has(checkout.worktree) ? (await guard.leftovers(checkout.worktree)).filter((path) => !matchesAny(path, request.spec.protected)) : [];
     if (left.length > 0) {
       request.ran.unfit = true;
       const reason = `the ${checkout.side} worktree ${checkout.worktree} is not clean after its reset (${left.slice(0, 3).join(', ')}): it is replaced`;

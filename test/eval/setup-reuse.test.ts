@@ -97,9 +97,10 @@ describe('setup with inputs, on pooled worktrees', () => {
     expect(second.score).toBe(12);
   });
 
-  it('runs setup again when an input changed', async () => {
+  it('runs setup again when an input changed, in the worktree cleaned and with the protected files the base’s', async () => {
     const first = await evaluate(request('e0001', await commit({ 'score.txt': '11\n' })));
-    const second = await evaluate(request('e0002', await commit({ 'package-lock.json': 'v2\n' })));
+    const second = await evaluate(request('e0002', await commit({ 'package-lock.json': 'v2\n', 'score.txt': '12\n', 'bench.sh': 'echo "METRIC score=1000"\n' })));
+    expect(second.score).toBe(12);
     expect(second.setup).toMatchObject({ status: 'ok', reason: 'setup passed' });
     expect(await second.log('setup')).toContain('setup runs: input changed (package-lock.json)');
     expect(second.seen).not.toBe(first.seen);
