@@ -75,3 +75,33 @@ export async function carrySetup(guard: CheckoutGuard, memory: SetupMemory, requ
   memory.set(checkout.worktree, { record: carried.record, inputs: now });
   return { ok: true, record: carried.record, reason: decision.reason };
 }
+
+export type Reuse = { ok: true; record: CheckoutRecord; reason: string } | { ok: false; inputs: SetupInputs | undefined };
+
+/**
+ * Setup's outputs carried over to the checkout's commit (said in the log); or the inputs setup
+ * is to run with (undefined when the spec has none), having said why a worktree handed over is
+ * set up anew, or once, outside the sandbox, why none ever is.
+ */
+export async function reuseSetup(
+  guard: CheckoutGuard,
+  memory: SetupMemory,
+  request: LocatedRequest,
+  checkout: Checkout,
+  sandboxed: boolean,
+  note: (text: string) => Promise<void>,
+): Promise<Reuse> {
+  const parent = checkout.side === 'parent';
+  if ((request.spec.setup ?? '').trim() === '' || setupInputs(request.spec).length === 0) {
+    memory.forget(checkout.worktree);
+    return { ok: false, inputs: undefined };
+  }
+  const inputs = await inputsAt(guard, request, checkout);
+  const carried = await carrySetup(guard, memory, request, checkout, inputs, sandboxed);
+  if (carried.ok) {
+    await note(`${carried.reason}${parent ? ' (parent worktree)' : ''}: setup did not run in ${checkout.worktree} at ${checkout.commit}`);
+    return carried;
+  }
+  if (sandboxed ? request.carried.has(checkout.worktree) : !parent) await note(`setup runs${parent ? ' in the parent worktree' : ''}: ${carried.reason}`);
+  return { ok: false, inputs };
+}

@@ -13,12 +13,12 @@ import type { CheckoutGuard, CheckoutRecord, EvalCheckouts } from '../domain/che
 import type { CommandResult, CommandRunner, SandboxRequest } from '../domain/command-runner.js';
 import type { BenchSample, StageKind, StageOutcome } from '../domain/evaluation.js';
 import { readMetric, readSecondary } from './metric.js';
-import { commandLimits, setupInputs } from '../domain/spec.js';
+import { commandLimits } from '../domain/spec.js';
 import { checkoutsOf, RecordCache, restoreCheckout, stageViolations, type Checkout, type LocatedRequest } from './isolation.js';
 import { failureOf, outcome, ratchetEnv, rejectedStage, tailLines, type BenchPolicy, type StageExecutor } from './stage-results.js';
 import type { StageResult } from '../domain/job.js';
 import { stageSandbox } from './stage-sandbox.js';
-import { carrySetup, inputsAt, SetupMemory } from './setup-reuse.js';
+import { reuseSetup, SetupMemory } from './setup-reuse.js';
 import type { BenchSpec } from '../domain/spec.js';
 import { shellWord } from '../util/shell.js';
 import { matchesAny } from '../plan/path-policy.js';
@@ -115,20 +115,12 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     const command = request.spec.setup;
     const parent = checkout.side === 'parent';
     const watched = await mayRunUnsandboxed(request);
-    const reusing = command !== undefined && command.trim() !== '' && setupInputs(request.spec).length > 0;
-    const inputs = reusing ? await inputsAt(guard, request, checkout) : undefined;
-    if (inputs !== undefined) {
-      const carried = await carrySetup(guard, lastSetups, request, checkout, inputs, !watched);
-      if (carried.ok) {
-        records.set(checkout, carried.record);
-        await noter(log)(`${carried.reason}${parent ? ' (parent worktree)' : ''}: setup did not run in ${checkout.worktree} at ${checkout.commit}`);
-        return { ok: true, record: carried.record, ran: undefined, reused: carried.reason };
-      }
-      // Why a worktree handed over is set up anew; outside the sandbox, why none ever is (said once).
-      if (watched ? !parent : request.carried.has(checkout.worktree)) await noter(log)(`setup runs${parent ? ' in the parent worktree' : ''}: ${carried.reason}`);
-    } else {
-      lastSetups.forget(checkout.worktree);
+    const reuse = await reuseSetup(guard, lastSetups, request, checkout, !watched, noter(log));
+    if (reuse.ok) {
+      records.set(checkout, reuse.record);
+      return { ok: true, record: reuse.record, ran: undefined, reused: reuse.reason };
     }
+    const { inputs } = reuse;
     // The evaluator is the base's, whatever the commit holds: protected paths come from the base commit.
     const clean = await guard.clean(checkout.worktree, checkout.commit, { commit: request.baseCommit, globs: request.spec.protected }, { alreadyClean: request.fresh.has(checkout.worktree) });
     // A worktree handed over uncleaned: what the clean could not remove makes it unfit for any
