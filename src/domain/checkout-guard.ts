@@ -21,6 +21,11 @@ export type CheckoutRestore =
   /** Something of setup's own changed: only running setup again makes it right. */
   | { ok: false; setupChanged: string[] };
 
+export type CheckoutCarry =
+  | { ok: true; record: CheckoutRecord; removed: string[] }
+  /** Something of setup's own changed: only running setup again makes it right. */
+  | { ok: false; setupChanged: string[] };
+
 /**
  * What the stage executor needs of git so that each stage starts from the committed tree plus
  * setup's outputs, and what a stage did to the worktree and the repository is found and undone.
@@ -36,6 +41,16 @@ export interface CheckoutGuard {
   clean(worktree: string, commit: string, protectedFrom?: { commit: string; globs: readonly string[] }, options?: { alreadyClean?: boolean }): Promise<CheckoutRecord>;
   record(worktree: string, commit: string): Promise<CheckoutRecord>;
   restore(worktree: string, record: CheckoutRecord): Promise<CheckoutRestore>;
+  /**
+   * The worktree as `record` has it (setup's outputs unchanged, or `ok: false`), moved to
+   * `commit` with those outputs kept: tracked files at `commit`, protected paths from
+   * `protectedFrom`, nothing else. Returns the record of that state (setup.inputs).
+   */
+  carry(worktree: string, record: CheckoutRecord, commit: string, protectedFrom: { commit: string; globs: readonly string[] }): Promise<CheckoutCarry>;
+  /** Path → blob id of the files of `commit` matching `globs`, from the repository. */
+  inputs(gitDir: string, commit: string, globs: readonly string[]): Promise<ReadonlyMap<string, string>>;
+  /** What the worktree holds beyond a clean checkout of its HEAD: empty when it is clean. */
+  leftovers(worktree: string): Promise<string[]>;
   /** Protected paths changed since `record`: tracked ones, or added and not ignored. */
   protectedTouched(worktree: string, record: CheckoutRecord, globs: readonly string[]): Promise<string[]>;
   /** A quick look at the protected paths alone: has any changed since `record`? */
@@ -68,6 +83,12 @@ export interface EvalPlace {
    */
   fresh: ReadonlySet<string>;
   /**
+   * Worktrees handed over from an earlier experiment of this worker with their files as it left
+   * them (every command run in them ran sandboxed), not cleaned: setup either carries its
+   * outputs over to the new commit (setup.inputs) or cleans them, and checks they are clean.
+   */
+  carried: ReadonlySet<string>;
+  /**
    * The stage is done with the worktrees: they may be reused, or removed once none holds them.
    * `unsandboxed`: a command of the stage ran outside the sandbox, so it could have written the
    * repository's git data (the worktree's index): the worktree then serves no other experiment.
@@ -78,6 +99,8 @@ export interface EvalPlace {
 /** What a stage did in its place; without it, the worst is assumed. */
 export interface PlaceUse {
   unsandboxed: boolean;
+  /** A worktree of the place could not be made clean: it is replaced, never handed out again. */
+  unfit?: boolean;
 }
 
 /** A place, or why this worker cannot serve the request (a reason for the user, not an error). */

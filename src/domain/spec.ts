@@ -144,6 +144,34 @@ export const holdoutSchema = z.strictObject({
   // As the bench's: `auto` is 1 until the baseline's holdout runs resolve it.
   .transform(({ repeat, ...holdout }) => ({ ...holdout, repeat: repeat === 'auto' ? 1 : repeat, repeat_auto: repeat === 'auto' }));
 
+/**
+ * `setup` as an object: its command and the files its outputs depend on. The parsed spec keeps
+ * `setup` as the command (many places read it) and the globs apart, as `setup_inputs`.
+ */
+export const setupObjectSchema = z.strictObject({
+  run: nonEmpty.describe('Shell command, as setup written as a string.'),
+  inputs: z
+    .array(nonEmpty)
+    .min(1, 'lists no file: name the files setup reads (such as package-lock.json), or write setup as a plain command')
+    .optional()
+    .describe("Globs of the files setup's outputs depend on; while these, the setup command and the protected files are unchanged, setup's outputs are reused (sandboxed stages only)."),
+});
+
+/**
+ * A union's failure names neither branch's problem: say the likely one of an object that tried
+ * to be setup's object form, else what the two forms are.
+ */
+function setupShapeError(input: unknown): string {
+  if (isObject(input)) {
+    if (input['run'] === undefined) return 'needs run: the setup command';
+    if (typeof input['run'] !== 'string') return `run must be the setup command, got ${describeValue(input['run'])}`;
+    if (input['inputs'] !== undefined && !(Array.isArray(input['inputs']) && input['inputs'].every((glob) => typeof glob === 'string'))) {
+      return `inputs must be a list of globs such as [package-lock.json], got ${describeValue(input['inputs'])}`;
+    }
+  }
+  return `expected a shell command, or { run, inputs } to reuse setup's outputs, got ${describeValue(input)}`;
+}
+
 export const budgetSchema = z.strictObject({
   experiments: z.int().min(0).optional().describe('Experiments after the baseline.'),
   duration: duration.optional(),
@@ -233,7 +261,12 @@ export const specSchema = z
     objective: nonEmpty.describe('What to improve: prose, or the path of a markdown file in the target.'),
     editable: z.array(z.string().min(1)).default([]).describe('Globs the agent may change; empty means everything not protected.'),
     protected: z.array(z.string().min(1)).default([]).describe('Globs the agent must never change.'),
-    setup: z.string().optional().describe('Shell command run once per worktree before the checks.'),
+    setup: z
+      .union([z.string(), setupObjectSchema], { error: (issue) => setupShapeError(issue.input) })
+      .optional()
+      .describe(
+        "Shell command run once per worktree before the checks; or { run, inputs }: inputs are globs of the files setup reads (package-lock.json), and while they are unchanged a worker reuses setup's outputs for the next candidate instead of running setup again (the sandbox keeps later stages from writing to them).",
+      ),
     setup_timeout: timeout.prefault(900),
     checks: z.array(checkSchema).default([]),
     bench: benchSchema,
@@ -295,7 +328,14 @@ export const specSchema = z
         !hasIssueUnder(payload.issues, ['bench', 'repeat']) &&
         !hasIssueUnder(payload.issues, ['bench', 'max_repeat']),
     },
-  );
+  )
+  // One shape for the rest of ratchet: `setup` the command, `setup_inputs` its globs ([] when
+  // setup's outputs are never reused).
+  .transform(({ setup, ...spec }) => ({
+    ...spec,
+    setup: typeof setup === 'object' ? setup.run : setup,
+    setup_inputs: typeof setup === 'object' ? (setup.inputs ?? []) : [],
+  }));
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -319,4 +359,9 @@ export type Goal = Spec['bench']['metric']['goal'];
 /** The spec's `limits.memory` and `limits.cpu`, as the command runner takes them. */
 export function commandLimits(spec: Spec): { memoryBytes: number | undefined; cpus: number | undefined } {
   return { memoryBytes: spec.limits.memory, cpus: spec.limits.cpu };
+}
+
+/** The spec's `setup.inputs` globs; a job from an orchestrator older than them carries none. */
+export function setupInputs(spec: Spec): readonly string[] {
+  return (spec as Partial<Spec>).setup_inputs ?? [];
 }

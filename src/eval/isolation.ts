@@ -24,8 +24,13 @@ export interface LocatedRequest extends EvaluationRequest {
   logDir: string;
   /** Worktrees clean at their commit with no stage run in them since (EvalPlace.fresh). */
   fresh: ReadonlySet<string>;
-  /** Set when a command of this stage ran outside the sandbox: its worktrees are not pooled (git/eval-checkouts.ts). */
-  ran: { unsandboxed: boolean };
+  /** Worktrees handed over uncleaned from an earlier experiment (EvalPlace.carried). */
+  carried: ReadonlySet<string>;
+  /**
+   * Set when a command of this stage ran outside the sandbox, or a worktree could not be made
+   * clean: its worktrees are not pooled (git/eval-checkouts.ts).
+   */
+  ran: { unsandboxed: boolean; unfit?: boolean };
 }
 
 export interface Checkout {

@@ -12,6 +12,8 @@ import type { SandboxMount, SandboxRequest } from '../domain/command-runner.js';
 import type { StageKind } from '../domain/evaluation.js';
 import type { LocatedRequest } from './isolation.js';
 import { matchesAny } from '../plan/path-policy.js';
+import { setupOutputs } from '../plan/setup-reuse.js';
+import { setupInputs } from '../domain/spec.js';
 
 /** A name no real file has, to ask whether anything new in a folder would be protected. */
 const PROBES = ['ratchet-probe', '.ratchet-probe/x'];
@@ -78,6 +80,8 @@ export function checkoutMounts(options: {
    */
   holdoutDir?: string | undefined;
   showHoldout?: boolean;
+  /** Read-only mounts of setup's outputs (setupOutputMounts), after the worktree's own. */
+  setupOutputs?: readonly SandboxMount[];
 }): SandboxMount[] {
   const ratchetDir = join(options.gitDir, 'ratchet');
   const link = join(options.worktree, '.git');
@@ -90,6 +94,7 @@ export function checkoutMounts(options: {
     ...ifExists({ kind: 'hide', path: ratchetDir }),
     { kind: 'rw', path: options.worktree },
     ...ifExists({ kind: 'ro', path: link }),
+    ...(options.setupOutputs ?? []),
     ...protectedMounts(options.worktree, options.tree, options.protected, options.wholeFolders),
     ...(options.holdoutDir === undefined ? [] : holdoutMounts(options.holdoutDir, options.showHoldout === true)),
   ];
@@ -103,6 +108,17 @@ export function holdoutMounts(dir: string, show: boolean): SandboxMount[] {
   return show ? [{ kind: 'ro', path: dir }] : [{ kind: 'hide', path: dir }];
 }
 
+/**
+ * With setup.inputs, setup's outputs serve later candidates: every stage after setup sees them
+ * read-only, so no candidate can poison a `node_modules` for the next. One mount per topmost
+ * output (an untracked folder is one), as bubblewrap's cost grows with its mounts.
+ */
+export function setupOutputMounts(request: LocatedRequest, stage: StageKind, worktree: string, record: CheckoutRecord): SandboxMount[] {
+  if (stage === 'setup' || setupInputs(request.spec).length === 0) return [];
+  // Only what exists can be mounted (bwrap refuses a missing source).
+  return setupOutputs(record).flatMap((path): SandboxMount[] => (existsSync(join(worktree, path)) ? [{ kind: 'ro', path: join(worktree, path) }] : []));
+}
+
 export function stageSandbox(request: LocatedRequest, stage: StageKind, worktree: string, record: CheckoutRecord): SandboxRequest {
   const mounts = checkoutMounts({
     gitDir: request.gitDir,
@@ -113,6 +129,7 @@ export function stageSandbox(request: LocatedRequest, stage: StageKind, worktree
     sandboxPaths: request.spec.sandbox_paths,
     holdoutDir: request.spec.holdout?.dir,
     showHoldout: stage === 'holdout',
+    setupOutputs: setupOutputMounts(request, stage, worktree, record),
   });
   return { mode: request.spec.sandbox, mounts, network: stage === 'setup' && request.spec.setup_network };
 }

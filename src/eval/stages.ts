@@ -18,8 +18,10 @@ import { checkoutsOf, RecordCache, restoreCheckout, stageViolations, type Checko
 import { failureOf, outcome, ratchetEnv, rejectedStage, tailLines, type BenchPolicy, type StageExecutor } from './stage-results.js';
 import type { StageResult } from '../domain/job.js';
 import { stageSandbox } from './stage-sandbox.js';
+import { reuseSetup, SetupMemory } from './setup-reuse.js';
 import type { BenchSpec } from '../domain/spec.js';
 import { shellWord } from '../util/shell.js';
+import { matchesAny } from '../plan/path-policy.js';
 
 export { ratchetEnv, RATCHET_ENV, tailLines, type BenchPolicy, type StageExecutor } from './stage-results.js';
 
@@ -42,7 +44,8 @@ function unwatched(stage: StageKind, unsandboxed: boolean, watched: boolean): st
 }
 
 type Ready = { ok: true; record: CheckoutRecord } | { ok: false; result: StageResult };
-type SetUp = { ok: true; record: CheckoutRecord; ran: CommandResult | undefined } | { ok: false; result: StageResult };
+/** `ran`: setup's command, when it ran; `reused`: why it did not need to (setup.inputs). */
+type SetUp = { ok: true; record: CheckoutRecord; ran: CommandResult | undefined; reused?: string } | { ok: false; result: StageResult };
 
 /** The request's bench plan: paired when it has a parent worktree; the calibration's seeds when it carries them. */
 function planOf(request: LocatedRequest, spec: BenchSpec): BenchPlan {
@@ -67,6 +70,8 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
   // The worktrees as setup left them: a parent set up once (often when it was itself the
   // candidate) is not set up again by every candidate built on it.
   const records = new RecordCache();
+  // What setup last left in each worktree, for the next experiment handed the worktree (setup.inputs).
+  const lastSetups = new SetupMemory();
 
   // A stage's mounts depend on its record alone: worked out once per stage, not per command
   // (on a large worktree, matching every path against the protected globs takes a while).
@@ -107,17 +112,31 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       const reason = `the ${checkout.side} worktree ${checkout.worktree} lost its git link and cannot be repaired`;
       return { ok: false, result: { outcomes: [outcome('setup', 'setup', 'crash', undefined, 0, reason)], failureTail: reason } };
     }
+    const command = request.spec.setup;
+    const parent = checkout.side === 'parent';
+    const watched = await mayRunUnsandboxed(request);
+    const reuse = await reuseSetup(guard, lastSetups, request, checkout, !watched, noter(log));
+    if (reuse.ok) {
+      records.set(checkout, reuse.record);
+      return { ok: true, record: reuse.record, ran: undefined, reused: reuse.reason };
+    }
+    const { inputs } = reuse;
     // The evaluator is the base's, whatever the commit holds: protected paths come from the base commit.
     const clean = await guard.clean(checkout.worktree, checkout.commit, { commit: request.baseCommit, globs: request.spec.protected }, { alreadyClean: request.fresh.has(checkout.worktree) });
-    const command = request.spec.setup;
+    // A worktree handed over uncleaned: what the clean could not remove makes it unfit for any
+    // experiment. Protected paths differ from the commit on purpose (they are the base's).
+    const left = request.carried.has(checkout.worktree) ? (await guard.leftovers(checkout.worktree)).filter((path) => !matchesAny(path, request.spec.protected)) : [];
+    if (left.length > 0) {
+      request.ran.unfit = true;
+      const reason = `the ${checkout.side} worktree ${checkout.worktree} is not clean after its reset (${left.slice(0, 3).join(', ')}): it is replaced`;
+      return { ok: false, result: { outcomes: [outcome('setup', 'setup', 'crash', undefined, 0, reason)], failureTail: reason } };
+    }
     if (command === undefined || command.trim() === '') {
       records.set(checkout, clean);
       return { ok: true, record: clean, ran: undefined };
     }
-    const parent = checkout.side === 'parent';
     const subject = parent ? 'setup in the parent worktree' : 'setup';
     await noter(log)(parent ? `setup in the parent worktree (${checkout.commit} at ${checkout.worktree})` : `setup in the candidate worktree (${request.experiment} at ${checkout.commit})`);
-    const watched = await mayRunUnsandboxed(request);
     const before = watched ? await guard.snapshotRepo(request.gitDir, { checkout: true }) : undefined;
     const ran = await exec(request, 'setup', checkout, clean, command, request.spec.setup_timeout, log, signal);
     const failure = failureOf(ran, subject, request.spec.setup_timeout, 'failed');
@@ -128,6 +147,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     }
     const record = await guard.record(checkout.worktree, checkout.commit);
     records.set(checkout, record);
+    if (inputs !== undefined && !watched) lastSetups.set(checkout.worktree, { record, inputs });
     return { ok: true, record, ran };
   }
 
@@ -145,19 +165,21 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     const [own, parent] = checkoutsOf(request, planOf(request, request.spec.bench).paired);
     const first = await setUp(request, own!, log, signal);
     if (!first.ok) return first.result;
-    if (first.ran === undefined) return { outcomes: [outcome('setup', 'setup', 'skipped', undefined, 0, 'no setup command')] };
+    if (first.ran === undefined && first.reused === undefined) return { outcomes: [outcome('setup', 'setup', 'skipped', undefined, 0, 'no setup command')] };
     const passed = (durationMs: number, reason: string): StageResult => ({ outcomes: [outcome('setup', 'setup', 'ok', first.ran?.exitCode, durationMs, reason)] });
-    if (parent === undefined) return passed(first.ran.durationMs, 'setup passed');
+    const said = first.reused ?? 'setup passed';
+    if (parent === undefined) return passed(first.ran?.durationMs ?? 0, said);
     if (records.get(parent) !== undefined) {
       const again = await restoreCheckout(guard, records, request, parent, noter(log));
       if (again?.ok === true) {
         await noter(log)('setup in the parent worktree: already done by this worker');
-        return passed(first.ran.durationMs, 'setup passed; the parent worktree was already set up');
+        return passed(first.ran?.durationMs ?? 0, `${said}; the parent worktree was already set up`);
       }
     }
     const second = await setUp(request, parent, log, signal);
     if (!second.ok) return second.result;
-    return passed(first.ran.durationMs + (second.ran?.durationMs ?? 0), 'setup passed in the candidate and parent worktrees');
+    const both = first.reused === undefined && second.reused === undefined ? 'setup passed in the candidate and parent worktrees' : `${said} (candidate); ${second.reused ?? 'setup passed'} (parent)`;
+    return passed((first.ran?.durationMs ?? 0) + (second.ran?.durationMs ?? 0), both);
   }
 
   async function checks(request: LocatedRequest, signal: AbortSignal): Promise<StageResult> {
@@ -312,9 +334,9 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     // Not a failure of the candidate: this worker has no way to the commits. Said as a verdict's reason.
     if (!opened.ok) return { outcomes: [outcome(stage, stage, 'crash', undefined, 0, opened.reason)], failureTail: opened.reason };
     const { place } = opened;
-    const ran = { unsandboxed: false };
+    const ran: { unsandboxed: boolean; unfit?: boolean } = { unsandboxed: false };
     try {
-      return await run({ ...request, gitDir: place.gitDir, worktree: place.candidate, parentWorktree: place.parent, logDir, ran, fresh: place.fresh }, stage, signal);
+      return await run({ ...request, gitDir: place.gitDir, worktree: place.candidate, parentWorktree: place.parent, logDir, ran, fresh: place.fresh, carried: place.carried }, stage, signal);
     } finally {
       place.release(ran);
     }

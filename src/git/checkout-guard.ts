@@ -1,7 +1,7 @@
 /** The CheckoutGuard port over git and the file system, for the stage executor. */
 import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js';
 import type { RepoSnapshot } from '../domain/workspace.js';
-import { cleanCheckout, protectedChanged, recordCleanState, protectedTouched, recordSetupState, repairWorktreeLink, restoreSetupState, worktreeLinkOk } from './checkout.js';
+import { carrySetupState, cleanCheckout, inputBlobs, leftovers, protectedChanged, recordCleanState, protectedTouched, recordSetupState, repairWorktreeLink, restoreSetupState, worktreeLinkOk } from './checkout.js';
 import { restorePaths } from './protect.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { globRoots } from '../plan/path-policy.js';
@@ -22,6 +22,19 @@ export class GitCheckoutGuard implements CheckoutGuard {
   async restore(worktree: string, record: CheckoutRecord): ReturnType<CheckoutGuard['restore']> {
     const outcome = await restoreSetupState(worktree, record);
     return outcome.ok ? { ok: true, record: outcome.state, restored: outcome.restored, removed: outcome.removed } : outcome;
+  }
+
+  async carry(worktree: string, record: CheckoutRecord, commit: string, protectedFrom: { commit: string; globs: readonly string[] }): ReturnType<CheckoutGuard['carry']> {
+    const outcome = await carrySetupState(worktree, record, commit, protectedFrom);
+    return outcome.ok ? { ok: true, record: outcome.state, removed: outcome.removed } : outcome;
+  }
+
+  inputs(gitDir: string, commit: string, globs: readonly string[]): Promise<ReadonlyMap<string, string>> {
+    return inputBlobs(gitDir, commit, globs);
+  }
+
+  leftovers(worktree: string): Promise<string[]> {
+    return leftovers(worktree);
   }
 
   async protectedTouched(worktree: string, record: CheckoutRecord, globs: readonly string[]): Promise<string[]> {

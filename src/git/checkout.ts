@@ -11,7 +11,7 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { CheckoutRecord } from '../domain/checkout-guard.js';
-import { clearHidingFlags } from './protect.js';
+import { clearHidingFlags, restorePaths } from './protect.js';
 import { git, LITERAL_PATHSPECS, splitNul } from './exec.js';
 import { matchesAny } from '../plan/path-policy.js';
 import { diffTreeStates, readTreeState, stampPath, topmost, type TreeChanges } from './tree-state.js';
@@ -114,6 +114,41 @@ export async function restoreSetupState(worktree: string, state: SetupState): Pr
   // Restored files are new files: their stamps are what the next comparison starts from.
   const tree = all.length === 0 && remove.length === 0 ? state.tree : await readTreeState(worktree);
   return { ok: true, state: { ...state, tree }, restored: all.sort(), removed: remove };
+}
+
+export type CarryOutcome = { ok: true; state: SetupState; removed: string[] } | { ok: false; setupChanged: string[] };
+
+/**
+ * Moves a worktree set up at `state.commit` to `commit`, keeping setup's outputs: first back as
+ * setup left it (what a stage added goes; when setup's own files changed, `ok: false` and
+ * nothing is moved), then the tracked files to `commit` (a hard reset leaves what git does not
+ * track), the protected paths from the base, and the new state recorded.
+ */
+export async function carrySetupState(worktree: string, state: SetupState, commit: string, protectedFrom: { commit: string; globs: readonly string[] }): Promise<CarryOutcome> {
+  const back = await restoreSetupState(worktree, state);
+  if (!back.ok) return back;
+  await git(['reset', '--quiet', '--hard', commit], { cwd: worktree });
+  if (protectedFrom.commit !== commit) await restorePaths(worktree, protectedFrom.commit, protectedFrom.globs);
+  return { ok: true, state: await recordSetupState(worktree, commit), removed: back.removed };
+}
+
+/** Path → blob id of the files of `commit` that match `globs` (setup.inputs), read from the repository alone. */
+export async function inputBlobs(gitDir: string, commit: string, globs: readonly string[]): Promise<Map<string, string>> {
+  const listed = await git(['--git-dir', gitDir, 'ls-tree', '-r', '-z', '--full-tree', commit], { cwd: gitDir });
+  const files = new Map<string, string>();
+  for (const line of splitNul(listed.stdout)) {
+    // `<mode> <type> <id>\t<path>`: a submodule's id is its commit, as good a key as a blob's.
+    const tab = line.indexOf('\t');
+    const path = line.slice(tab + 1);
+    if (tab > 0 && matchesAny(path, globs)) files.set(path, line.slice(0, tab));
+  }
+  return files;
+}
+
+/** What the worktree holds that a clean checkout of HEAD would not (untracked, ignored or changed), as git lists it. */
+export async function leftovers(worktree: string): Promise<string[]> {
+  const left = await git(['status', '--porcelain=v1', '-z', '--ignored=matching', '--untracked-files=normal', '--ignore-submodules=none'], { cwd: worktree });
+  return splitNul(left.stdout).map((entry) => entry.slice(3));
 }
 
 function isUnder(path: string, folders: ReadonlySet<string>): boolean {

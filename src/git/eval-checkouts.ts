@@ -21,7 +21,8 @@ import type { CommitSource, EvaluationRequest } from '../domain/evaluation.js';
 import { throwIfAborted } from '../domain/errors.js';
 import { git } from './exec.js';
 import { withRepoLock } from './lock.js';
-import { poolable, resetPooled } from './pool.js';
+import { poolable, relinkPooled, resetPooled } from './pool.js';
+import { setupInputs } from '../domain/spec.js';
 import { canonical, exists } from './worktrees.js';
 import { isAlive } from '../util/process.js';
 
@@ -54,6 +55,8 @@ interface Entry {
   tainted: boolean;
   /** Moved to its commit and found clean; no stage has had it since. */
   fresh: boolean;
+  /** Handed over with its files as its last experiment left them (setup.inputs): setup cleans them or keeps its outputs. */
+  carried: boolean;
 }
 
 const OWNER = /^(.+)-(\d+)$/;
@@ -82,19 +85,25 @@ export class WorkerCheckouts implements EvalCheckouts {
     const release = (use: PlaceUse = { unsandboxed: true }): void => {
       for (const entry of held.splice(0)) {
         entry.users--;
-        if (use.unsandboxed) entry.tainted = true;
+        if (use.unsandboxed || use.unfit === true) entry.tainted = true;
       }
       void this.evict().catch(() => undefined);
     };
     try {
-      const candidate = await this.acquire(repo.gitDir, request.runId, request.experiment, request.commit);
+      // With setup.inputs, a moved worktree keeps its files for setup to reuse or clean.
+      const keepFiles = setupInputs(request.spec).length > 0;
+      const candidate = await this.acquire(repo.gitDir, request.runId, request.experiment, request.commit, keepFiles);
       held.push(candidate);
-      const parent = request.parentCommit === undefined ? undefined : await this.acquire(repo.gitDir, request.runId, `parent-${request.parentCommit.slice(0, 12)}`, request.parentCommit);
+      const parent = request.parentCommit === undefined ? undefined : await this.acquire(repo.gitDir, request.runId, `parent-${request.parentCommit.slice(0, 12)}`, request.parentCommit, keepFiles);
       if (parent !== undefined) held.push(parent);
-      // Fresh for the first stage that gets it only.
+      // Fresh (or carried) for the first stage that gets it only.
       const fresh = new Set(held.filter((e) => e.fresh).map((e) => e.path));
-      for (const entry of held) entry.fresh = false;
-      return { ok: true, place: { gitDir: repo.gitDir, candidate: candidate.path, parent: parent?.path, fresh, release } };
+      const carried = new Set(held.filter((e) => e.carried).map((e) => e.path));
+      for (const entry of held) {
+        entry.fresh = false;
+        entry.carried = false;
+      }
+      return { ok: true, place: { gitDir: repo.gitDir, candidate: candidate.path, parent: parent?.path, fresh, carried, release } };
     } catch (error) {
       release({ unsandboxed: false }); // nothing ran in them
       throw error;
@@ -132,16 +141,17 @@ export class WorkerCheckouts implements EvalCheckouts {
   }
 
   /** The worktree of `name` in a run, taken from the pool or made when there is none to take. */
-  private async acquire(gitDir: string, runId: string, name: string, commit: string): Promise<Entry> {
+  private async acquire(gitDir: string, runId: string, name: string, commit: string, keepFiles: boolean): Promise<Entry> {
     const key = `${gitDir}\0${runId}\0${name}`;
     let entry = this.entries.get(key);
     if (entry === undefined) {
       const reusable = this.reusable(gitDir);
-      const created: Entry = reusable ?? { gitDir, path: join(gitDir, 'ratchet', 'eval', this.owner, `pool-${this.next++}`), key, users: 0, ready: Promise.resolve(), tainted: false, fresh: false };
+      const created: Entry = reusable ?? { gitDir, path: join(gitDir, 'ratchet', 'eval', this.owner, `pool-${this.next++}`), key, users: 0, ready: Promise.resolve(), tainted: false, fresh: false, carried: false };
       if (reusable !== undefined) this.entries.delete(reusable.key);
       created.key = key;
       created.fresh = false;
-      created.ready = reusable === undefined ? this.create(created, commit) : this.move(created, commit);
+      created.carried = false;
+      created.ready = reusable === undefined ? this.create(created, commit) : this.move(created, commit, keepFiles);
       entry = created;
       this.entries.set(key, created);
       created.ready.catch(() => this.entries.get(key) === created && this.entries.delete(key));
@@ -186,10 +196,17 @@ export class WorkerCheckouts implements EvalCheckouts {
    * A pooled worktree at `commit`, as clean as a new one (git/pool.ts checks it), with a new
    * `.git` link so that no record of its earlier experiment is taken for this one
    * (eval/isolation.ts). One that cannot be made clean is replaced by a new one at a new path.
+   * With `keepFiles` (setup.inputs) only the link is new: setup, which knows what its last run
+   * left, keeps its outputs or cleans the worktree (and has it replaced when it cannot).
    */
-  private async move(entry: Entry, commit: string): Promise<void> {
+  private async move(entry: Entry, commit: string, keepFiles: boolean): Promise<void> {
     try {
       if (await poolable(entry.path, entry.gitDir)) {
+        if (keepFiles) {
+          await relinkPooled(entry.path);
+          entry.carried = true;
+          return;
+        }
         await resetPooled(entry.path, commit);
         entry.fresh = true;
         return;

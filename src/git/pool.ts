@@ -14,9 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cleanCheckout, linkTarget, repairWorktreeLink, worktreeLinkOk } from './checkout.js';
+import { cleanCheckout, leftovers, linkTarget, repairWorktreeLink, worktreeLinkOk } from './checkout.js';
 import { InternalError } from '../domain/errors.js';
-import { git } from './exec.js';
 
 /** Pooled worktrees are named for their place in the pool, not for an experiment. */
 export const POOL_NAME = /^pool-\d+$/;
@@ -107,12 +106,22 @@ export async function poolable(worktree: string, gitDir: string): Promise<boolea
  * clean: the caller then replaces it.
  */
 export async function resetPooled(worktree: string, commit: string): Promise<void> {
+  await relinkPooled(worktree);
+  await cleanCheckout(worktree, commit);
+  const left = await leftovers(worktree);
+  if (left.length > 0) throw new InternalError(`${worktree} is not clean after the reset: ${left.slice(0, 3).join(', ')}`, { worktree });
+}
+
+/**
+ * Writes a pooled worktree's `.git` link anew (a new file: a new stamp), so that no record of
+ * the worktree taken for an earlier experiment is found for the next by accident. Its files are
+ * left as they are: `resetPooled` cleans them; a worker that may reuse setup's outputs leaves
+ * that to setup (eval/setup-reuse.ts).
+ */
+export async function relinkPooled(worktree: string): Promise<void> {
   const admin = await linkTarget(worktree);
   if (admin === undefined) throw new InternalError(`${worktree} has no .git link`, { worktree });
   const temporary = join(worktree, `.git.${randomBytes(4).toString('hex')}`);
   await writeFile(temporary, `gitdir: ${admin}\n`);
   await rename(temporary, join(worktree, '.git'));
-  await cleanCheckout(worktree, commit);
-  const left = await git(['status', '--porcelain=v1', '-z', '--ignored=matching', '--untracked-files=normal', '--ignore-submodules=none'], { cwd: worktree });
-  if (left.stdout !== '') throw new InternalError(`${worktree} is not clean after the reset: ${left.stdout.split('\0').slice(0, 3).join(', ')}`, { worktree });
 }

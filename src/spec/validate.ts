@@ -62,6 +62,11 @@ function unwrap(schema: z.ZodType | undefined, value: unknown): z.ZodType | unde
       current = (current.options as z.ZodType[]).find(
         (option) => option instanceof z.ZodObject && (option.shape as Record<string, z.ZodType>)[discriminator]?.safeParse(kind).success === true,
       );
+    } else if (current instanceof z.ZodUnion && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      // `setup`: a command or an object; a mapping is written for the object.
+      const object = (current.options as z.ZodType[]).find((option) => option instanceof z.ZodObject);
+      if (object === undefined) return current;
+      current = object;
     } else {
       return current;
     }

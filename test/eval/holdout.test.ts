@@ -155,6 +155,7 @@ describe('what each sandbox shows of the holdout (bubblewrap)', () => {
     logDir: join(work.path, 'logs'),
     ran: { unsandboxed: false },
     fresh: new Set(),
+    carried: new Set(),
     spec: runSpec(),
     baseCommit: git(repo.path, 'rev-parse', 'HEAD'),
     gitDir: join(repo.path, '.git'),

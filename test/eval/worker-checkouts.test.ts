@@ -3,7 +3,7 @@
  * worker checks them out where it likes, the evaluator (protected files) from the base commit,
  * and a job it has no way to serve ends as a crash whose reason says why.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -81,6 +81,37 @@ describe("the worker's checkouts", () => {
     await checkouts.close();
     expect(existsSync(place.candidate)).toBe(false);
     expect(git(repo.path, 'worktree', 'list')).not.toContain('test-host-1');
+  });
+
+  it('hands a worktree on with its files, uncleaned and with a new .git link, when the spec reuses setup (setup.inputs)', async () => {
+    const checkouts = new WorkerCheckouts({ owner: 'test-host-5', keep: 1 });
+    const withInputs = (experiment: string) =>
+      request({ experiment, spec: specSchema.parse({ objective: 'x', setup: { run: 'true', inputs: ['src/a.txt'] }, bench: { run: 'true', metric: { name: 'score', goal: 'maximize' } } }) });
+    try {
+      const first = await checkouts.open(withInputs('e0001'), never);
+      if (!first.ok) throw new Error(first.reason);
+      expect(first.place.carried.size).toBe(0);
+      const path = first.place.candidate;
+      await writeTree(path, { 'node_modules/dep.js': 'x\n' });
+      const link = statSync(join(path, '.git')).ino;
+      first.place.release({ unsandboxed: false });
+      const second = await checkouts.open(withInputs('e0002'), never);
+      if (!second.ok) throw new Error(second.reason);
+      expect(second.place.candidate).toBe(path);
+      expect([...second.place.carried]).toEqual([path]);
+      expect(second.place.fresh.size).toBe(0);
+      expect(existsSync(join(path, 'node_modules', 'dep.js'))).toBe(true);
+      expect(statSync(join(path, '.git')).ino).not.toBe(link);
+      second.place.release({ unsandboxed: false });
+      // Without inputs the move cleans as ever.
+      const third = await checkouts.open(request({ experiment: 'e0003' }), never);
+      if (!third.ok) throw new Error(third.reason);
+      expect([third.place.candidate, third.place.carried.size, third.place.fresh.has(path)]).toEqual([path, 0, true]);
+      expect(existsSync(join(path, 'node_modules'))).toBe(false);
+      third.place.release({ unsandboxed: false });
+    } finally {
+      await checkouts.close();
+    }
   });
 
   it('keeps an experiment its worktree between stages, and moves an idle one to the next experiment once enough are idle', async () => {
