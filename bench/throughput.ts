@@ -158,7 +158,7 @@ async function startWorkers(root: string, url: string, runId: string, workers: n
     ready.push(
       new Promise<void>((resolve, reject) => {
         let said = '';
-        child.stderr!.on('data', (chunk: Buffer) => {
+        child.stderr.on('data', (chunk: Buffer) => {
           said += chunk.toString();
           if (said.includes(': serving ')) resolve();
         });

@@ -331,9 +331,11 @@ export const specSchema = z
   )
   // One shape for the rest of ratchet: `setup` the command, `setup_inputs` its globs ([] when
   // setup's outputs are never reused).
+  // No `setup` key at all without a command, as before: a spec that went through JSON (run.json,
+  // a job) must equal the one parsed.
   .transform(({ setup, ...spec }) => ({
     ...spec,
-    setup: typeof setup === 'object' ? setup.run : setup,
+    ...(setup === undefined ? {} : { setup: typeof setup === 'object' ? setup.run : setup }),
     setup_inputs: typeof setup === 'object' ? (setup.inputs ?? []) : [],
   }));
 

@@ -28,7 +28,7 @@ beforeEach(async () => {
   logs = await tempDir('ratchet-setup-reuse-');
   base = git(repo.path, 'rev-parse', 'HEAD');
   // One idle worktree is enough to be handed on: each experiment gets the last one's.
-  checkouts = new WorkerCheckouts({ keep: 1 });
+  checkouts = new WorkerCheckouts({ keep: 1, spare: 0 });
 });
 afterEach(async () => {
   await checkouts.close();

@@ -84,7 +84,7 @@ describe("the worker's checkouts", () => {
   });
 
   it('hands a worktree on with its files, uncleaned and with a new .git link, when the spec reuses setup (setup.inputs)', async () => {
-    const checkouts = new WorkerCheckouts({ owner: 'test-host-5', keep: 1 });
+    const checkouts = new WorkerCheckouts({ owner: 'test-host-5', keep: 1, spare: 0 });
     const withInputs = (experiment: string) =>
       request({ experiment, spec: specSchema.parse({ objective: 'x', setup: { run: 'true', inputs: ['src/a.txt'] }, bench: { run: 'true', metric: { name: 'score', goal: 'maximize' } } }) });
     try {
