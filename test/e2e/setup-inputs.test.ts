@@ -52,8 +52,9 @@ describe('a run whose setup has inputs', () => {
     const ran = setupLogs.filter((log) => log.includes('setup in the candidate worktree ('));
     const reused = setupLogs.filter((log) => log.includes('setup reused: inputs unchanged (deps.lock): setup did not run'));
     expect(ran.length + reused.length).toBe(9);
-    // A worker keeps six idle worktrees before it hands one on (git/eval-checkouts.ts).
-    expect([ran.length, reused.length]).toEqual([6, 3]);
+    // A worker keeps its two most recent idle worktrees for their experiments and hands on the
+    // others (git/eval-checkouts.ts, spare): setup runs in the first three, then is reused.
+    expect([ran.length, reused.length]).toEqual([3, 6]);
     // Setup ran in as many worktrees as it ran times: never twice in one.
     const worktrees = new Set(setupLogs.map(worktreeOf));
     expect(worktrees.has(undefined)).toBe(false);
