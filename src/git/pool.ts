@@ -14,7 +14,9 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cleanCheckout, linkTarget, repairWorktreeLink, worktreeLinkOk } from './checkout.js';
+import { linkTarget, repairWorktreeLink, worktreeLinkOk } from './checkout.js';
+import { clearHidingFlags } from './protect.js';
+import { headDetached } from './worktrees.js';
 import { InternalError } from '../domain/errors.js';
 import { git } from './exec.js';
 
@@ -101,7 +103,14 @@ export async function resetPooled(worktree: string, commit: string): Promise<voi
   const temporary = join(worktree, `.git.${randomBytes(4).toString('hex')}`);
   await writeFile(temporary, `gitdir: ${admin}\n`);
   await rename(temporary, join(worktree, '.git'));
-  await cleanCheckout(worktree, commit);
+  // What cleanCheckout (checkout.ts) does, less a spawn: a detached HEAD (as the last experiment
+  // left it) the hard reset moves itself; one on a branch is detached first, or the reset would
+  // move the branch.
+  if (!(await headDetached(worktree))) await git(['update-ref', '--no-deref', 'HEAD', commit], { cwd: worktree });
+  await clearHidingFlags(worktree, ['**']);
+  await git(['reset', '--quiet', '--hard', commit], { cwd: worktree });
+  // -ff: nested repositories too; -x: ignored files (build output, an agent's node_modules).
+  await git(['clean', '-ffdxq'], { cwd: worktree });
   const left = await git(['status', '--porcelain=v1', '-z', '--ignored=matching', '--untracked-files=normal', '--ignore-submodules=none'], { cwd: worktree });
   if (left.stdout !== '') throw new InternalError(`${worktree} is not clean after the reset: ${left.stdout.split('\0').slice(0, 3).join(', ')}`, { worktree });
 }
