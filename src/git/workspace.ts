@@ -47,6 +47,12 @@ export class GitWorkspace implements Workspace {
    * was a commit stays one: asking git again (a spawn per experiment) would tell nothing new.
    */
   private readonly commits = new Set<string>();
+  /**
+   * Where this workspace last pointed each experiment's ref. A guess, never trusted alone: the
+   * commit's ref update names it as the old value, so a ref moved meanwhile fails the update
+   * and the commit is made again from where the ref really is.
+   */
+  private readonly pointed = new Map<string, string>();
 
   private constructor(
     readonly repo: string,
@@ -163,6 +169,7 @@ export class GitWorkspace implements Workspace {
   private async pointRef(ref: string, commit: string, name: string): Promise<void> {
     const moved = await git(['update-ref', '-m', `ratchet: worktree ${name}`, ref, commit], { cwd: this.repo, allowFailure: true });
     if (moved.exitCode !== 0) throw new InternalError(`could not point ${ref} at ${commit}: ${moved.stderr.trim()}`, { ref, commit });
+    this.pointed.set(ref, commit);
   }
 
   /** The slow part, outside the lock: fill the index and the files. */
@@ -186,7 +193,8 @@ export class GitWorkspace implements Workspace {
    */
   async commitAll(worktree: Worktree, message: string, options: { exclude?: ReadonlySet<string>; maxPatchBytes?: number } = {}): Promise<CandidateCommit | undefined> {
     const cwd = worktree.path;
-    const parent = await this.readRef(worktree.ref);
+    const known = this.pointed.get(worktree.ref);
+    const parent = known ?? (await this.readRef(worktree.ref));
     if (parent === undefined) throw new InternalError(`${worktree.ref} does not exist`, { ref: worktree.ref, worktree: cwd });
     // The index back at the parent, so only the listed paths (not an agent's staging) get
     // committed; the status that lists them looks at the files, so no refresh of them all here.
@@ -199,7 +207,12 @@ export class GitWorkspace implements Workspace {
       await git(['reset', '--quiet', '--no-refresh'], { cwd });
     }
     const files = await listChangedPaths(cwd, options.exclude);
-    if (files.length === 0) return undefined;
+    if (files.length === 0) {
+      // Nothing against the guessed parent is only an answer if the guess is right.
+      if (known === undefined || (await this.readRef(worktree.ref)) === known) return undefined;
+      this.pointed.delete(worktree.ref);
+      return this.commitAll(worktree, message, options);
+    }
     await git(['add', '--all', '--pathspec-from-file=-', '--pathspec-file-nul'], { cwd, input: files.join('\0'), env: LITERAL_PATHSPECS });
     const tree = (await git(['write-tree'], { cwd })).stdout;
     // commit-tree runs no hooks and takes the message verbatim (a leading `#` stays).
@@ -210,17 +223,26 @@ export class GitWorkspace implements Workspace {
         env: RATCHET_IDENTITY,
       })
     ).stdout;
-    await this.locked(() =>
+    const moved = await this.locked(() =>
       git(['update-ref', '--stdin', '-m', 'ratchet: commit'], {
         cwd,
         input: `option no-deref\nupdate HEAD ${commit} ${parent}\nupdate ${worktree.ref} ${commit} ${parent}\n`,
+        allowFailure: known !== undefined,
       }),
     );
+    if (moved.exitCode !== 0) {
+      // The ref is not where this workspace left it: once more, from where git says it is.
+      this.pointed.delete(worktree.ref);
+      return this.commitAll(worktree, message, options);
+    }
+    this.pointed.set(worktree.ref, commit);
     this.commits.add(commit);
     return describeCommit(cwd, parent, commit, options.maxPatchBytes === undefined ? {} : { maxPatchBytes: options.maxPatchBytes });
   }
 
   reapply(worktree: Worktree, commit: string, onto: string, options: { maxPatchBytes?: number } = {}): Promise<Reapplied> {
+    // The re-apply moves the ref itself.
+    this.pointed.delete(worktree.ref);
     return reapplyCommit(worktree, commit, onto, (fn) => this.locked(fn), options);
   }
 
@@ -230,6 +252,7 @@ export class GitWorkspace implements Workspace {
       await this.refuseCheckedOut(ref);
       const args = ['update-ref', '-m', 'ratchet: update', ref, commit, ...(expected === undefined ? [] : [expected])];
       const result = await git(args, { cwd: this.repo, allowFailure: true });
+      this.pointed.delete(ref);
       if (result.exitCode === 0) return;
       const actual = await this.readRef(ref);
       const why = expected !== undefined && actual !== expected ? `it is at ${actual ?? 'nothing'}, not ${expected}` : result.stderr.trim();

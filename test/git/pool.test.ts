@@ -80,6 +80,21 @@ describe('the worktree pool', () => {
     expect(git(t.repo, 'rev-parse', 'refs/heads/agent-branch')).toBe(t.head);
   });
 
+  it('commits on top of where the experiment ref is, even when something else moved it after the worktree was made', async () => {
+    const t = await setUp();
+    const wt = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
+    const moved = writeAndCommit(t.repo, 'README.md', '# moved on\n');
+    git(t.repo, 'update-ref', experimentRef('run1', 1), moved);
+    await writeFile(join(wt.path, 'src/sort.js'), 'changed\n');
+    const candidate = await t.pooled.commitAll(wt, 'faster');
+    expect(git(t.repo, 'rev-parse', `${candidate!.commit}^`)).toBe(moved);
+    expect(git(t.repo, 'rev-parse', experimentRef('run1', 1))).toBe(candidate!.commit);
+    // Untouched files are no change against where the worktree was made, but are one against the moved ref.
+    const again = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: t.head, name: 'e0002' });
+    git(t.repo, 'update-ref', experimentRef('run1', 2), moved);
+    expect((await t.pooled.commitAll(again, 'back'))?.files).toEqual(['README.md']);
+  });
+
   it('refuses to move a branch checked out in a linked worktree of the user', async () => {
     const t = await setUp();
     git(t.repo, 'branch', 'theirs');
