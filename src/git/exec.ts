@@ -65,12 +65,27 @@ export interface GitResult {
   stderr: string;
 }
 
+/**
+ * process.env without the redirecting variables, copied once: copying it on every call was a
+ * large share of the orchestrator's time (git runs many times per experiment). Nothing in
+ * ratchet sets process.env after start-up; a test that does can call `resetGitEnv`.
+ */
+let baseEnv: Record<string, string> | undefined;
+
 function gitEnv(extra: Record<string, string> | undefined): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !REDIRECTING_ENV.has(name)) env[name] = value;
+  if (baseEnv === undefined) {
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(process.env)) {
+      if (value !== undefined && !REDIRECTING_ENV.has(name)) env[name] = value;
+    }
+    baseEnv = { ...env, ...FIXED_ENV };
   }
-  return { ...env, ...FIXED_ENV, ...extra };
+  return extra === undefined ? baseEnv : { ...baseEnv, ...extra };
+}
+
+/** Forget the copy of process.env (for a test that changes it). */
+export function resetGitEnv(): void {
+  baseEnv = undefined;
 }
 
 /** How git ran: its exit code, or (undefined) why it could not run or finish. */

@@ -69,15 +69,21 @@ interface RawEntry {
   path: string;
 }
 
-/** `git diff --raw -z`: `:oldmode newmode oldsha newsha status NUL path NUL`. */
-async function rawEntries(cwd: string, parent: string, commit: string): Promise<RawEntry[]> {
-  const raw = splitNul((await git(['diff', '--raw', '-z', '--no-abbrev', ...COMMON, parent, commit, '--'], { cwd })).stdout);
-  const entries: RawEntry[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const [, newMode = '', oldSha = '', newSha = ''] = (raw[i] ?? '').slice(1).split(' ');
-    entries.push({ newMode, oldSha, newSha, path: raw[i + 1] ?? '' });
+/**
+ * `git diff --raw --numstat -z` in one run (one spawn fewer per commit): every raw record first,
+ * `:oldmode newmode oldsha newsha status NUL path NUL`, then every numstat record,
+ * `added TAB deleted TAB path NUL`. A raw header starts with `:` and a numstat record never does
+ * (it starts with a count or `-`); a path that starts with `:` is read as the header's path.
+ */
+async function rawAndNumstat(cwd: string, parent: string, commit: string): Promise<{ raw: RawEntry[]; numstat: string[] }> {
+  const fields = splitNul((await git(['diff', '--raw', '--numstat', '-z', '--no-abbrev', ...COMMON, parent, commit, '--'], { cwd })).stdout);
+  const raw: RawEntry[] = [];
+  let i = 0;
+  for (; i + 1 < fields.length && fields[i]?.startsWith(':') === true; i += 2) {
+    const [, newMode = '', oldSha = '', newSha = ''] = (fields[i] ?? '').slice(1).split(' ');
+    raw.push({ newMode, oldSha, newSha, path: fields[i + 1] ?? '' });
   }
-  return entries;
+  return { raw, numstat: fields.slice(i) };
 }
 
 /** Contents (symlink targets) or sizes of blobs, in one `cat-file --batch` each. */
@@ -109,14 +115,13 @@ export interface DescribeOptions {
 }
 
 export async function describeCommit(cwd: string, parent: string, commit: string, options: DescribeOptions = {}): Promise<CandidateCommit> {
-  // Independent reads: side by side, so the commit waits for the slower of the two only.
-  const [numstat, raw] = await Promise.all([git(['diff', ...COMMON, '--numstat', '-z', parent, commit, '--'], { cwd }), rawEntries(cwd, parent, commit)]);
+  const { raw, numstat } = await rawAndNumstat(cwd, parent, commit);
   const files: string[] = [];
   const textFiles: string[] = [];
   const binary: string[] = [];
   let insertions = 0;
   let deletions = 0;
-  for (const record of splitNul(numstat.stdout)) {
+  for (const record of numstat) {
     // `added<TAB>deleted<TAB>path`; binary files count `-`, no lines. Paths may hold tabs.
     const first = record.indexOf('\t');
     const second = record.indexOf('\t', first + 1);

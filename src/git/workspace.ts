@@ -20,7 +20,7 @@ import { poolable, POOL_NAME, resetPooled, WorktreePool } from './pool.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { undoCheckoutChanges } from './user-checkout.js';
 import type { RepoSnapshot } from '../domain/workspace.js';
-import { canonical, exists, isInside, listWorktrees, moveAside, scanRoot } from './worktrees.js';
+import { canonical, checkedOutBranches, exists, headDetached, isInside, listWorktrees, moveAside, scanRoot } from './worktrees.js';
 
 /** Where a run's worktrees live by default: inside the git dir, out of the user's sight. */
 export function defaultWorktreeRoot(repoGitDir: string, runId: string): string {
@@ -42,6 +42,18 @@ export interface OpenOptions {
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 
 export class GitWorkspace implements Workspace {
+  /**
+   * Commit ids this workspace verified or made. An object's id names its content, so one that
+   * was a commit stays one: asking git again (a spawn per experiment) would tell nothing new.
+   */
+  private readonly commits = new Set<string>();
+  /**
+   * Where this workspace last pointed each experiment's ref. A guess, never trusted alone: the
+   * commit's ref update names it as the old value, so a ref moved meanwhile fails the update
+   * and the commit is made again from where the ref really is.
+   */
+  private readonly pointed = new Map<string, string>();
+
   private constructor(
     readonly repo: string,
     /** The common git dir (`git rev-parse --git-common-dir`), shared by all worktrees. */
@@ -88,6 +100,7 @@ export class GitWorkspace implements Workspace {
   async resolve(rev: string): Promise<string> {
     const result = await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], { cwd: this.repo, allowFailure: true });
     if (result.exitCode !== 0) throw new UserError(`${rev} is not a commit of ${this.repo}`, { fields: { rev, repo: this.repo } });
+    this.commits.add(result.stdout);
     return result.stdout;
   }
 
@@ -156,6 +169,7 @@ export class GitWorkspace implements Workspace {
   private async pointRef(ref: string, commit: string, name: string): Promise<void> {
     const moved = await git(['update-ref', '-m', `ratchet: worktree ${name}`, ref, commit], { cwd: this.repo, allowFailure: true });
     if (moved.exitCode !== 0) throw new InternalError(`could not point ${ref} at ${commit}: ${moved.stderr.trim()}`, { ref, commit });
+    this.pointed.set(ref, commit);
   }
 
   /** The slow part, outside the lock: fill the index and the files. */
@@ -179,14 +193,26 @@ export class GitWorkspace implements Workspace {
    */
   async commitAll(worktree: Worktree, message: string, options: { exclude?: ReadonlySet<string>; maxPatchBytes?: number } = {}): Promise<CandidateCommit | undefined> {
     const cwd = worktree.path;
-    const parent = await this.readRef(worktree.ref);
+    const known = this.pointed.get(worktree.ref);
+    const parent = known ?? (await this.readRef(worktree.ref));
     if (parent === undefined) throw new InternalError(`${worktree.ref} does not exist`, { ref: worktree.ref, worktree: cwd });
-    await git(['update-ref', '--no-deref', 'HEAD', parent], { cwd });
-    // The index back at HEAD, so only the listed paths (not an agent's staging) get committed;
-    // the status that lists them looks at the files, so no refresh of them all here.
-    await git(['reset', '--quiet', '--no-refresh'], { cwd });
+    // The index back at the parent, so only the listed paths (not an agent's staging) get
+    // committed; the status that lists them looks at the files, so no refresh of them all here.
+    // A detached HEAD the reset moves itself; one on a branch (an agent's checkout) is detached
+    // first, so that the reset cannot move the branch.
+    if (await headDetached(cwd)) {
+      await git(['reset', '--quiet', '--no-refresh', parent, '--'], { cwd });
+    } else {
+      await git(['update-ref', '--no-deref', 'HEAD', parent], { cwd });
+      await git(['reset', '--quiet', '--no-refresh'], { cwd });
+    }
     const files = await listChangedPaths(cwd, options.exclude);
-    if (files.length === 0) return undefined;
+    if (files.length === 0) {
+      // Nothing against the guessed parent is only an answer if the guess is right.
+      if (known === undefined || (await this.readRef(worktree.ref)) === known) return undefined;
+      this.pointed.delete(worktree.ref);
+      return this.commitAll(worktree, message, options);
+    }
     await git(['add', '--all', '--pathspec-from-file=-', '--pathspec-file-nul'], { cwd, input: files.join('\0'), env: LITERAL_PATHSPECS });
     const tree = (await git(['write-tree'], { cwd })).stdout;
     // commit-tree runs no hooks and takes the message verbatim (a leading `#` stays).
@@ -197,16 +223,26 @@ export class GitWorkspace implements Workspace {
         env: RATCHET_IDENTITY,
       })
     ).stdout;
-    await this.locked(() =>
+    const moved = await this.locked(() =>
       git(['update-ref', '--stdin', '-m', 'ratchet: commit'], {
         cwd,
         input: `option no-deref\nupdate HEAD ${commit} ${parent}\nupdate ${worktree.ref} ${commit} ${parent}\n`,
+        allowFailure: known !== undefined,
       }),
     );
+    if (moved.exitCode !== 0) {
+      // The ref is not where this workspace left it: once more, from where git says it is.
+      this.pointed.delete(worktree.ref);
+      return this.commitAll(worktree, message, options);
+    }
+    this.pointed.set(worktree.ref, commit);
+    this.commits.add(commit);
     return describeCommit(cwd, parent, commit, options.maxPatchBytes === undefined ? {} : { maxPatchBytes: options.maxPatchBytes });
   }
 
   reapply(worktree: Worktree, commit: string, onto: string, options: { maxPatchBytes?: number } = {}): Promise<Reapplied> {
+    // The re-apply moves the ref itself.
+    this.pointed.delete(worktree.ref);
     return reapplyCommit(worktree, commit, onto, (fn) => this.locked(fn), options);
   }
 
@@ -216,6 +252,7 @@ export class GitWorkspace implements Workspace {
       await this.refuseCheckedOut(ref);
       const args = ['update-ref', '-m', 'ratchet: update', ref, commit, ...(expected === undefined ? [] : [expected])];
       const result = await git(args, { cwd: this.repo, allowFailure: true });
+      this.pointed.delete(ref);
       if (result.exitCode === 0) return;
       const actual = await this.readRef(ref);
       const why = expected !== undefined && actual !== expected ? `it is at ${actual ?? 'nothing'}, not ${expected}` : result.stderr.trim();
@@ -322,13 +359,18 @@ export class GitWorkspace implements Workspace {
   }
 
   private async commitOf(rev: string): Promise<string> {
+    if (this.commits.has(rev)) return rev;
     const result = await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], { cwd: this.repo, allowFailure: true });
     if (result.exitCode !== 0) throw new InternalError(`${rev} is not a commit of ${this.repo}`, { rev });
+    this.commits.add(result.stdout);
     return result.stdout;
   }
 
   /** Moving a branch that a checkout has open would change that checkout under its owner. Call under the lock. */
   private async refuseCheckedOut(ref: string): Promise<void> {
+    // The HEAD files answer without a spawn of git; git is asked when they cannot, or to name the holder.
+    const branches = await checkedOutBranches(this.gitDir);
+    if (branches !== undefined && !branches.has(ref)) return;
     const holder = (await listWorktrees(this.repo)).find((w) => w.branch === ref);
     if (holder !== undefined) {
       throw new UserError(`${ref} is checked out at ${holder.path}; ratchet will not move it`, {

@@ -3,8 +3,9 @@
  * aside so that deleting its (possibly huge) content can happen outside the repository lock.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, readdir, realpath, rename } from 'node:fs/promises';
+import { lstat, readdir, readFile, realpath, rename } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { linkTarget } from './checkout.js';
 import { git, splitNul } from './exec.js';
 
 export interface ListedWorktree {
@@ -30,6 +31,46 @@ export async function listWorktrees(repo: string): Promise<ListedWorktree[]> {
     }
   }
   return worktrees;
+}
+
+const SYMREF = /^ref: (refs\/\S+)\n?$/;
+/** A HEAD file that holds a commit id alone: detached. */
+const DETACHED = /^[0-9a-f]{40}(?:[0-9a-f]{24})?\n?$/;
+
+/**
+ * The branches checked out in any worktree, read from the HEAD files `worktree list` reads
+ * (`<gitDir>/HEAD`, `<gitDir>/worktrees/<id>/HEAD`) without a spawn of git, which from the
+ * orchestrator costs more than the reads. A worktree admin folder git would skip (no `gitdir`)
+ * is counted too, which can only refuse more. Undefined when a HEAD is neither a branch nor a
+ * commit, or the refs live in a reftable (HEAD files are then placeholders): ask git instead.
+ */
+export async function checkedOutBranches(gitDir: string): Promise<Set<string> | undefined> {
+  if (await exists(join(gitDir, 'reftable'))) return undefined;
+  const admins = await readdir(join(gitDir, 'worktrees')).catch(() => [] as string[]);
+  const heads = [join(gitDir, 'HEAD'), ...admins.map((name) => join(gitDir, 'worktrees', name, 'HEAD'))];
+  const branches = new Set<string>();
+  for (const head of heads) {
+    const text = await readFile(head, 'utf8').catch(() => undefined);
+    if (text === undefined) {
+      if (head === heads[0]) return undefined;
+      continue; // an admin folder without HEAD is not a worktree git lists
+    }
+    const branch = SYMREF.exec(text)?.[1];
+    if (branch !== undefined) branches.add(branch);
+    else if (!DETACHED.test(text)) return undefined;
+  }
+  return branches;
+}
+
+/**
+ * Whether the linked worktree's HEAD is detached (as ratchet leaves it), read through its `.git`
+ * link as git reads it. False when it names a branch or cannot be read.
+ */
+export async function headDetached(worktree: string): Promise<boolean> {
+  const admin = await linkTarget(worktree);
+  if (admin === undefined) return false;
+  const text = await readFile(join(admin, 'HEAD'), 'utf8').catch(() => '');
+  return DETACHED.test(text);
 }
 
 /** The real path of `path`, or of its nearest existing ancestor joined with the rest. */

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/domain/errors.js';
-import { git, gitBytes } from '../../src/git/exec.js';
+import { git, gitBytes, resetGitEnv } from '../../src/git/exec.js';
 import { tempDir } from '../helpers/gitdir.js';
 
 let dir: { path: string; cleanup: () => Promise<void> };
@@ -48,12 +48,14 @@ describe('git()', () => {
     await expect(git(['status'], { cwd: join(dir.path, 'gone') })).rejects.toThrow(/could not run in .*gone/);
     const saved = process.env['PATH'];
     process.env['PATH'] = join(dir.path, 'empty-bin');
+    resetGitEnv(); // git's environment is a copy of process.env made once
     try {
       const error = await git(['status'], { cwd: dir.path }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(UserError);
       expect((error as UserError).message).toBe('git is not installed or not on PATH');
     } finally {
       process.env['PATH'] = saved;
+      resetGitEnv();
     }
   });
 });

@@ -62,6 +62,48 @@ describe('the worktree pool', () => {
     expect(listedWorktrees(t.repo)).toHaveLength(2);
   });
 
+  it('leaves a branch the agent checked out in its worktree where it was, on commit and on the next hand-out', async () => {
+    const t = await setUp();
+    const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
+    git(first.path, 'checkout', '-q', '-b', 'agent-branch');
+    await writeFile(join(first.path, 'src/sort.js'), 'changed\n');
+    const candidate = await t.pooled.commitAll(first, 'faster');
+    expect(git(t.repo, 'rev-parse', `${candidate!.commit}^`)).toBe(t.head);
+    expect(git(t.repo, 'rev-parse', 'refs/heads/agent-branch')).toBe(t.head);
+    git(first.path, 'checkout', '-q', 'agent-branch');
+    await t.pooled.removeWorktree(first.path);
+    const next = writeAndCommit(t.repo, 'README.md', '# moved on\n');
+    const second = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: next, name: 'e0002' });
+    expect(second.path).toBe(first.path);
+    expect(git(second.path, 'rev-parse', 'HEAD')).toBe(next);
+    expect(git(second.path, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('HEAD');
+    expect(git(t.repo, 'rev-parse', 'refs/heads/agent-branch')).toBe(t.head);
+  });
+
+  it('commits on top of where the experiment ref is, even when something else moved it after the worktree was made', async () => {
+    const t = await setUp();
+    const wt = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
+    const moved = writeAndCommit(t.repo, 'README.md', '# moved on\n');
+    git(t.repo, 'update-ref', experimentRef('run1', 1), moved);
+    await writeFile(join(wt.path, 'src/sort.js'), 'changed\n');
+    const candidate = await t.pooled.commitAll(wt, 'faster');
+    expect(git(t.repo, 'rev-parse', `${candidate!.commit}^`)).toBe(moved);
+    expect(git(t.repo, 'rev-parse', experimentRef('run1', 1))).toBe(candidate!.commit);
+    // Untouched files are no change against where the worktree was made, but are one against the moved ref.
+    const again = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: t.head, name: 'e0002' });
+    git(t.repo, 'update-ref', experimentRef('run1', 2), moved);
+    expect((await t.pooled.commitAll(again, 'back'))?.files).toEqual(['README.md']);
+  });
+
+  it('refuses to move a branch checked out in a linked worktree of the user', async () => {
+    const t = await setUp();
+    git(t.repo, 'branch', 'theirs');
+    const theirs = join(t.repo, '..', `${basename(t.repo)}-theirs`);
+    git(t.repo, 'worktree', 'add', '-q', theirs, 'theirs');
+    cleanups.push(() => rm(theirs, { recursive: true, force: true }));
+    await expect(t.pooled.createWorktree({ ref: 'refs/heads/theirs', commit: t.head, name: 'x' })).rejects.toThrow(/refs\/heads\/theirs is checked out at .*-theirs/);
+  });
+
   it('replaces a pooled worktree whose git link cannot be repaired', async () => {
     const t = await setUp();
     const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InternalError, UserError } from '../../src/domain/errors.js';
 import { defaultWorktreeRoot, GitWorkspace } from '../../src/git/workspace.js';
+import { resetGitEnv } from '../../src/git/exec.js';
 import { git, gitdir, tempDir } from '../helpers/gitdir.js';
 import { experimentRef, target, type Target } from './fixtures/repo.js';
 
@@ -168,6 +169,8 @@ describe('commitAll', () => {
     cleanups.push(home.cleanup);
     const saved = { HOME: process.env.HOME, XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME, GIT_CONFIG_NOSYSTEM: process.env.GIT_CONFIG_NOSYSTEM };
     Object.assign(process.env, { HOME: home.path, XDG_CONFIG_HOME: home.path, GIT_CONFIG_NOSYSTEM: '1' });
+    // git's environment is a copy of process.env made once: made again from the one set here.
+    resetGitEnv();
     try {
       const wt = await ws.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
       await writeFile(join(wt.path, 'src/sort.js'), 'changed\n');
@@ -180,6 +183,7 @@ describe('commitAll', () => {
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;
       }
+      resetGitEnv();
     }
     expect(existsSync(marker)).toBe(false);
   });
