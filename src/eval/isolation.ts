@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js';
 import type { RepoSnapshot } from '../domain/workspace.js';
 import type { EvaluationRequest, StageKind } from '../domain/evaluation.js';
+import type { BenchSlot } from './stage-results.js';
 
 /** A request with the place this worker runs it in: its repository and its own worktrees. */
 export interface LocatedRequest extends EvaluationRequest {
@@ -22,6 +23,8 @@ export interface LocatedRequest extends EvaluationRequest {
   parentWorktree: string | undefined;
   /** The worker's folder for this experiment's stage logs (sent on to the run folder by the queue). */
   logDir: string;
+  /** The worker's bench slot, lent to the stage (stage-results.ts, StageExecutor); none: the stage holds one already. */
+  benchSlot?: BenchSlot | undefined;
   /** Worktrees clean at their commit with no stage run in them since (EvalPlace.fresh). */
   fresh: ReadonlySet<string>;
   /** Worktrees handed over uncleaned from an earlier experiment (EvalPlace.carried). */

@@ -5,8 +5,20 @@ import type { BenchSample, EvaluationRequest, StageKind, StageOutcome, StageStat
 import { formatDuration } from '../domain/duration.js';
 import type { StageResult } from '../domain/job.js';
 
-/** Runs one stage of a request; its log goes to `<logDir>/<stage>.log`, a folder of the worker's. */
-export type StageExecutor = (request: EvaluationRequest, stage: StageKind, signal: AbortSignal, logDir: string) => Promise<StageResult>;
+/**
+ * A bench slot of the worker (queue/worker.ts), taken for as long as the bench's own commands
+ * run; the function it resolves to gives it back.
+ */
+export type BenchSlot = () => Promise<() => void>;
+
+/**
+ * Runs one stage of a request; its log goes to `<logDir>/<stage>.log`, a folder of the worker's.
+ * One that `takesBenchSlot` is lent the worker's `benchSlot` and takes it itself, after its
+ * worktrees are ready, so a slot waits for no checkout; any other runs holding a slot throughout.
+ */
+export type StageExecutor = ((request: EvaluationRequest, stage: StageKind, signal: AbortSignal, logDir: string, benchSlot?: BenchSlot) => Promise<StageResult>) & {
+  takesBenchSlot?: boolean;
+};
 
 /**
  * Consulted after each bench round (a candidate run, and its parent's when A/B) with the samples

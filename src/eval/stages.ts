@@ -240,7 +240,14 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     const watched = await mayRunUnsandboxed(request);
     const before = watched ? await guard.snapshotRepo(request.gitDir, { checkout: true }) : undefined;
     const ran = { unsandboxed: false };
-    const result = await measure(request, stage, spec, plan, sides, log, signal, ran);
+    // The slot for the measured runs alone: the next bench's worktrees are made ready while this one runs.
+    const giveBack = await (request.benchSlot?.() ?? Promise.resolve(() => undefined));
+    let result: StageResult;
+    try {
+      result = await measure(request, stage, spec, plan, sides, log, signal, ran);
+    } finally {
+      giveBack();
+    }
     const violation = (await stageViolations(guard, request, stage, sides, before, ran.unsandboxed)) ?? unwatched(stage, ran.unsandboxed, watched);
     return violation === undefined ? result : rejectedStage(stage, violation);
   }
@@ -328,7 +335,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     return bench(request, signal);
   };
 
-  return async (request, stage, signal, logDir) => {
+  const executor: StageExecutor = async (request, stage, signal, logDir, benchSlot) => {
     throwIfAborted(signal);
     const opened = await checkouts.open(request, signal);
     // Not a failure of the candidate: this worker has no way to the commits. Said as a verdict's reason.
@@ -336,9 +343,11 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     const { place } = opened;
     const ran: { unsandboxed: boolean; unfit?: boolean } = { unsandboxed: false };
     try {
-      return await run({ ...request, gitDir: place.gitDir, worktree: place.candidate, parentWorktree: place.parent, logDir, ran, fresh: place.fresh, carried: place.carried }, stage, signal);
+      return await run({ ...request, gitDir: place.gitDir, worktree: place.candidate, parentWorktree: place.parent, logDir, ran, fresh: place.fresh, carried: place.carried, benchSlot }, stage, signal);
     } finally {
       place.release(ran);
     }
   };
+  executor.takesBenchSlot = true;
+  return executor;
 }

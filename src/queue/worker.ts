@@ -111,6 +111,8 @@ class WorkerPool {
   /** What this worker's results say ran them. */
   private readonly name: string;
   private readonly badRunIds = new Set<string>();
+  /** The executor takes its bench slot itself, after its worktrees are ready (eval/stage-results.ts). */
+  private readonly lendsSlots: boolean;
   private syncing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
@@ -123,6 +125,7 @@ class WorkerPool {
   ) {
     this.onError = options.onError ?? (() => undefined);
     this.benchSlots = new Slots(Math.max(1, options.benchSlots ?? 1));
+    this.lendsSlots = options.executor.takesBenchSlot === true;
     this.name = options.name ?? hostname();
     // One process among the workers of a name: BullMQ's worker name, and where its logs go.
     this.workerName = `${this.name}-${process.pid}`;
@@ -179,8 +182,10 @@ class WorkerPool {
       const worker = new Worker<unknown, StageReply>(name, this.processor(run, role), {
         connection: workerRedisOptions(this.options.connection),
         prefix: this.prefix,
-        // Benches one per slot, so their timings do not disturb each other.
-        concurrency: role === 'bench' ? this.benchSlots.size : Math.max(1, this.options.concurrency ?? 2),
+        // Benches one per slot, so their timings do not disturb each other. An executor that takes
+        // the slot itself once its worktrees are ready gets one more job per slot: the next
+        // bench's checkout is made while this one runs, and the slot passes on without waiting.
+        concurrency: role === 'bench' ? this.benchSlots.size * (this.lendsSlots ? 2 : 1) : Math.max(1, this.options.concurrency ?? 2),
         name: this.workerName,
         ...LOCK_SETTINGS,
       });
@@ -212,7 +217,9 @@ class WorkerPool {
       const owner = await runSession(this.client, run.runId, this.prefix);
       if (owner !== undefined && owner !== data.session) throw new Error(SUPERSEDED);
 
-      const release = stageQueue(data.stage) === 'bench' ? await this.benchSlots.acquire(abort) : undefined;
+      const bench = stageQueue(data.stage) === 'bench';
+      const release = bench && !this.lendsSlots ? await this.benchSlots.acquire(abort) : undefined;
+      const lent = bench && this.lendsSlots ? () => this.benchSlots.acquire(abort) : undefined;
       let outcome: { ok: true; result: StageResult } | { ok: false; error: unknown } | undefined;
       const logDir = join(this.logRoot, run.runId, data.request.experiment);
       const logFile = join(logDir, `${data.stage}.log`);
@@ -221,7 +228,7 @@ class WorkerPool {
         await mkdir(logDir, { recursive: true, mode: 0o700 });
         shipper = new LogShipper(this.client, logStreamKey(this.prefix, job.id ?? ''), logFile, `worker ${this.workerName} at ${logFile}`, this.onError);
         await shipper.start();
-        if (!abort.aborted) outcome = { ok: true, result: await this.options.executor(data.request, data.stage, abort, logDir) };
+        if (!abort.aborted) outcome = { ok: true, result: await this.options.executor(data.request, data.stage, abort, logDir, lent) };
       } catch (error) {
         outcome = { ok: false, error };
       } finally {

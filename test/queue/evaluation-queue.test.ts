@@ -338,6 +338,37 @@ describe('BullEvaluationQueue with a worker', () => {
     expect(most).toBe(1);
   });
 
+  it('lends its bench slot to an executor that takes it once ready: the next bench prepares meanwhile, and never two measure at once', async () => {
+    const run = newRunId();
+    let measuring = 0;
+    let most = 0;
+    const prepared: number[] = [];
+    const measured: { from: number; to: number }[] = [];
+    const executor: StageExecutor = async (_, stage, _signal, _logDir, benchSlot) => {
+      if (stage !== 'bench') return stageResult(stage);
+      await new Promise((r) => setTimeout(r, 50)); // its worktrees made ready
+      prepared.push(Date.now());
+      const giveBack = await benchSlot!();
+      measuring++;
+      most = Math.max(most, measuring);
+      const from = Date.now();
+      await new Promise((r) => setTimeout(r, 200));
+      measured.push({ from, to: Date.now() });
+      measuring--;
+      giveBack();
+      return stageResult(stage);
+    };
+    executor.takesBenchSlot = true;
+    await openWorker([run], executor);
+    const queue = openQueue();
+
+    await Promise.all(['e0001', 'e0002', 'e0003'].map((exp) => queue.evaluate(request(run, exp), never)));
+
+    expect(most).toBe(1);
+    // The second bench was ready before the first had measured: the slot waited for no checkout.
+    expect(prepared[1]!).toBeLessThan(measured[0]!.to);
+  });
+
   it('runs as many benches at once as the worker has bench slots, and no more', async () => {
     const runs = [newRunId(), newRunId()];
     let running = 0;
