@@ -17,6 +17,7 @@ import { commandLimits } from '../domain/spec.js';
 import { checkoutsOf, RecordCache, restoreCheckout, stageViolations, type Checkout, type LocatedRequest } from './isolation.js';
 import { failureOf, outcome, ratchetEnv, rejectedStage, tailLines, type BenchPolicy, type StageExecutor } from './stage-results.js';
 import type { StageResult } from '../domain/job.js';
+import type { RepoSnapshot } from '../domain/workspace.js';
 import { stageSandbox } from './stage-sandbox.js';
 import { reuseSetup, SetupMemory } from './setup-reuse.js';
 import type { BenchSpec } from '../domain/spec.js';
@@ -67,6 +68,11 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
    */
   const mayRunUnsandboxed = async (request: LocatedRequest): Promise<boolean> =>
     request.spec.sandbox === 'none' || (request.spec.sandbox === 'auto' && !((await options.sandboxWorks?.()) ?? false));
+  /** Before a stage: whether it is watched, and (then) the repository and user's checkout as they were. */
+  const watchFor = async (request: LocatedRequest): Promise<{ watched: boolean; before: RepoSnapshot | undefined }> => {
+    const watched = await mayRunUnsandboxed(request);
+    return { watched, before: watched ? await guard.snapshotRepo(request.gitDir, { checkout: true }) : undefined };
+  };
   // The worktrees as setup left them: a parent set up once (often when it was itself the
   // candidate) is not set up again by every candidate built on it.
   const records = new RecordCache();
@@ -187,8 +193,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     const [own] = checkoutsOf(request, false);
     const ready = await prepare(request, 'checks', own!, log, signal);
     if (!ready.ok) return ready.result;
-    const watched = await mayRunUnsandboxed(request);
-    const before = watched ? await guard.snapshotRepo(request.gitDir, { checkout: true }) : undefined;
+    const { watched, before } = await watchFor(request);
     const all = request.spec.checks;
     const outcomes: StageOutcome[] = [];
     let failureTail: string | undefined;
@@ -237,8 +242,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
       if (!ready.ok) return ready.result;
       sides.push({ checkout, record: ready.record });
     }
-    const watched = await mayRunUnsandboxed(request);
-    const before = watched ? await guard.snapshotRepo(request.gitDir, { checkout: true }) : undefined;
+    const { watched, before } = await watchFor(request);
     const ran = { unsandboxed: false };
     // The slot for the measured runs alone: the next bench's worktrees are made ready while this one runs.
     const giveBack = await (request.benchSlot?.() ?? Promise.resolve(() => undefined));

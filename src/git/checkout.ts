@@ -56,7 +56,10 @@ async function resetHeadAndIndex(worktree: string, commit: string): Promise<void
 
 /** The worktree exactly at `commit`: tracked files restored, every untracked and ignored file gone. */
 export async function cleanCheckout(worktree: string, commit: string): Promise<void> {
-  await resetHead(worktree, commit);
+  // A detached HEAD (as ratchet leaves it) the hard reset moves itself, a spawn less; one on a
+  // branch is detached first, or the reset would move the branch.
+  if (await headDetached(worktree)) await clearHidingFlags(worktree, ['**']);
+  else await resetHead(worktree, commit);
   await git(['reset', '--quiet', '--hard', commit], { cwd: worktree });
   // -ff: nested repositories too; -x: ignored files (build output, an agent's node_modules).
   await git(['clean', '-ffdxq'], { cwd: worktree });
@@ -202,6 +205,20 @@ export async function linkTarget(worktree: string): Promise<string | undefined> 
   const text = await readFile(join(worktree, '.git'), 'utf8').catch(() => undefined);
   const match = /^gitdir: (.+)$/m.exec(text ?? '');
   return match?.[1]?.trim();
+}
+
+/** A HEAD file that holds a commit id alone: detached. */
+export const DETACHED_HEAD = /^[0-9a-f]{40}(?:[0-9a-f]{24})?\n?$/;
+
+/**
+ * Whether the linked worktree's HEAD is detached (as ratchet leaves it), read through its `.git`
+ * link as git reads it. False when it names a branch or cannot be read.
+ */
+export async function headDetached(worktree: string): Promise<boolean> {
+  const admin = await linkTarget(worktree);
+  if (admin === undefined) return false;
+  const text = await readFile(join(admin, 'HEAD'), 'utf8').catch(() => '');
+  return DETACHED_HEAD.test(text);
 }
 
 /**

@@ -146,7 +146,7 @@ export class WorkerCheckouts implements EvalCheckouts {
     let entry = this.entries.get(key);
     if (entry === undefined) {
       const reusable = this.reusable(gitDir);
-      const created: Entry = reusable ?? { gitDir, path: join(gitDir, 'ratchet', 'eval', this.owner, `pool-${this.next++}`), key, users: 0, ready: Promise.resolve(), tainted: false, fresh: false, carried: false };
+      const created: Entry = reusable ?? { gitDir, path: this.newPath(gitDir), key, users: 0, ready: Promise.resolve(), tainted: false, fresh: false, carried: false };
       if (reusable !== undefined) this.entries.delete(reusable.key);
       created.key = key;
       created.fresh = false;
@@ -168,6 +168,11 @@ export class WorkerCheckouts implements EvalCheckouts {
       throw error;
     }
     return entry;
+  }
+
+  /** A path no worktree of this process has had: pooled worktrees are named by their place, not an experiment. */
+  private newPath(gitDir: string): string {
+    return join(gitDir, 'ratchet', 'eval', this.owner, `pool-${this.next++}`);
   }
 
   /**
@@ -215,7 +220,7 @@ export class WorkerCheckouts implements EvalCheckouts {
       // Not clean after the reset (a file it cannot remove): replaced below.
     }
     const old = entry.path;
-    entry.path = join(entry.gitDir, 'ratchet', 'eval', this.owner, `pool-${this.next++}`);
+    entry.path = this.newPath(entry.gitDir);
     await this.removing(withRepoLock(entry.gitDir, () => removeWorktree(entry.gitDir, old))).catch(() => undefined);
     await this.create(entry, commit);
   }

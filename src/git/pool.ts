@@ -14,11 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { leftovers, linkTarget, repairWorktreeLink, worktreeLinkOk } from './checkout.js';
-import { clearHidingFlags } from './protect.js';
-import { headDetached } from './worktrees.js';
+import { cleanCheckout, leftovers, linkTarget, repairWorktreeLink, worktreeLinkOk } from './checkout.js';
 import { InternalError } from '../domain/errors.js';
-import { git } from './exec.js';
 
 /** Pooled worktrees are named for their place in the pool, not for an experiment. */
 export const POOL_NAME = /^pool-\d+$/;
@@ -110,14 +107,7 @@ export async function poolable(worktree: string, gitDir: string): Promise<boolea
  */
 export async function resetPooled(worktree: string, commit: string): Promise<void> {
   await relinkPooled(worktree);
-  // What cleanCheckout (checkout.ts) does, less a spawn: a detached HEAD (as the last experiment
-  // left it) the hard reset moves itself; one on a branch is detached first, or the reset would
-  // move the branch.
-  if (!(await headDetached(worktree))) await git(['update-ref', '--no-deref', 'HEAD', commit], { cwd: worktree });
-  await clearHidingFlags(worktree, ['**']);
-  await git(['reset', '--quiet', '--hard', commit], { cwd: worktree });
-  // -ff: nested repositories too; -x: ignored files (build output, an agent's node_modules).
-  await git(['clean', '-ffdxq'], { cwd: worktree });
+  await cleanCheckout(worktree, commit);
   const left = await leftovers(worktree);
   if (left.length > 0) throw new InternalError(`${worktree} is not clean after the reset: ${left.slice(0, 3).join(', ')}`, { worktree });
 }

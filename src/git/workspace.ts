@@ -15,12 +15,12 @@ import { git, LITERAL_PATHSPECS, RATCHET_IDENTITY } from './exec.js';
 import { withRepoLock, type RepoLockOptions } from './lock.js';
 import { describeCommit } from './patch.js';
 import { reapplyCommit } from './reapply.js';
-import { worktreeLinkOk } from './checkout.js';
+import { headDetached, worktreeLinkOk } from './checkout.js';
 import { poolable, POOL_NAME, resetPooled, WorktreePool } from './pool.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { undoCheckoutChanges } from './user-checkout.js';
 import type { RepoSnapshot } from '../domain/workspace.js';
-import { canonical, checkedOutBranches, exists, headDetached, isInside, listWorktrees, moveAside, scanRoot } from './worktrees.js';
+import { canonical, checkedOutBranches, exists, isInside, listWorktrees, moveAside, scanRoot } from './worktrees.js';
 
 /** Where a run's worktrees live by default: inside the git dir, out of the user's sight. */
 export function defaultWorktreeRoot(repoGitDir: string, runId: string): string {

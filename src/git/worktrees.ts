@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, readdir, readFile, realpath, rename } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
-import { linkTarget } from './checkout.js';
+import { DETACHED_HEAD } from './checkout.js';
 import { git, splitNul } from './exec.js';
 
 export interface ListedWorktree {
@@ -34,8 +34,6 @@ export async function listWorktrees(repo: string): Promise<ListedWorktree[]> {
 }
 
 const SYMREF = /^ref: (refs\/\S+)\n?$/;
-/** A HEAD file that holds a commit id alone: detached. */
-const DETACHED = /^[0-9a-f]{40}(?:[0-9a-f]{24})?\n?$/;
 
 /**
  * The branches checked out in any worktree, read from the HEAD files `worktree list` reads
@@ -57,20 +55,9 @@ export async function checkedOutBranches(gitDir: string): Promise<Set<string> | 
     }
     const branch = SYMREF.exec(text)?.[1];
     if (branch !== undefined) branches.add(branch);
-    else if (!DETACHED.test(text)) return undefined;
+    else if (!DETACHED_HEAD.test(text)) return undefined;
   }
   return branches;
-}
-
-/**
- * Whether the linked worktree's HEAD is detached (as ratchet leaves it), read through its `.git`
- * link as git reads it. False when it names a branch or cannot be read.
- */
-export async function headDetached(worktree: string): Promise<boolean> {
-  const admin = await linkTarget(worktree);
-  if (admin === undefined) return false;
-  const text = await readFile(join(admin, 'HEAD'), 'utf8').catch(() => '');
-  return DETACHED.test(text);
 }
 
 /** The real path of `path`, or of its nearest existing ancestor joined with the rest. */
