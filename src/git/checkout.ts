@@ -54,12 +54,20 @@ async function resetHeadAndIndex(worktree: string, commit: string): Promise<void
   await git(['reset', '--quiet', '--no-refresh'], { cwd: worktree });
 }
 
+export interface CleanCheckoutOptions {
+  /**
+   * Only ratchet has written the worktree's index (every command in it ran in the sandbox,
+   * where the git data is read-only): no flag can hide a file there, so none are looked for.
+   */
+  indexTrusted?: boolean;
+}
+
 /** The worktree exactly at `commit`: tracked files restored, every untracked and ignored file gone. */
-export async function cleanCheckout(worktree: string, commit: string): Promise<void> {
+export async function cleanCheckout(worktree: string, commit: string, options: CleanCheckoutOptions = {}): Promise<void> {
   // A detached HEAD (as ratchet leaves it) the hard reset moves itself, a spawn less; one on a
   // branch is detached first, or the reset would move the branch.
-  if (await headDetached(worktree)) await clearHidingFlags(worktree, ['**']);
-  else await resetHead(worktree, commit);
+  if (!(await headDetached(worktree))) await git(['update-ref', '--no-deref', 'HEAD', commit], { cwd: worktree });
+  if (options.indexTrusted !== true) await clearHidingFlags(worktree, ['**']);
   await git(['reset', '--quiet', '--hard', commit], { cwd: worktree });
   // -ff: nested repositories too; -x: ignored files (build output, an agent's node_modules).
   await git(['clean', '-ffdxq'], { cwd: worktree });

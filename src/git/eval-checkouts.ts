@@ -212,7 +212,8 @@ export class WorkerCheckouts implements EvalCheckouts {
           entry.carried = true;
           return;
         }
-        await resetPooled(entry.path, commit);
+        // Only an untainted worktree is moved: every command in it ran sandboxed, its index is ratchet's.
+        await resetPooled(entry.path, commit, { indexTrusted: true });
         entry.fresh = true;
         return;
       }

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cleanCheckout, leftovers, linkTarget, repairWorktreeLink, worktreeLinkOk } from './checkout.js';
+import { cleanCheckout, leftovers, type CleanCheckoutOptions, linkTarget, repairWorktreeLink, worktreeLinkOk } from './checkout.js';
 import { InternalError } from '../domain/errors.js';
 
 /** Pooled worktrees are named for their place in the pool, not for an experiment. */
@@ -105,9 +105,9 @@ export async function poolable(worktree: string, gitDir: string): Promise<boolea
  * the link's stamp) can never be taken for this one's. Throws when the worktree cannot be made
  * clean: the caller then replaces it.
  */
-export async function resetPooled(worktree: string, commit: string): Promise<void> {
+export async function resetPooled(worktree: string, commit: string, options: CleanCheckoutOptions = {}): Promise<void> {
   await relinkPooled(worktree);
-  await cleanCheckout(worktree, commit);
+  await cleanCheckout(worktree, commit, options);
   const left = await leftovers(worktree);
   if (left.length > 0) throw new InternalError(`${worktree} is not clean after the reset: ${left.slice(0, 3).join(', ')}`, { worktree });
 }
