@@ -5,9 +5,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import type { CandidateCommit } from '../domain/workspace.js';
-import { git, gitBytes, LITERAL_PATHSPECS, splitNul } from './exec.js';
+import { InternalError } from '../domain/errors.js';
+import { git, gitBytes, LITERAL_PATHSPECS, spawnGit, splitNul } from './exec.js';
 
 const COMMON = ['--no-ext-diff', '--no-textconv', '--no-color', '--no-renames'];
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -34,9 +34,8 @@ function attributePattern(path: string): string {
   return `"${quoted}"`;
 }
 
-async function patchBytes(cwd: string, parent: string, commit: string, attributesFile?: string): Promise<Uint8Array> {
-  const config = attributesFile === undefined ? [] : ['-c', `core.attributesFile=${attributesFile}`];
-  return gitBytes([...config, 'diff', ...COMMON, '--binary', '--src-prefix=a/', '--dst-prefix=b/', parent, commit, '--'], { cwd });
+async function patchBytes(cwd: string, parent: string, commit: string, attributesFile: string): Promise<Uint8Array> {
+  return gitBytes(['-c', `core.attributesFile=${attributesFile}`, 'diff', ...COMMON, '--binary', '--src-prefix=a/', '--dst-prefix=b/', parent, commit, '--'], { cwd });
 }
 
 /**
@@ -44,8 +43,7 @@ async function patchBytes(cwd: string, parent: string, commit: string, attribute
  * by decoding, so such files are diffed as binary instead: a global attributes file marks them
  * `-diff` (it yields to a repository's own `diff` attribute, which sets one rarely).
  */
-async function textPatch(cwd: string, parent: string, commit: string, textFiles: readonly string[]): Promise<string> {
-  const bytes = await patchBytes(cwd, parent, commit);
+async function textPatch(cwd: string, parent: string, commit: string, bytes: Uint8Array, textFiles: readonly string[]): Promise<string> {
   if (decodes(bytes)) return Buffer.from(bytes).toString('utf8');
   const offending: string[] = [];
   for (const file of textFiles) {
@@ -69,44 +67,75 @@ interface RawEntry {
   path: string;
 }
 
-/**
- * `git diff --raw --numstat -z` in one run (one spawn fewer per commit): every raw record first,
- * `:oldmode newmode oldsha newsha status NUL path NUL`, then every numstat record,
- * `added TAB deleted TAB path NUL`. A raw header starts with `:` and a numstat record never does
- * (it starts with a count or `-`); a path that starts with `:` is read as the header's path.
- */
-async function rawAndNumstat(cwd: string, parent: string, commit: string): Promise<{ raw: RawEntry[]; numstat: string[] }> {
-  const fields = splitNul((await git(['diff', '--raw', '--numstat', '-z', '--no-abbrev', ...COMMON, parent, commit, '--'], { cwd })).stdout);
-  const raw: RawEntry[] = [];
-  let i = 0;
-  for (; i + 1 < fields.length && fields[i]?.startsWith(':') === true; i += 2) {
-    const [, newMode = '', oldSha = '', newSha = ''] = (fields[i] ?? '').slice(1).split(' ');
-    raw.push({ newMode, oldSha, newSha, path: fields[i + 1] ?? '' });
-  }
-  return { raw, numstat: fields.slice(i) };
+interface Diffed {
+  raw: RawEntry[];
+  numstat: string[];
+  /** The binary-safe patch; undefined when it is over the limit. */
+  patch: Uint8Array | undefined;
+  /** Its size, counted whole even when it was not kept. */
+  patchBytes: number;
 }
 
-/** Contents (symlink targets) or sizes of blobs, in one `cat-file --batch` each. */
-async function blobSizes(cwd: string, shas: readonly string[]): Promise<number> {
-  const wanted = shas.filter((sha) => !/^0+$/.test(sha));
-  if (wanted.length === 0) return 0;
-  const { stdout } = await git(['cat-file', '--batch-check=%(objectsize)'], { cwd, input: `${wanted.join('\n')}\n` });
-  return stdout.split('\n').reduce((sum, line) => sum + (Number(line) || 0), 0);
+const SEPARATOR = Buffer.from([0, 0]);
+
+/**
+ * `git diff --raw --numstat -z -p --binary` in one run (one spawn per commit, where three
+ * were: the records, the blob sizes that bounded the patch, the patch): every raw record first,
+ * `:oldmode newmode oldsha newsha status NUL path NUL`, then every numstat record,
+ * `added TAB deleted TAB path NUL`, then an empty field, then the patch as `diff --binary`
+ * alone writes it. No record is empty, so the first empty field ends them. The patch is kept
+ * up to `keepBytes` and counted to its end, so a huge one is never held in memory.
+ */
+function diffCommit(cwd: string, parent: string, commit: string, keepBytes: number): Promise<Diffed> {
+  const args = ['diff', '--raw', '--numstat', '-z', '--no-abbrev', ...COMMON, '-p', '--binary', '--src-prefix=a/', '--dst-prefix=b/', parent, commit, '--'];
+  return new Promise((resolve, reject) => {
+    const child = spawnGit(args, { cwd });
+    let head: Buffer = Buffer.alloc(0);
+    let headDone = false;
+    const kept: Buffer[] = [];
+    let patchBytes = 0;
+    let over = false;
+    const takePatch = (chunk: Buffer): void => {
+      patchBytes += chunk.length;
+      if (over) return;
+      if (patchBytes > keepBytes) {
+        over = true;
+        kept.length = 0;
+      } else kept.push(chunk);
+    };
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (headDone) return takePatch(chunk);
+      const from = Math.max(0, head.length - 1);
+      head = Buffer.concat([head, chunk]);
+      const at = head.indexOf(SEPARATOR, from);
+      if (at < 0) return;
+      headDone = true;
+      const rest = head.subarray(at + 2);
+      head = head.subarray(0, at + 1);
+      if (rest.length > 0) takePatch(rest);
+    });
+    const stderr: Buffer[] = [];
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code !== 0) {
+        reject(new InternalError(`git diff ${parent} ${commit} failed in ${cwd}: ${Buffer.concat(stderr).toString('utf8').trim() || `exit ${String(code)}`}`, { cwd, parent, commit }));
+        return;
+      }
+      const fields = splitNul(head.toString('utf8'));
+      const raw: RawEntry[] = [];
+      let i = 0;
+      for (; i + 1 < fields.length && fields[i]?.startsWith(':') === true; i += 2) {
+        const [, newMode = '', oldSha = '', newSha = ''] = (fields[i] ?? '').slice(1).split(' ');
+        raw.push({ newMode, oldSha, newSha, path: fields[i + 1] ?? '' });
+      }
+      resolve({ raw, numstat: fields.slice(i), patch: over ? undefined : Buffer.concat(kept), patchBytes });
+    });
+  });
 }
 
 async function blobText(cwd: string, sha: string): Promise<string> {
   return (await git(['cat-file', 'blob', sha], { cwd })).stdout;
-}
-
-/** Bytes of the binary patch, counted as git writes it, never held in memory. */
-function countPatchBytes(cwd: string, parent: string, commit: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', ['-c', 'core.hooksPath=/dev/null', 'diff', ...COMMON, '--binary', parent, commit, '--'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] });
-    let bytes = 0;
-    child.stdout.on('data', (chunk: Buffer) => (bytes += chunk.length));
-    child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(bytes) : reject(new Error(`git diff exited ${String(code)} in ${cwd}`))));
-  });
 }
 
 export interface DescribeOptions {
@@ -115,7 +144,8 @@ export interface DescribeOptions {
 }
 
 export async function describeCommit(cwd: string, parent: string, commit: string, options: DescribeOptions = {}): Promise<CandidateCommit> {
-  const { raw, numstat } = await rawAndNumstat(cwd, parent, commit);
+  const limit = options.maxPatchBytes ?? Number.POSITIVE_INFINITY;
+  const { raw, numstat, patch: bytes, patchBytes: measured } = await diffCommit(cwd, parent, commit, limit);
   const files: string[] = [];
   const textFiles: string[] = [];
   const binary: string[] = [];
@@ -137,15 +167,11 @@ export async function describeCommit(cwd: string, parent: string, commit: string
   for (const entry of raw) {
     if (entry.newMode === '120000') symlinks.push({ path: entry.path, target: await blobText(cwd, entry.newSha) });
   }
-  const limit = options.maxPatchBytes ?? Number.POSITIVE_INFINITY;
-  // A patch is at most about both sides of every file: only a change that could be too big is measured first.
-  const bound = 2 * (await blobSizes(cwd, raw.flatMap((e) => [e.oldSha, e.newSha]))) + 512 * raw.length;
-  const measured = bound > limit ? await countPatchBytes(cwd, parent, commit) : undefined;
-  const patch = measured !== undefined && measured > limit ? undefined : await textPatch(cwd, parent, commit, textFiles);
+  const patch = bytes === undefined ? undefined : await textPatch(cwd, parent, commit, bytes, textFiles);
   return {
     commit,
     patch,
-    patchBytes: patch === undefined ? (measured ?? 0) : Buffer.byteLength(patch),
+    patchBytes: patch === undefined ? measured : Buffer.byteLength(patch),
     files: files.sort(),
     insertions,
     deletions,

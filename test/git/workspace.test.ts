@@ -232,6 +232,39 @@ describe('commitAll', () => {
     expect(await readFile(join(other.path, 'src/menu [fr].txt'))).toEqual(latin1);
   });
 
+  it("keeps the patch exactly as git's own diff writes it, odd path names and a binary file included", async () => {
+    const t = await setUp();
+    const wt = await t.ws.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
+    await writeFile(join(wt.path, 'src/t\tab é.txt'), 'tab\n');
+    await writeFile(join(wt.path, 'src/:colon'), 'colon\n');
+    await writeFile(join(wt.path, 'src/blob.bin'), Buffer.from([0, 1, 2, 0]));
+    await writeFile(join(wt.path, 'src/sort.js'), 'changed\n');
+    const candidate = await t.ws.commitAll(wt, 'odd names');
+    const own = git(t.repo, 'diff', '--no-ext-diff', '--no-textconv', '--no-color', '--no-renames', '--binary', '--src-prefix=a/', '--dst-prefix=b/', t.head, candidate!.commit, '--');
+    expect(candidate!.patch).toBe(`${own}\n`);
+    expect(candidate!.files).toEqual(['src/:colon', 'src/blob.bin', 'src/sort.js', 'src/t\tab é.txt']);
+    expect(candidate!.binary).toEqual(['src/blob.bin']);
+    expect(candidate!.insertions).toBe(3);
+    expect(candidate!.patchBytes).toBe(Buffer.byteLength(candidate!.patch!));
+  });
+
+  it('counts a patch over max_patch_bytes to its end without keeping it, and keeps one at the limit', async () => {
+    const t = await setUp();
+    const wt = await t.ws.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
+    await writeFile(join(wt.path, 'src/big.txt'), 'line of a large change\n'.repeat(20_000));
+    const whole = await t.ws.commitAll(wt, 'big');
+    const size = whole!.patchBytes;
+    expect(size).toBeGreaterThan(400_000);
+    const again = await t.ws.createWorktree({ ref: experimentRef('run1', 2), commit: t.head, name: 'e0002' });
+    await writeFile(join(again.path, 'src/big.txt'), 'line of a large change\n'.repeat(20_000));
+    const over = await t.ws.commitAll(again, 'big', { maxPatchBytes: size - 1 });
+    expect(over).toMatchObject({ patch: undefined, patchBytes: size, files: ['src/big.txt'], insertions: 20_000 });
+    const third = await t.ws.createWorktree({ ref: experimentRef('run1', 3), commit: t.head, name: 'e0003' });
+    await writeFile(join(third.path, 'src/big.txt'), 'line of a large change\n'.repeat(20_000));
+    const at = await t.ws.commitAll(third, 'big', { maxPatchBytes: size });
+    expect(at!.patch).toBe(whole!.patch);
+  });
+
   it('keeps every experiment reachable by its ref after its worktree is gone', async () => {
     const t = await setUp();
     const commits: string[] = [];
