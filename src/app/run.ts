@@ -344,7 +344,7 @@ async function stoppableSession(
       proposer: await createRunProposer(info.spec, runner, redactor),
       now: Date.now,
       ...(options.keepWorktrees ? { keepWorktrees: true } : {}),
-      ...(agentRunsUnconfined(info.spec, sandbox.sandboxed) ? { agentUnconfined: true } : {}),
+      ...(agentRunsUnconfined(info.spec, sandbox.sandboxed) ? { agentUnconfined: true } : { agentConfined: sandbox.sandboxed }),
       ...(needsSetupFirst(info.spec) ? { prepareWorktree: setupBeforeAgent(info.spec, runner, workspace.gitDir) } : {}),
     };
     // A resumed run whose budget is already spent stops at once, without a new experiment.

@@ -3,6 +3,18 @@
  * a candidate must not change. src/git implements it (GitWorkspace).
  */
 
+/**
+ * `indexTrusted`, to createWorktree and commitAll: only ratchet has written the index of the
+ * run's worktrees (every command in them, setup before the agent and the agent's own, runs in
+ * the sandbox, where the git data is read-only), so no flag can hide a file there, no commit
+ * or staging of the agent's can be in it, and a worktree ratchet reset is exactly at its commit.
+ */
+export interface CommitOptions {
+  exclude?: ReadonlySet<string>;
+  maxPatchBytes?: number;
+  indexTrusted?: boolean;
+}
+
 export interface Worktree {
   /** Absolute path. */
   path: string;
@@ -45,14 +57,14 @@ export interface Workspace {
    * A worktree for `ref` at `commit` under the run's worktree folder. Metadata operations run
    * under the repository lock; the checkout runs outside it.
    */
-  createWorktree(options: { ref: string; commit: string; name: string }): Promise<Worktree>;
+  createWorktree(options: { ref: string; commit: string; name: string; indexTrusted?: boolean }): Promise<Worktree>;
   /** Paths the worktree changed against its HEAD: modified, deleted and untracked (not ignored). */
   changedPaths(worktree: string, options?: { exclude?: ReadonlySet<string> }): Promise<string[]>;
   /**
    * Commit everything the worktree changed (except `exclude`, e.g. what setup created) on its
    * ref with `message`; returns undefined when nothing changed.
    */
-  commitAll(worktree: Worktree, message: string, options?: { exclude?: ReadonlySet<string>; maxPatchBytes?: number }): Promise<CandidateCommit | undefined>;
+  commitAll(worktree: Worktree, message: string, options?: CommitOptions): Promise<CandidateCommit | undefined>;
   /**
    * Re-apply `commit` on `onto` (a three-way cherry-pick, as git's merge machinery does it) in the
    * candidate's worktree, which is left at the new commit (or back at `onto` when it does not

@@ -9,7 +9,7 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { InternalError, UserError } from '../domain/errors.js';
-import type { CandidateCommit, Reapplied, Workspace, Worktree } from '../domain/workspace.js';
+import type { CandidateCommit, CommitOptions, Reapplied, Workspace, Worktree } from '../domain/workspace.js';
 import { listChangedPaths } from './changes.js';
 import { git, LITERAL_PATHSPECS, RATCHET_IDENTITY } from './exec.js';
 import { withRepoLock, type RepoLockOptions } from './lock.js';
@@ -53,6 +53,8 @@ export class GitWorkspace implements Workspace {
    * and the commit is made again from where the ref really is.
    */
   private readonly pointed = new Map<string, string>();
+  /** Commit → tree, for the commits whose tree this workspace has seen (emptiness of a change is a tree compare). */
+  private readonly trees = new Map<string, string>();
 
   private constructor(
     readonly repo: string,
@@ -104,13 +106,13 @@ export class GitWorkspace implements Workspace {
     return result.stdout;
   }
 
-  async createWorktree(options: { ref: string; commit: string; name: string }): Promise<Worktree> {
+  async createWorktree(options: { ref: string; commit: string; name: string; indexTrusted?: boolean }): Promise<Worktree> {
     const { ref, name } = options;
     checkRefName(ref);
     if (!NAME.test(name)) throw new InternalError(`bad worktree name ${JSON.stringify(name)}`, { name });
     const commit = await this.commitOf(options.commit);
     await mkdir(this.worktreeRoot, { recursive: true });
-    if (this.pool !== undefined) return this.fromPool(this.pool, ref, commit);
+    if (this.pool !== undefined) return this.fromPool(this.pool, ref, commit, options.indexTrusted === true);
     const path = join(this.worktreeRoot, name);
     await this.locked(async () => {
       if (await exists(path)) throw new InternalError(`worktree ${path} already exists (reconcile the run first)`, { path });
@@ -122,7 +124,7 @@ export class GitWorkspace implements Workspace {
   }
 
   /** A pooled worktree moved to `commit` (or, when none is idle or the idle one is unfit, a new one). */
-  private async fromPool(pool: WorktreePool, ref: string, commit: string): Promise<Worktree> {
+  private async fromPool(pool: WorktreePool, ref: string, commit: string, indexTrusted: boolean): Promise<Worktree> {
     const reused = await this.locked(async () => {
       await this.refuseCheckedOut(ref);
       const idle = pool.take();
@@ -136,7 +138,7 @@ export class GitWorkspace implements Workspace {
     });
     if (reused !== undefined) {
       const fit = await poolable(reused, this.gitDir).catch(() => false);
-      if (fit && (await resetPooled(reused, commit).then(() => true, () => false))) {
+      if (fit && (await resetPooled(reused, commit, { indexTrusted }).then(() => true, () => false))) {
         pool.lease(reused);
         return { path: reused, ref };
       }
@@ -191,30 +193,33 @@ export class GitWorkspace implements Workspace {
    * touching files), so commits an agent made by itself become part of the candidate instead of
    * hiding from the diff.
    */
-  async commitAll(worktree: Worktree, message: string, options: { exclude?: ReadonlySet<string>; maxPatchBytes?: number } = {}): Promise<CandidateCommit | undefined> {
+  async commitAll(worktree: Worktree, message: string, options: CommitOptions = {}): Promise<CandidateCommit | undefined> {
     const cwd = worktree.path;
     const known = this.pointed.get(worktree.ref);
     const parent = known ?? (await this.readRef(worktree.ref));
     if (parent === undefined) throw new InternalError(`${worktree.ref} does not exist`, { ref: worktree.ref, worktree: cwd });
-    // The index back at the parent, so only the listed paths (not an agent's staging) get
-    // committed; the status that lists them looks at the files, so no refresh of them all here.
-    // A detached HEAD the reset moves itself; one on a branch (an agent's checkout) is detached
-    // first, so that the reset cannot move the branch.
-    if (await headDetached(cwd)) {
-      await git(['reset', '--quiet', '--no-refresh', parent, '--'], { cwd });
-    } else {
-      await git(['update-ref', '--no-deref', 'HEAD', parent], { cwd });
-      await git(['reset', '--quiet', '--no-refresh'], { cwd });
+    const detached = await headDetached(cwd);
+    // A trusted index of a worktree this workspace pointed at the parent is still the parent's
+    // (reset there, and only ratchet wrote it): there is nothing to put back.
+    if (options.indexTrusted !== true || known === undefined || !detached) {
+      // The index back at the parent, so only the worktree's changes (not an agent's staging)
+      // get committed; what follows looks at the files, so no refresh of them all here. A
+      // detached HEAD the reset moves itself; one on a branch (an agent's checkout) is detached
+      // first, so that the reset cannot move the branch.
+      if (detached) {
+        await git(['reset', '--quiet', '--no-refresh', parent, '--'], { cwd });
+      } else {
+        await git(['update-ref', '--no-deref', 'HEAD', parent], { cwd });
+        await git(['reset', '--quiet', '--no-refresh'], { cwd });
+      }
     }
-    const files = await listChangedPaths(cwd, options.exclude);
-    if (files.length === 0) {
+    const tree = await this.stage(cwd, options.exclude);
+    if (tree === undefined || tree === (await this.treeOf(parent))) {
       // Nothing against the guessed parent is only an answer if the guess is right.
       if (known === undefined || (await this.readRef(worktree.ref)) === known) return undefined;
       this.pointed.delete(worktree.ref);
       return this.commitAll(worktree, message, options);
     }
-    await git(['add', '--all', '--pathspec-from-file=-', '--pathspec-file-nul'], { cwd, input: files.join('\0'), env: LITERAL_PATHSPECS });
-    const tree = (await git(['write-tree'], { cwd })).stdout;
     // commit-tree runs no hooks and takes the message verbatim (a leading `#` stays).
     const commit = (
       await git(['commit-tree', '--no-gpg-sign', '-p', parent, '-F', '-', tree], {
@@ -237,7 +242,33 @@ export class GitWorkspace implements Workspace {
     }
     this.pointed.set(worktree.ref, commit);
     this.commits.add(commit);
+    this.trees.set(commit, tree);
     return describeCommit(cwd, parent, commit, options.maxPatchBytes === undefined ? {} : { maxPatchBytes: options.maxPatchBytes });
+  }
+
+  /**
+   * Stages the worktree's changes against the index and returns the tree they make; undefined
+   * when `exclude` leaves nothing. Without `exclude`, one `git add --all`: what a status would
+   * list (changed, deleted and untracked files, ignored ones left out) is what it stages.
+   */
+  private async stage(cwd: string, exclude: ReadonlySet<string> | undefined): Promise<string | undefined> {
+    if (exclude === undefined || exclude.size === 0) {
+      await git(['add', '--all'], { cwd });
+    } else {
+      const files = await listChangedPaths(cwd, exclude);
+      if (files.length === 0) return undefined;
+      await git(['add', '--all', '--pathspec-from-file=-', '--pathspec-file-nul'], { cwd, input: files.join('\0'), env: LITERAL_PATHSPECS });
+    }
+    return (await git(['write-tree'], { cwd })).stdout;
+  }
+
+  /** The tree of `commit`: known for the commits this workspace made, read once for the others. */
+  private async treeOf(commit: string): Promise<string> {
+    const known = this.trees.get(commit);
+    if (known !== undefined) return known;
+    const tree = (await git(['rev-parse', '--verify', `${commit}^{tree}`], { cwd: this.repo })).stdout;
+    this.trees.set(commit, tree);
+    return tree;
   }
 
   reapply(worktree: Worktree, commit: string, onto: string, options: { maxPatchBytes?: number } = {}): Promise<Reapplied> {

@@ -18,10 +18,14 @@ import type { RunContext } from './run-context.js';
 
 export type ExperimentOutcome = { kind: 'finished'; verdict: Verdict } | { kind: 'exhausted'; reason: string } | { kind: 'interrupted' };
 
-/** What the agent did beyond its worktree's files: one reason, or undefined. Undone as it goes. */
-async function agentViolation(run: RunContext, exp: ExperimentId, worktree: Worktree, before: RepoSnapshot): Promise<string | undefined> {
+/**
+ * What the agent did beyond its worktree's files: one reason, or undefined. Undone as it goes.
+ * `before` is undefined for a confined agent, which could not write the repository.
+ */
+async function agentViolation(run: RunContext, exp: ExperimentId, worktree: Worktree, before: RepoSnapshot | undefined): Promise<string | undefined> {
   const problems: string[] = [];
   if (!(await run.workspace.worktreeLinkOk(worktree.path))) problems.push("the agent deleted or corrupted its worktree's git link (.git)");
+  if (before === undefined) return problems[0];
   const aside = join(run.store.experimentDir(exp), 'agent-checkout');
   const undone = [...(await run.workspace.undoRepoChanges(before, { aside })), ...(await putBackRunRefs(run, exp))];
   if (undone.length > 0) problems.push(`the agent ${undone.slice(0, 3).join(', ')}${undone.length > 3 ? ', …' : ''} (put back)`);
@@ -36,7 +40,8 @@ export async function runExperiment(run: RunContext, exp: ExperimentId, best: Pa
   const now = run.now;
   const started = now();
   const r = refs(run.runId);
-  const worktree = await run.workspace.createWorktree({ ref: r.experiment(exp), commit: best.commit, name: exp });
+  const indexTrusted = run.agentConfined === true;
+  const worktree = await run.workspace.createWorktree({ ref: r.experiment(exp), commit: best.commit, name: exp, indexTrusted });
   const seconds = (): number => Math.round((now() - started) / 100) / 10;
   const base = { experiment: exp, parent: best.commit, secondary: {}, stages: [] };
   try {
@@ -47,7 +52,7 @@ export async function runExperiment(run: RunContext, exp: ExperimentId, best: Pa
       // Whatever setup left behind (node_modules, build output, links) is not the agent's change.
       setupMade = new Set(await run.workspace.changedPaths(worktree.path));
     }
-    const repoBefore = await run.workspace.snapshotRepo({ checkout: run.agentUnconfined === true });
+    const repoBefore = indexTrusted ? undefined : await run.workspace.snapshotRepo({ checkout: run.agentUnconfined === true });
     const outcome = await run.proposer.propose(
       {
         runId: run.runId,
@@ -99,6 +104,7 @@ export async function runExperiment(run: RunContext, exp: ExperimentId, best: Pa
     const candidate = await run.workspace.commitAll(worktree, outcome.description, {
       ...(setupMade ? { exclude: setupMade } : {}),
       maxPatchBytes: run.spec.limits.max_patch_bytes,
+      indexTrusted,
     });
     if (candidate === undefined) {
       await recordFinished(run, { ...base, ...described, ...usage, verdict: 'rejected', reason: 'empty diff: the agent changed nothing', durationS: seconds() });

@@ -28,6 +28,13 @@ export interface RunContext {
    * with `sandbox: false`): the user's checkout is then watched while it proposes.
    */
   agentUnconfined?: boolean;
+  /**
+   * Every command in an agent's worktree (setup before the agent, the agent's own) runs in the
+   * sandbox, where the git data is read-only: an agent can move no ref, plant no hook and write
+   * no index, so the repository is not snapshotted around it and its worktree's index is
+   * ratchet's alone (CommitOptions.indexTrusted).
+   */
+  agentConfined?: boolean;
   /** The clock, for durations and the duration budget (tests script it). */
   now: () => number;
 }

@@ -5,7 +5,7 @@
  * A re-applied commit conflicts when a commit between its old parent and the new one changed
  * one of its files (git's three-way merge at file granularity).
  */
-import type { CandidateCommit, Reapplied, RepoSnapshot, Workspace, Worktree } from '../domain/workspace.js';
+import type { CandidateCommit, CommitOptions, Reapplied, RepoSnapshot, Workspace, Worktree } from '../domain/workspace.js';
 
 interface FakeWorktree {
   ref: string;
@@ -25,12 +25,17 @@ export class FakeWorkspace implements Workspace {
   private readonly graph = new Map<string, { parent: string; files: string[] }>();
   /** Every re-apply asked for: the commit and the new parent. */
   readonly reapplies: { commit: string; onto: string }[] = [];
+  /** Repository snapshots taken (around an agent that could write the repository). */
+  snapshots = 0;
+  /** Each worktree made and each commit, with whether the caller said its index is ratchet's alone. */
+  readonly trust: { call: 'createWorktree' | 'commitAll'; indexTrusted: boolean }[] = [];
 
   resolve(rev: string): Promise<string> {
     return Promise.resolve(this.refs.get(rev) ?? rev);
   }
 
-  createWorktree(options: { ref: string; commit: string; name: string }): Promise<Worktree> {
+  createWorktree(options: { ref: string; commit: string; name: string; indexTrusted?: boolean }): Promise<Worktree> {
+    this.trust.push({ call: 'createWorktree', indexTrusted: options.indexTrusted === true });
     const path = `/memory/worktrees/${options.name}`;
     if (this.worktrees.has(path)) return Promise.reject(new Error(`worktree ${path} already exists`));
     this.worktrees.set(path, { ref: options.ref, edits: new Map() });
@@ -48,7 +53,8 @@ export class FakeWorkspace implements Workspace {
     return Promise.resolve([...this.worktree(worktree).edits.keys()].filter((p) => options?.exclude?.has(p) !== true).sort());
   }
 
-  async commitAll(worktree: Worktree, message: string, options?: { exclude?: ReadonlySet<string> }): Promise<CandidateCommit | undefined> {
+  async commitAll(worktree: Worktree, message: string, options?: CommitOptions): Promise<CandidateCommit | undefined> {
+    this.trust.push({ call: 'commitAll', indexTrusted: options?.indexTrusted === true });
     const files = await this.changedPaths(worktree.path, options);
     if (files.length === 0) return undefined;
     const commit = this.newCommit(message, this.refs.get(worktree.ref) ?? '', files);
@@ -82,6 +88,7 @@ export class FakeWorkspace implements Workspace {
   }
 
   snapshotRepo(): Promise<RepoSnapshot> {
+    this.snapshots++;
     return Promise.resolve({ refs: new Map(), files: new Map() });
   }
 

@@ -62,6 +62,46 @@ describe('the worktree pool', () => {
     expect(listedWorktrees(t.repo)).toHaveLength(2);
   });
 
+  it("with a trusted index, commits each experiment's own change on its parent and finds an empty change empty", async () => {
+    const t = await setUp();
+    const trusted = { indexTrusted: true };
+    const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001', ...trusted });
+    await writeFile(join(first.path, 'src/sort.js'), 'first\n');
+    await writeFile(join(first.path, 'notes.txt'), 'new file\n');
+    const one = await t.pooled.commitAll(first, 'one', trusted);
+    expect(one).toMatchObject({ files: ['notes.txt', 'src/sort.js'] });
+    expect(git(t.repo, 'rev-parse', `${one!.commit}^`)).toBe(t.head);
+    await t.pooled.removeWorktree(first.path);
+
+    // The same worktree, moved to the first candidate: an edit of another file is all the next one holds.
+    const second = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: one!.commit, name: 'e0002', ...trusted });
+    expect(second.path).toBe(first.path);
+    await rm(join(second.path, 'notes.txt'));
+    const two = await t.pooled.commitAll(second, 'two', trusted);
+    expect(two).toMatchObject({ files: ['notes.txt'], deletions: 1, insertions: 0 });
+    expect(git(t.repo, 'rev-parse', `${two!.commit}^`)).toBe(one!.commit);
+    await t.pooled.removeWorktree(second.path);
+
+    const third = await t.pooled.createWorktree({ ref: experimentRef('run1', 3), commit: two!.commit, name: 'e0003', ...trusted });
+    // Written back as it was: no change at all.
+    await writeFile(join(third.path, 'src/sort.js'), 'first\n');
+    expect(await t.pooled.commitAll(third, 'nothing', trusted)).toBeUndefined();
+    expect(await t.pooled.readRef(third.ref)).toBe(two!.commit);
+  });
+
+  it('with a trusted index, a ref moved behind its back still gives a commit on where the ref really is', async () => {
+    const t = await setUp();
+    const trusted = { indexTrusted: true };
+    const wt = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001', ...trusted });
+    const elsewhere = writeAndCommit(t.repo, 'README.md', '# moved on\n');
+    git(t.repo, 'update-ref', experimentRef('run1', 1), elsewhere);
+    await writeFile(join(wt.path, 'src/sort.js'), 'changed\n');
+    const candidate = await t.pooled.commitAll(wt, 'faster', trusted);
+    expect(git(t.repo, 'rev-parse', `${candidate!.commit}^`)).toBe(elsewhere);
+    expect(await t.pooled.readRef(wt.ref)).toBe(candidate!.commit);
+    expect(candidate!.files).toContain('src/sort.js');
+  });
+
   it('leaves a branch the agent checked out in its worktree where it was, on commit and on the next hand-out', async () => {
     const t = await setUp();
     const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });

@@ -72,4 +72,30 @@ describe('the loop keeps and discards', () => {
     await runLoop(f.run, never);
     expect([...f.workspace.worktrees.keys()]).toEqual([]);
   });
+
+  it("takes no repository snapshot around a confined agent and tells the workspace the worktree's index is ratchet's", async () => {
+    const script = () => ({
+      spec: { budget: { experiments: 2 } },
+      proposals: [
+        { kind: 'change', description: 'one', files: { 'a.js': '1' } },
+        { kind: 'change', description: 'two', files: { 'b.js': '2' } },
+      ] as const,
+      evaluations: { e0000: measured(100), e0001: measured(90), e0002: measured(80) },
+    });
+    const confined = fakeRun(script());
+    confined.run.agentConfined = true;
+    await runLoop(confined.run, never);
+    expect(confined.workspace.snapshots).toBe(0);
+    expect(confined.workspace.trust.filter((t) => t.call === 'commitAll')).toEqual([
+      { call: 'commitAll', indexTrusted: true },
+      { call: 'commitAll', indexTrusted: true },
+    ]);
+    expect(confined.workspace.trust.filter((t) => t.call === 'createWorktree').every((t) => t.indexTrusted)).toBe(true);
+
+    const unconfined = fakeRun(script());
+    await runLoop(unconfined.run, never);
+    expect(unconfined.workspace.snapshots).toBe(2);
+    expect(unconfined.workspace.trust.some((t) => t.indexTrusted)).toBe(false);
+    expect(unconfined.store.ofType('experiment_finished').map((e) => e.verdict)).toEqual(confined.store.ofType('experiment_finished').map((e) => e.verdict));
+  });
 });
