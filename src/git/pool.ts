@@ -16,6 +16,7 @@ import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cleanCheckout, leftovers, type CleanCheckoutOptions, linkTarget, repairWorktreeLink, worktreeLinkOk } from './checkout.js';
 import { InternalError } from '../domain/errors.js';
+import { exists } from './worktrees.js';
 
 /** Pooled worktrees are named for their place in the pool, not for an experiment. */
 export const POOL_NAME = /^pool-\d+$/;
@@ -100,7 +101,7 @@ export async function poolable(worktree: string, gitDir: string): Promise<boolea
 
 /**
  * Moves a pooled worktree to `commit`: HEAD, index and files at the commit, every untracked and
- * ignored file gone, checked after. Its `.git` link is written anew (a new file), so a worker's
+ * ignored file gone, checked after (unless the index is trusted, below). Its `.git` link is written anew (a new file), so a worker's
  * record of the worktree as an earlier experiment's setup left it (eval/isolation.ts, keyed by
  * the link's stamp) can never be taken for this one's. Throws when the worktree cannot be made
  * clean: the caller then replaces it.
@@ -108,6 +109,10 @@ export async function poolable(worktree: string, gitDir: string): Promise<boolea
 export async function resetPooled(worktree: string, commit: string, options: CleanCheckoutOptions = {}): Promise<void> {
   await relinkPooled(worktree);
   await cleanCheckout(worktree, commit, options);
+  // With a trusted index the reset and the clean vouch for themselves: each fails (and the
+  // worktree is replaced) when it cannot write or remove a file, and no flag can have hidden
+  // one from them. Submodules are the exception: a clean leaves what lies in a submodule's folder.
+  if (options.indexTrusted === true && !(await exists(join(worktree, '.gitmodules')))) return;
   const left = await leftovers(worktree);
   if (left.length > 0) throw new InternalError(`${worktree} is not clean after the reset: ${left.slice(0, 3).join(', ')}`, { worktree });
 }

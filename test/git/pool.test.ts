@@ -102,6 +102,24 @@ describe('the worktree pool', () => {
     expect(candidate!.files).toContain('src/sort.js');
   });
 
+  it('with a trusted index, moves a worktree to the next experiment with nothing left of the last, unchecked by a status', async () => {
+    const t = await setUp();
+    const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001', indexTrusted: true });
+    await mkdir(join(first.path, 'node_modules/pkg'), { recursive: true });
+    await writeFile(join(first.path, 'node_modules/pkg/index.js'), 'leak\n');
+    await writeFile(join(first.path, 'notes.txt'), 'leak\n');
+    await writeFile(join(first.path, 'src/sort.js'), 'leak\n');
+    await rm(join(first.path, 'README.md'));
+    await mkdir(join(first.path, 'vendor/lib'), { recursive: true });
+    git(join(first.path, 'vendor/lib'), 'init', '-q');
+    await t.pooled.removeWorktree(first.path);
+    const next = writeAndCommit(t.repo, 'README.md', '# moved on\n');
+    const second = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: next, name: 'e0002', indexTrusted: true });
+    expect(second.path).toBe(first.path);
+    expect(git(second.path, 'status', '--porcelain', '--ignored', '--untracked-files=all')).toBe('');
+    expect(await readFile(join(second.path, 'README.md'), 'utf8')).toBe('# moved on\n');
+  });
+
   it('leaves a branch the agent checked out in its worktree where it was, on commit and on the next hand-out', async () => {
     const t = await setUp();
     const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
