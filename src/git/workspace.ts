@@ -125,20 +125,25 @@ export class GitWorkspace implements Workspace {
 
   /** A pooled worktree moved to `commit` (or, when none is idle or the idle one is unfit, a new one). */
   private async fromPool(pool: WorktreePool, ref: string, commit: string, indexTrusted: boolean): Promise<Worktree> {
+    let moved: Promise<boolean> | undefined;
     const reused = await this.locked(async () => {
       await this.refuseCheckedOut(ref);
       const idle = pool.take();
+      // The move writes the worktree alone and the ref the repository alone: side by side.
+      if (idle !== undefined) moved = this.movePooled(idle, commit, indexTrusted);
       try {
         await this.pointRef(ref, commit, idle === undefined ? 'pool' : basename(idle));
       } catch (error) {
-        if (idle !== undefined) pool.adopt(idle);
+        if (idle !== undefined) {
+          await moved;
+          pool.adopt(idle);
+        }
         throw error;
       }
       return idle;
     });
     if (reused !== undefined) {
-      const fit = await poolable(reused, this.gitDir).catch(() => false);
-      if (fit && (await resetPooled(reused, commit, { indexTrusted }).then(() => true, () => false))) {
+      if (await moved) {
         pool.lease(reused);
         return { path: reused, ref };
       }
@@ -153,6 +158,12 @@ export class GitWorkspace implements Workspace {
     await this.checkOut(path);
     pool.lease(path);
     return { path, ref };
+  }
+
+  /** Whether an idle pooled worktree is fit and now at `commit` (false: it must be replaced). */
+  private async movePooled(idle: string, commit: string, indexTrusted: boolean): Promise<boolean> {
+    if (!(await poolable(idle, this.gitDir).catch(() => false))) return false;
+    return resetPooled(idle, commit, { indexTrusted }).then(() => true, () => false);
   }
 
   /** Adds the worktree (no files yet) and points its ref at the commit. Under the lock. */
@@ -228,14 +239,21 @@ export class GitWorkspace implements Workspace {
         env: RATCHET_IDENTITY,
       })
     ).stdout;
+    // The diff reads objects alone: it runs beside the ref update, and is dropped if that fails.
+    const described = describeCommit(cwd, parent, commit, options.maxPatchBytes === undefined ? {} : { maxPatchBytes: options.maxPatchBytes });
+    described.catch(() => undefined);
     const moved = await this.locked(() =>
       git(['update-ref', '--stdin', '-m', 'ratchet: commit'], {
         cwd,
         input: `option no-deref\nupdate HEAD ${commit} ${parent}\nupdate ${worktree.ref} ${commit} ${parent}\n`,
         allowFailure: known !== undefined,
       }),
-    );
+    ).catch(async (error: unknown) => {
+      await described.catch(() => undefined);
+      throw error;
+    });
     if (moved.exitCode !== 0) {
+      await described.catch(() => undefined);
       // The ref is not where this workspace left it: once more, from where git says it is.
       this.pointed.delete(worktree.ref);
       return this.commitAll(worktree, message, options);
@@ -243,7 +261,7 @@ export class GitWorkspace implements Workspace {
     this.pointed.set(worktree.ref, commit);
     this.commits.add(commit);
     this.trees.set(commit, tree);
-    return describeCommit(cwd, parent, commit, options.maxPatchBytes === undefined ? {} : { maxPatchBytes: options.maxPatchBytes });
+    return described;
   }
 
   /**
