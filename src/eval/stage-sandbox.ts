@@ -11,7 +11,7 @@ import type { CheckoutRecord } from '../domain/checkout-guard.js';
 import type { SandboxMount, SandboxRequest } from '../domain/command-runner.js';
 import type { StageKind } from '../domain/evaluation.js';
 import type { LocatedRequest } from './isolation.js';
-import { matchesAny } from '../plan/path-policy.js';
+import { globRoots, matchesAny } from '../plan/path-policy.js';
 import { setupOutputs } from '../plan/setup-reuse.js';
 import { setupInputs } from '../domain/spec.js';
 
@@ -35,19 +35,48 @@ function whollyProtected(tree: ReadonlyMap<string, string>, isProtected: (path: 
   return [...counts].filter(([, c]) => c.all > 0 && c.all === c.guarded).map(([folder]) => folder);
 }
 
+function isWithin(path: string, roots: readonly string[]): boolean {
+  return roots.some((root) => path === root || path.startsWith(`${root}/`));
+}
+
+/**
+ * The folders above the roots (`a` for `a/b/**`) that hold nothing but protected files: their
+ * files all lie within the roots (`within`), so only those are matched; the rest of the tree is
+ * only walked to find a file that is not, which makes the folder not wholly protected.
+ */
+function protectedAncestors(whole: ReadonlyMap<string, string>, within: ReadonlyMap<string, string>, roots: readonly string[], isProtected: (path: string) => boolean): string[] {
+  const ancestors = new Set<string>();
+  for (const root of roots) for (let at = root.lastIndexOf('/'); at > 0; at = root.lastIndexOf('/', at - 1)) ancestors.add(root.slice(0, at));
+  if (ancestors.size === 0) return [];
+  const holds = new Map<string, boolean>();
+  for (const [path, stamp] of whole) {
+    if (stamp.startsWith('d:')) continue;
+    for (const folder of ancestors) {
+      if (!path.startsWith(`${folder}/`) || holds.get(folder) === false) continue;
+      holds.set(folder, within.has(path) && stamp.startsWith('f:') && isProtected(path));
+    }
+  }
+  return [...holds].filter(([, all]) => all).map(([folder]) => folder);
+}
+
 /**
  * Read-only mounts for the protected paths present in the worktree (`tree`: path → stamp).
  * With `wholeFolders`, a folder is one mount when anything new in it would be protected too
  * (`bench/**`) or when all it holds is protected (`eval/*.json`): bubblewrap's cost grows with
  * the square of its mounts, so fewer, larger ones matter.
  */
-export function protectedMounts(worktree: string, tree: ReadonlyMap<string, string>, globs: readonly string[], wholeFolders: boolean): SandboxMount[] {
+export function protectedMounts(worktree: string, whole: ReadonlyMap<string, string>, globs: readonly string[], wholeFolders: boolean): SandboxMount[] {
   if (globs.length === 0) return [];
   const isProtected = (path: string): boolean => matchesAny(path, globs);
+  // Only at or under the globs' roots can anything be protected: on a large worktree most of it
+  // is not, and matching every path took longer than the sandbox's start.
+  const roots = globRoots(globs);
+  const tree = roots === undefined ? whole : new Map([...whole].filter(([path]) => isWithin(path, roots)));
   const folders = wholeFolders
     ? [
         ...[...tree].filter(([path, stamp]) => stamp.startsWith('d:') && PROBES.every((probe) => isProtected(`${path}/${probe}`))).map(([path]) => path),
-        ...whollyProtected(tree, isProtected),
+        ...whollyProtected(tree, isProtected).filter((folder) => roots === undefined || isWithin(folder, roots)),
+        ...(roots === undefined ? [] : protectedAncestors(whole, tree, roots, isProtected)),
       ]
     : [];
   const topFolders = [...new Set(folders)].filter((path) => !folders.some((other) => path.startsWith(`${other}/`)));

@@ -166,6 +166,27 @@ describe('the protected mounts of a stage', () => {
     expect(mounts).toEqual(['/w/bench', '/w/eval', '/w/src/a.test.js']);
   });
 
+  it('finds the same mounts looking under the globs\' roots alone as across the whole tree, folders above a root included', async () => {
+    const { protectedMounts } = await import('../../src/eval/stage-sandbox.js');
+    const deep = new Map<string, string>([
+      ['lib', 'd:'],
+      ['lib/eval', 'd:'],
+      ['lib/eval/a.json', 'f:'],
+      ['lib/eval/b.json', 'f:'],
+      ['tools', 'd:'],
+      ['tools/eval', 'd:'],
+      ['tools/eval/c.json', 'f:'],
+      ['tools/run.js', 'f:'],
+      ...Array.from({ length: 50 }, (_, i) => [`src/m${i}.js`, 'f:'] as [string, string]),
+    ]);
+    // lib holds nothing but protected files: one mount; tools holds run.js too: its eval folder is the mount.
+    const rooted = protectedMounts('/w', deep, ['lib/eval/*.json', 'tools/eval/*.json'], true).map((m) => m.path);
+    expect(rooted).toEqual(['/w/lib', '/w/tools/eval']);
+    // The same globs spelled so that they have no root (a leading globstar) look at every path.
+    const everywhere = protectedMounts('/w', deep, ['**/lib/eval/*.json', '**/tools/eval/*.json'], true).map((m) => m.path);
+    expect(everywhere).toEqual(rooted);
+  });
+
   it('binds files alone during setup, so setup may still add to a protected folder', async () => {
     const { protectedMounts } = await import('../../src/eval/stage-sandbox.js');
     expect(protectedMounts('/w', tree, ['bench/**', 'eval/*.json'], false)).toHaveLength(301);
