@@ -122,8 +122,12 @@ export class WorkerCheckouts implements EvalCheckouts {
     const { source } = request;
     const sourceKey = source.kind === 'remote' ? `remote\0${source.url}` : `local\0${source.gitDir}`;
     const known = this.found.get(sourceKey);
-    if (known !== undefined && commits.every((c) => known.commits.has(c))) return { ok: true, gitDir: known.gitDir };
-    const located = await this.locateAnew(request, commits, signal);
+    // Only the commits not found before are looked for (the base, the same for a whole run, was).
+    const unknown = known === undefined ? commits : commits.filter((c) => !known.commits.has(c));
+    if (known !== undefined && unknown.length === 0) return { ok: true, gitDir: known.gitDir };
+    let located = await this.locateAnew(request, unknown, signal);
+    // Found in another repository than before: what was found there says nothing of this one.
+    if (located.ok && known !== undefined && located.gitDir !== known.gitDir && unknown.length < commits.length) located = await this.locateAnew(request, commits, signal);
     if (located.ok) {
       const entry = known?.gitDir === located.gitDir ? known : { gitDir: located.gitDir, commits: new Set<string>() };
       for (const commit of commits) entry.commits.add(commit);
