@@ -12,6 +12,9 @@ import { undoCheckoutChanges } from './user-checkout.js';
 
 type ProtectedFrom = { commit: string; globs: readonly string[] };
 
+/** Commits whose file lists are kept for the record after setup. */
+const KEEP_TRACKED = 8;
+
 export class GitCheckoutGuard implements CheckoutGuard {
   /**
    * The base's protected entries, by repository (common git dir), base and globs: the same for
@@ -19,8 +22,19 @@ export class GitCheckoutGuard implements CheckoutGuard {
    */
   private readonly bases = new Map<string, Promise<TreeListing>>();
 
+  /**
+   * The files of the commits cleaned last, by repository and commit: setup's record, which comes
+   * next, needs them again, and a commit's files never change.
+   */
+  private readonly tracked = new Map<string, ReadonlySet<string>>();
+
   async clean(worktree: string, commit: string, protectedFrom?: ProtectedFrom, options: { alreadyClean?: boolean } = {}): Promise<CheckoutRecord> {
-    if (options.alreadyClean === true) return this.cleanFresh(worktree, commit, protectedFrom);
+    const record = options.alreadyClean === true ? await this.cleanFresh(worktree, commit, protectedFrom) : await this.cleanFully(worktree, commit, protectedFrom);
+    await this.remember(worktree, commit, record.tracked);
+    return record;
+  }
+
+  private async cleanFully(worktree: string, commit: string, protectedFrom: ProtectedFrom | undefined): Promise<CheckoutRecord> {
     await cleanCheckout(worktree, commit);
     const restored = protectedFrom !== undefined && protectedFrom.commit !== commit ? await restorePaths(worktree, protectedFrom.commit, protectedFrom.globs) : [];
     return recordCleanState(worktree, commit, restored);
@@ -43,7 +57,7 @@ export class GitCheckoutGuard implements CheckoutGuard {
   }
 
   private async baseEntries(worktree: string, from: ProtectedFrom): Promise<TreeListing> {
-    const key = [await commonDir(worktree), from.commit, ...from.globs].join('\0');
+    const key = [await commitKey(worktree, from.commit), ...from.globs].join('\0');
     let entries = this.bases.get(key);
     if (entries === undefined) {
       entries = listTree(worktree, from.commit).then((listing) => protectedEntries(listing, from.globs));
@@ -54,8 +68,16 @@ export class GitCheckoutGuard implements CheckoutGuard {
     return entries;
   }
 
-  record(worktree: string, commit: string): Promise<CheckoutRecord> {
-    return recordSetupState(worktree, commit);
+  async record(worktree: string, commit: string): Promise<CheckoutRecord> {
+    return recordSetupState(worktree, commit, this.tracked.get(await commitKey(worktree, commit)));
+  }
+
+  private async remember(worktree: string, commit: string, tracked: ReadonlySet<string>): Promise<void> {
+    const key = await commitKey(worktree, commit);
+    this.tracked.delete(key);
+    this.tracked.set(key, tracked);
+    // The candidate's and the parent's of the experiments under way; a large repository's file list is megabytes.
+    for (const old of [...this.tracked.keys()].slice(0, Math.max(0, this.tracked.size - KEEP_TRACKED))) this.tracked.delete(old);
   }
 
   async restore(worktree: string, record: CheckoutRecord): ReturnType<CheckoutGuard['restore']> {
@@ -112,4 +134,9 @@ async function commonDir(worktree: string): Promise<string> {
   const admin = resolve(worktree, link);
   const common = await readFile(join(admin, 'commondir'), 'utf8').catch(() => undefined);
   return common === undefined ? worktree : resolve(admin, common.trim());
+}
+
+/** A commit of the worktree's repository: what is known of its tree holds for every worktree of it. */
+async function commitKey(worktree: string, commit: string): Promise<string> {
+  return `${await commonDir(worktree)}\0${commit}`;
 }

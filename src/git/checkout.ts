@@ -73,11 +73,11 @@ export async function cleanCheckout(worktree: string, commit: string, options: C
   await git(['clean', '-ffdxq'], { cwd: worktree });
 }
 
-/** Record the worktree as setup left it. */
-export async function recordSetupState(worktree: string, commit: string): Promise<SetupState> {
+/** Record the worktree as setup left it. `known`: the commit's files, when the caller has listed them already. */
+export async function recordSetupState(worktree: string, commit: string, known?: ReadonlySet<string>): Promise<SetupState> {
   const [tree, tracked, changed] = await Promise.all([
     readTreeState(worktree),
-    trackedFiles(worktree, commit),
+    known ?? trackedFiles(worktree, commit),
     git(['diff', '--name-only', '-z', '--no-renames', commit, '--'], { cwd: worktree }),
   ]);
   return { commit, tree, tracked, setupTouched: new Set(splitNul(changed.stdout)) };

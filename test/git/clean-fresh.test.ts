@@ -152,3 +152,24 @@ describe('cleaning a worktree the pool has just moved to its commit', () => {
     expect(await protectedFiles(worktree)).toEqual(baseFiles(r.path, r.base));
   });
 });
+
+describe("setup's record after the clean", () => {
+  it.each([true, false])('lists no commit again for the files the clean listed (alreadyClean: %s), and records what setup did', async (alreadyClean) => {
+    const r = await repo();
+    const commit = await r.commit({ 'src/sort.js': 'faster\n' });
+    const worktree = await r.pooled(commit);
+    const guard = new GitCheckoutGuard();
+    await guard.clean(worktree, commit, { commit: r.base, globs: GLOBS }, { alreadyClean });
+    // What a setup does: an output of its own, a tracked file rewritten.
+    await writeTree(worktree, { 'node_modules/dep/index.js': 'x\n', 'src/util.js': 'generated\n' });
+    const spawns = await countGitSpawns();
+    try {
+      const record = await guard.record(worktree, commit);
+      expect((await spawns.take()).filter((args) => args.startsWith('ls-tree'))).toEqual([]);
+      expect(shape(record)).toEqual(shape(await new GitCheckoutGuard().record(worktree, commit)));
+      expect([...record.setupTouched]).toEqual(['src/util.js']);
+    } finally {
+      await spawns.stop();
+    }
+  });
+});
