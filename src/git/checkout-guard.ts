@@ -1,22 +1,83 @@
 /** The CheckoutGuard port over git and the file system, for the stage executor. */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { CheckoutGuard, CheckoutRecord } from '../domain/checkout-guard.js';
 import type { RepoSnapshot } from '../domain/workspace.js';
-import { carrySetupState, cleanCheckout, inputBlobs, leftovers, protectedChanged, recordCleanState, protectedTouched, recordSetupState, repairWorktreeLink, restoreSetupState, worktreeLinkOk } from './checkout.js';
-import { restorePaths } from './protect.js';
+import { carrySetupState, cleanCheckout, linkTarget, inputBlobs, leftovers, protectedChanged, recordCleanState, protectedTouched, recordSetupState, repairWorktreeLink, restoreSetupState, worktreeLinkOk } from './checkout.js';
+import { listTree, protectedDifferences, protectedEntries, putBack, restorePaths, type TreeListing } from './protect.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { globRoots } from '../plan/path-policy.js';
 import { diffTreeStates, readTreeState, readTreeStateAt, treeStateAt } from './tree-state.js';
 import { undoCheckoutChanges } from './user-checkout.js';
 
+type ProtectedFrom = { commit: string; globs: readonly string[] };
+
+/** Commits whose file lists are kept for the record after setup. */
+const KEEP_TRACKED = 8;
+
 export class GitCheckoutGuard implements CheckoutGuard {
-  async clean(worktree: string, commit: string, protectedFrom?: { commit: string; globs: readonly string[] }, options: { alreadyClean?: boolean } = {}): Promise<CheckoutRecord> {
-    if (options.alreadyClean !== true) await cleanCheckout(worktree, commit);
+  /**
+   * The base's protected entries, by repository (common git dir), base and globs: the same for
+   * a whole run, so listed once, not with every experiment.
+   */
+  private readonly bases = new Map<string, Promise<TreeListing>>();
+
+  /**
+   * The files of the commits cleaned last, by repository and commit: setup's record, which comes
+   * next, needs them again, and a commit's files never change.
+   */
+  private readonly tracked = new Map<string, ReadonlySet<string>>();
+
+  async clean(worktree: string, commit: string, protectedFrom?: ProtectedFrom, options: { alreadyClean?: boolean } = {}): Promise<CheckoutRecord> {
+    const record = options.alreadyClean === true ? await this.cleanFresh(worktree, commit, protectedFrom) : await this.cleanFully(worktree, commit, protectedFrom);
+    await this.remember(worktree, commit, record.tracked);
+    return record;
+  }
+
+  private async cleanFully(worktree: string, commit: string, protectedFrom: ProtectedFrom | undefined): Promise<CheckoutRecord> {
+    await cleanCheckout(worktree, commit);
     const restored = protectedFrom !== undefined && protectedFrom.commit !== commit ? await restorePaths(worktree, protectedFrom.commit, protectedFrom.globs) : [];
     return recordCleanState(worktree, commit, restored);
   }
 
-  record(worktree: string, commit: string): Promise<CheckoutRecord> {
-    return recordSetupState(worktree, commit);
+  /**
+   * `clean` of a worktree just moved to `commit` by a hard reset and a clean that left nothing
+   * (the pool's reset), whose index only ratchet wrote: no flag hides a file, nothing is
+   * untracked, and its files are the commit's. So the protected paths that differ from the base
+   * are those whose entries differ between the two commits' trees, and one listing of the commit
+   * (which the record needs anyway) finds them, where a look at the worktree took three git
+   * processes more.
+   */
+  private async cleanFresh(worktree: string, commit: string, protectedFrom: ProtectedFrom | undefined): Promise<CheckoutRecord> {
+    const from = protectedFrom !== undefined && protectedFrom.commit !== commit && protectedFrom.globs.length > 0 ? protectedFrom : undefined;
+    const [listing, base] = await Promise.all([listTree(worktree, commit), from === undefined ? undefined : this.baseEntries(worktree, from)]);
+    const restored = from === undefined || base === undefined ? [] : protectedDifferences(protectedEntries(listing, from.globs), base);
+    if (from !== undefined && base !== undefined && restored.length > 0) await putBack(worktree, from.commit, restored, base);
+    return recordCleanState(worktree, commit, restored, new Set(listing.keys()));
+  }
+
+  private async baseEntries(worktree: string, from: ProtectedFrom): Promise<TreeListing> {
+    const key = [await commitKey(worktree, from.commit), ...from.globs].join('\0');
+    let entries = this.bases.get(key);
+    if (entries === undefined) {
+      entries = listTree(worktree, from.commit).then((listing) => protectedEntries(listing, from.globs));
+      this.bases.set(key, entries);
+      // A listing that failed is listed again next time.
+      entries.catch(() => this.bases.get(key) === entries && this.bases.delete(key));
+    }
+    return entries;
+  }
+
+  async record(worktree: string, commit: string): Promise<CheckoutRecord> {
+    return recordSetupState(worktree, commit, this.tracked.get(await commitKey(worktree, commit)));
+  }
+
+  private async remember(worktree: string, commit: string, tracked: ReadonlySet<string>): Promise<void> {
+    const key = await commitKey(worktree, commit);
+    this.tracked.delete(key);
+    this.tracked.set(key, tracked);
+    // The candidate's and the parent's of the experiments under way; a large repository's file list is megabytes.
+    for (const old of [...this.tracked.keys()].slice(0, Math.max(0, this.tracked.size - KEEP_TRACKED))) this.tracked.delete(old);
   }
 
   async restore(worktree: string, record: CheckoutRecord): ReturnType<CheckoutGuard['restore']> {
@@ -64,4 +125,18 @@ export class GitCheckoutGuard implements CheckoutGuard {
   undoCheckoutChanges(gitDir: string, before: RepoSnapshot, aside: string): Promise<string[]> {
     return before.checkout === undefined ? Promise.resolve([]) : undoCheckoutChanges(gitDir, before.checkout, aside);
   }
+}
+
+/** The repository a linked worktree belongs to (its admin folder's `commondir`), read without git; the worktree itself when that cannot be read. */
+async function commonDir(worktree: string): Promise<string> {
+  const link = await linkTarget(worktree);
+  if (link === undefined) return worktree;
+  const admin = resolve(worktree, link);
+  const common = await readFile(join(admin, 'commondir'), 'utf8').catch(() => undefined);
+  return common === undefined ? worktree : resolve(admin, common.trim());
+}
+
+/** A commit of the worktree's repository: what is known of its tree holds for every worktree of it. */
+async function commitKey(worktree: string, commit: string): Promise<string> {
+  return `${await commonDir(worktree)}\0${commit}`;
 }

@@ -73,11 +73,11 @@ export async function cleanCheckout(worktree: string, commit: string, options: C
   await git(['clean', '-ffdxq'], { cwd: worktree });
 }
 
-/** Record the worktree as setup left it. */
-export async function recordSetupState(worktree: string, commit: string): Promise<SetupState> {
+/** Record the worktree as setup left it. `known`: the commit's files, when the caller has listed them already. */
+export async function recordSetupState(worktree: string, commit: string, known?: ReadonlySet<string>): Promise<SetupState> {
   const [tree, tracked, changed] = await Promise.all([
     readTreeState(worktree),
-    trackedFiles(worktree, commit),
+    known ?? trackedFiles(worktree, commit),
     git(['diff', '--name-only', '-z', '--no-renames', commit, '--'], { cwd: worktree }),
   ]);
   return { commit, tree, tracked, setupTouched: new Set(splitNul(changed.stdout)) };
@@ -86,10 +86,11 @@ export async function recordSetupState(worktree: string, commit: string): Promis
 /**
  * The record of a worktree just checked out clean at `commit` with `restored` (the protected
  * paths made as in the base) changed after: the tracked files that differ from the commit are
- * those of `restored` the commit has, so no diff of the whole worktree is needed.
+ * those of `restored` the commit has, so no diff of the whole worktree is needed. `known`: the
+ * commit's files, when the caller has listed them already.
  */
-export async function recordCleanState(worktree: string, commit: string, restored: readonly string[]): Promise<SetupState> {
-  const [tree, tracked] = await Promise.all([readTreeState(worktree), trackedFiles(worktree, commit)]);
+export async function recordCleanState(worktree: string, commit: string, restored: readonly string[], known?: ReadonlySet<string>): Promise<SetupState> {
+  const [tree, tracked] = await Promise.all([readTreeState(worktree), known ?? trackedFiles(worktree, commit)]);
   return { commit, tree, tracked, setupTouched: new Set(restored.filter((path) => tracked.has(path))) };
 }
 

@@ -14,7 +14,8 @@
  * files behind. Such a worktree serves its own experiment's later stages and is then removed.
  */
 import { hostname } from 'node:os';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rm } from 'node:fs/promises';
+import { constants as zlibConstants, inflateSync } from 'node:zlib';
 import { join } from 'node:path';
 import type { EvalCheckouts, OpenedPlace, PlaceUse } from '../domain/checkout-guard.js';
 import type { CommitSource, EvaluationRequest } from '../domain/evaluation.js';
@@ -121,8 +122,12 @@ export class WorkerCheckouts implements EvalCheckouts {
     const { source } = request;
     const sourceKey = source.kind === 'remote' ? `remote\0${source.url}` : `local\0${source.gitDir}`;
     const known = this.found.get(sourceKey);
-    if (known !== undefined && commits.every((c) => known.commits.has(c))) return { ok: true, gitDir: known.gitDir };
-    const located = await this.locateAnew(request, commits, signal);
+    // Only the commits not found before are looked for (the base, the same for a whole run, was).
+    const unknown = known === undefined ? commits : commits.filter((c) => !known.commits.has(c));
+    if (known !== undefined && unknown.length === 0) return { ok: true, gitDir: known.gitDir };
+    let located = await this.locateAnew(request, unknown, signal);
+    // Found in another repository than before: what was found there says nothing of this one.
+    if (located.ok && known !== undefined && located.gitDir !== known.gitDir && unknown.length < commits.length) located = await this.locateAnew(request, commits, signal);
     if (located.ok) {
       const entry = known?.gitDir === located.gitDir ? known : { gitDir: located.gitDir, commits: new Set<string>() };
       for (const commit of commits) entry.commits.add(commit);
@@ -286,13 +291,59 @@ export async function locateLocal(gitDir: string, commits: readonly string[]): P
   return { ok: true, gitDir: real };
 }
 
-/** The commits of `commits` that `gitDir` does not hold. */
+/**
+ * The commits of `commits` that `gitDir` does not hold. A loose commit (what the orchestrator
+ * has just made, the usual candidate) is found by reading its object file; the rest are asked
+ * of git in one call for all of them. Each git process costs milliseconds of an experiment's
+ * overhead, and one per commit was most of what locating a repository cost.
+ */
 export async function missingCommits(gitDir: string, commits: readonly string[]): Promise<string[]> {
-  const missing: string[] = [];
-  for (const commit of new Set(commits)) {
-    const found = await git(['--git-dir', gitDir, 'cat-file', '-e', `${commit}^{commit}`], { cwd: gitDir, allowFailure: true });
-    if (found.exitCode !== 0) missing.push(commit);
+  const unique = [...new Set(commits)];
+  const loose = await Promise.all(unique.map((commit) => isLooseCommit(gitDir, commit)));
+  const unsettled = unique.filter((_, at) => !loose[at]);
+  if (unsettled.length === 0) return [];
+  const missing = await notCommits(gitDir, unsettled);
+  return unique.filter((commit) => missing.has(commit));
+}
+
+/** A full object id, in the form git names its loose object file by. */
+const OBJECT_ID = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+
+/** A commit object's header is short: this much of its compressed file holds it (else git is asked). */
+const HEADER_BYTES = 1024;
+
+/**
+ * Whether `commit` is a loose commit object in `gitDir`: its file inflates to a `commit <size>`
+ * header. False says nothing (packed, in an alternate, unreadable): git is asked then.
+ */
+async function isLooseCommit(gitDir: string, commit: string): Promise<boolean> {
+  if (!OBJECT_ID.test(commit)) return false;
+  let file: FileHandle | undefined;
+  try {
+    file = await open(join(gitDir, 'objects', commit.slice(0, 2), commit.slice(2)), 'r');
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(HEADER_BYTES), 0, HEADER_BYTES, 0);
+    // Only the start is read: a sync flush inflates what that much holds without asking for the end.
+    const header = inflateSync(buffer.subarray(0, bytesRead), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    const end = header.indexOf(0);
+    return end > 0 && /^commit \d+$/.test(header.subarray(0, end).toString('latin1'));
+  } catch {
+    return false;
+  } finally {
+    await file?.close().catch(() => undefined);
   }
+}
+
+/** Which of `commits` git finds no commit for: one batch for all, each peeled as `cat-file -e <id>^{commit}` would. */
+async function notCommits(gitDir: string, commits: readonly string[]): Promise<Set<string>> {
+  // A line break would split one name into two lines of the batch; no object is named so.
+  const missing = new Set(commits.filter((commit) => /[\r\n]/.test(commit)));
+  const asked = commits.filter((commit) => !missing.has(commit));
+  if (asked.length === 0) return missing;
+  const input = asked.map((commit) => `${commit}^{commit}\n`).join('');
+  const found = await git(['--git-dir', gitDir, 'cat-file', '--batch-check=%(objecttype)'], { cwd: gitDir, input, allowFailure: true });
+  // One line per name, in order: `commit`, or `<name> missing`. A git that failed found none.
+  const types = found.exitCode === 0 ? found.stdout.split('\n') : [];
+  for (const [at, commit] of asked.entries()) if (types[at] !== 'commit') missing.add(commit);
   return missing;
 }
 

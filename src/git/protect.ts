@@ -61,6 +61,15 @@ export async function restorePaths(worktree: string, commit: string, globs: read
       ).stdout,
     ),
   );
+  await putBack(worktree, commit, differing, inCommit);
+  return differing;
+}
+
+/**
+ * Makes `differing` (protected paths known to differ from `commit`) as they are there: those
+ * `commit` has are restored, the others deleted. The index is left alone.
+ */
+export async function putBack(worktree: string, commit: string, differing: readonly string[], inCommit: { has(path: string): boolean }): Promise<void> {
   // Deletions first: an added file may sit where a restored folder has to go.
   for (const path of differing.filter((p) => !inCommit.has(p))) {
     await rm(join(worktree, path), { force: true, recursive: true });
@@ -73,5 +82,46 @@ export async function restorePaths(worktree: string, commit: string, globs: read
       env: LITERAL_PATHSPECS,
     });
   }
-  return differing;
+}
+
+/** Path → `<mode> <type> <id>` of every entry of a commit's tree (files, links, submodules). */
+export type TreeListing = ReadonlyMap<string, string>;
+
+export async function listTree(worktree: string, commit: string): Promise<TreeListing> {
+  const listed = await git(['ls-tree', '-r', '-z', '--full-tree', commit], { cwd: worktree });
+  const entries = new Map<string, string>();
+  for (const line of splitNul(listed.stdout)) {
+    const tab = line.indexOf('\t');
+    if (tab > 0) entries.set(line.slice(tab + 1), line.slice(0, tab));
+  }
+  return entries;
+}
+
+/** The entries of `listing` that `globs` match, looked for only under their roots (as `diffPaths` looks). Pure. */
+export function protectedEntries(listing: TreeListing, globs: readonly string[]): Map<string, string> {
+  const roots = globRoots(globs);
+  const under = (path: string): boolean => roots === undefined || roots.some((root) => path === root || path.startsWith(`${root}/`));
+  const entries = new Map<string, string>();
+  if (globs.length === 0) return entries;
+  for (const [path, entry] of listing) if (under(path) && matchesAny(path, globs)) entries.set(path, entry);
+  return entries;
+}
+
+const GITLINK = '160000 ';
+
+/**
+ * The protected paths whose entry in a clean checkout of a commit (`checkedOut`, its protected
+ * entries) differs from `base`'s: what `diffPaths` finds in such a worktree, from the two trees
+ * alone. Submodules are left out as there (`--ignore-submodules=all`): a path that is a
+ * submodule or nothing on both sides is no difference, one that is a file on either side is. Sorted. Pure.
+ */
+export function protectedDifferences(checkedOut: TreeListing, base: TreeListing): string[] {
+  const differing: string[] = [];
+  const counts = (entry: string | undefined): boolean => entry !== undefined && !entry.startsWith(GITLINK);
+  for (const [path, entry] of checkedOut) {
+    const was = base.get(path);
+    if (entry !== was && (counts(entry) || counts(was))) differing.push(path);
+  }
+  for (const [path, was] of base) if (!checkedOut.has(path) && counts(was)) differing.push(path);
+  return differing.sort();
 }

@@ -15,6 +15,7 @@ import { WorkerCheckouts } from '../../src/git/eval-checkouts.js';
 import { ExecaCommandRunner } from '../../src/proc/run-command.js';
 import { waitFor } from '../helpers/cli.js';
 import { git, gitdir, tempDir, writeTree } from '../helpers/gitdir.js';
+import { countGitSpawns } from '../git/fixtures/git-spawns.js';
 
 let repo: { path: string; cleanup: () => Promise<void> };
 let logs: { path: string; cleanup: () => Promise<void> };
@@ -198,6 +199,28 @@ describe("the worker's checkouts", () => {
       if (second.ok) second.place.release({ unsandboxed: false });
       await writeTree(join(repo.path, '.git'), { HEAD: 'ref: refs/heads/main\n' });
     } finally {
+      await checkouts.close();
+    }
+  });
+
+  it('looks only for the commits it has not found before: the base, the same for a whole run, once', async () => {
+    // Packed, as a user's base commit usually is: only git can find it there.
+    git(repo.path, 'repack', '-adq');
+    git(repo.path, 'commit', '-q', '--allow-empty', '-m', 'next candidate');
+    const next = git(repo.path, 'rev-parse', 'HEAD');
+    const checkouts = new WorkerCheckouts({ owner: 'test-host-6' });
+    const spawns = await countGitSpawns();
+    const lookups = async (): Promise<number> => (await spawns.take()).filter((args) => args.includes('cat-file')).length;
+    try {
+      for (const [experiment, commit] of [['e0001', candidate], ['e0002', next]] as const) {
+        const opened = await checkouts.open(request({ experiment, commit }), never);
+        if (!opened.ok) throw new Error(opened.reason);
+        opened.place.release({ unsandboxed: false });
+        // The first asks git once for both packed commits; the second finds its loose commit itself.
+        expect(await lookups()).toBe(experiment === 'e0001' ? 1 : 0);
+      }
+    } finally {
+      await spawns.stop();
       await checkouts.close();
     }
   });
