@@ -5,7 +5,7 @@
  * replay agent applying patches that each change one line, and a bench that prints its metric at
  * once (`repeat: 1`, no setup, no checks).
  *
- *   npx tsx bench/overhead.ts [--experiments 30] [--large-files 20000] [--before REV --rounds 2] [--out overhead]
+ *   npx tsx bench/overhead.ts [--experiments 30] [--large-files 20000] [--before REV --rounds 2] [--only small|large] [--out overhead]
  *
  * With `--before REV`, the code of REV (in a temporary worktree of this repository) and this
  * checkout's run alternately, `--rounds` runs each per repository size, in one session, so the
@@ -271,6 +271,8 @@ async function main(): Promise<void> {
   const rounds = Number(option('rounds', '1'));
   const before = option('before', '');
   const out = option('out', 'overhead');
+  // One repository size alone, for a profile of it; the report then has that size only.
+  const only = option('only', '');
   const scratch = await mkdtemp(join(tmpdir(), 'ratchet-bench-code-'));
   // The run index of this machine is not the bench's to write to.
   process.env['RATCHET_STATE_DIR'] ??= join(scratch, 'state');
@@ -280,7 +282,7 @@ async function main(): Promise<void> {
     const arms: Arm[] = [...(before === '' ? [] : [await armOf(before, scratch)]), { name: before === '' ? 'this checkout' : 'after', commit: head, run: startRun }];
     const runs = arms.map(() => ({ small: [] as Result[], large: [] as Result[] }));
     for (let round = 0; round < rounds; round++) {
-      for (const [name, files] of [['small', 40], ['large', largeFiles]] as const) {
+      for (const [name, files] of ([['small', 40], ['large', largeFiles]] as const).filter(([size]) => only === '' || size === only)) {
         // Alternate which arm goes first, so drift of the machine falls on both alike.
         const order = arms.map((_, i) => i);
         if (round % 2 === 1) order.reverse();
@@ -296,7 +298,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine: `${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GB, Linux ${release()}, Node ${process.version}, ${gitVersion}`,
       rounds,
-      arms: arms.map((arm, i) => ({ name: arm.name, commit: arm.commit, results: [merged(runs[i]!.small), merged(runs[i]!.large)] })),
+      arms: arms.map((arm, i) => ({ name: arm.name, commit: arm.commit, results: [runs[i]!.small, runs[i]!.large].filter((r) => r.length > 0).map(merged) })),
     };
     const results = join(here, 'bench', 'results');
     await mkdir(results, { recursive: true });

@@ -4,8 +4,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { InternalError, UserError } from '../domain/errors.js';
+import { Spawner } from './spawner.js';
 
 /**
  * Variables that would point git at another repository, index or object store than the one
@@ -86,6 +86,8 @@ function gitEnv(extra: Record<string, string> | undefined): Record<string, strin
 /** Forget the copy of process.env (for a test that changes it). */
 export function resetGitEnv(): void {
   baseEnv = undefined;
+  spawner?.close();
+  spawner = undefined;
 }
 
 /** How git ran: its exit code, or (undefined) why it could not run or finish. */
@@ -95,58 +97,41 @@ interface Ran {
   shortMessage?: string;
   stdout: Buffer;
   stderr: string;
+  stdoutBytes: number;
+  headBytes: number;
+}
+
+/** The helper that starts git for this process (spawner.ts), made with the first command. */
+let spawner: Spawner | undefined;
+
+function ceilingOf(options: Pick<GitOptions, 'cwd' | 'discover'>): Record<string, string> {
+  return options.discover === true ? {} : { GIT_CEILING_DIRECTORIES: dirname(resolve(options.cwd)) };
 }
 
 /**
- * git as a child process with ratchet's fixed arguments and environment, for a caller that reads
- * its output as a stream (a patch too big to hold). stdin is a pipe only with `options.input`,
- * which the caller writes.
+ * Runs git through the spawner, not execa and not a fork of this process: ratchet runs git
+ * tens of times per experiment, and execa's own work per call (about 2 ms of CPU) and then the
+ * fork of a large process (4 to 7 ms with the event loop blocked) were most of the
+ * orchestrator's time per experiment. The commands a candidate influences still go through
+ * execa (proc/run-command.ts), where its process handling (trees, timeouts, signals) matters.
  */
-export function spawnGit(args: readonly string[], options: Omit<GitOptions, 'allowFailure'>): ChildProcess {
-  const ceiling = options.discover === true ? {} : { GIT_CEILING_DIRECTORIES: dirname(resolve(options.cwd)) };
-  return spawn('git', [...FIXED_ARGS, ...args], {
-    cwd: options.cwd,
-    env: { ...gitEnv(options.env), ...ceiling },
-    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  });
+async function runGit(args: readonly string[], options: GitOptions, output: { maxBytes?: number; keepAfter?: string } = {}): Promise<Ran> {
+  spawner ??= new Spawner(gitEnv(undefined));
+  const reply = await spawner.run({ file: 'git', args: [...FIXED_ARGS, ...args], cwd: options.cwd, env: { ...options.env, ...ceilingOf(options) }, ...(options.input === undefined ? {} : { input: options.input }), ...output });
+  if (reply.exitCode !== undefined) return { exitCode: reply.exitCode, stdout: reply.stdout, stderr: reply.stderr, stdoutBytes: reply.stdoutBytes, headBytes: reply.headBytes };
+  const why = reply.why ?? 'git did not finish';
+  const cause = Object.assign(new Error(why), reply.errorCode === undefined ? {} : { code: reply.errorCode });
+  return { exitCode: undefined, cause, shortMessage: why, stdout: reply.stdout, stderr: reply.stderr, stdoutBytes: reply.stdoutBytes, headBytes: reply.headBytes };
 }
 
 /**
- * Runs git with node's own `spawn`, not execa: ratchet runs git tens of times per experiment,
- * and execa's own work per call (about 2 ms of CPU against 0.7 ms for the spawn itself, measured
- * on this project's machines) was most of the orchestrator's CPU per experiment. The commands a
- * candidate influences still go through execa (proc/run-command.ts), where its process handling
- * (trees, timeouts, signals) matters.
+ * git's stdout kept up to and with the first `separator` whole, then at most `maxBytes` more,
+ * all of it counted: for a patch that may be too big to hold (patch.ts).
  */
-function runGit(args: readonly string[], options: GitOptions): Promise<Ran> {
-  return new Promise((settle) => {
-    let done = false;
-    const finish = (ran: Ran): void => {
-      if (!done) settle(ran);
-      done = true;
-    };
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    const text = (): string => Buffer.concat(stderr).toString('utf8');
-    let child: ChildProcess;
-    try {
-      child = spawnGit(args, options);
-    } catch (cause) {
-      finish({ exitCode: undefined, cause, shortMessage: String(cause), stdout: Buffer.alloc(0), stderr: '' });
-      return;
-    }
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.once('error', (cause) => finish({ exitCode: undefined, cause, shortMessage: cause.message, stdout: Buffer.concat(stdout), stderr: text() }));
-    child.once('close', (code, signal) =>
-      finish(code === null ? { exitCode: undefined, shortMessage: `git was killed by ${signal ?? 'a signal'}`, stdout: Buffer.concat(stdout), stderr: text() } : { exitCode: code, stdout: Buffer.concat(stdout), stderr: text() }),
-    );
-    if (options.input !== undefined && child.stdin !== null) {
-      // git may exit before reading all of it (a failed command): not an error of ours.
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(options.input);
-    }
-  });
+export async function gitCapped(args: readonly string[], options: GitOptions, separator: Uint8Array, maxBytes: number | undefined): Promise<{ stdout: Buffer; stdoutBytes: number; headBytes: number }> {
+  const ran = await runGit(args, options, { keepAfter: Buffer.from(separator).toString('hex'), ...(maxBytes === undefined || !Number.isFinite(maxBytes) ? {} : { maxBytes }) });
+  await check(args, options, { ...ran, stderr: chomp(ran.stderr) });
+  return { stdout: ran.stdout, stdoutBytes: ran.stdoutBytes, headBytes: ran.headBytes };
 }
 
 /** Without its last line end, as a command's output is usually wanted. */

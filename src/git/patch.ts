@@ -6,8 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CandidateCommit } from '../domain/workspace.js';
-import { InternalError } from '../domain/errors.js';
-import { git, gitBytes, LITERAL_PATHSPECS, spawnGit, splitNul } from './exec.js';
+import { git, gitBytes, gitCapped, LITERAL_PATHSPECS, splitNul } from './exec.js';
 
 const COMMON = ['--no-ext-diff', '--no-textconv', '--no-color', '--no-renames'];
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -76,7 +75,7 @@ interface Diffed {
   patchBytes: number;
 }
 
-const SEPARATOR = Buffer.from([0, 0]);
+const SEPARATOR = Uint8Array.from([0, 0]);
 
 /**
  * `git diff --raw --numstat -z -p --binary` in one run (one spawn per commit, where three
@@ -86,52 +85,22 @@ const SEPARATOR = Buffer.from([0, 0]);
  * alone writes it. No record is empty, so the first empty field ends them. The patch is kept
  * up to `keepBytes` and counted to its end, so a huge one is never held in memory.
  */
-function diffCommit(cwd: string, parent: string, commit: string, keepBytes: number): Promise<Diffed> {
+async function diffCommit(cwd: string, parent: string, commit: string, keepBytes: number): Promise<Diffed> {
   const args = ['diff', '--raw', '--numstat', '-z', '--no-abbrev', ...COMMON, '-p', '--binary', '--src-prefix=a/', '--dst-prefix=b/', parent, commit, '--'];
-  return new Promise((resolve, reject) => {
-    const child = spawnGit(args, { cwd });
-    let head: Buffer = Buffer.alloc(0);
-    let headDone = false;
-    const kept: Buffer[] = [];
-    let patchBytes = 0;
-    let over = false;
-    const takePatch = (chunk: Buffer): void => {
-      patchBytes += chunk.length;
-      if (over) return;
-      if (patchBytes > keepBytes) {
-        over = true;
-        kept.length = 0;
-      } else kept.push(chunk);
-    };
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (headDone) return takePatch(chunk);
-      const from = Math.max(0, head.length - 1);
-      head = Buffer.concat([head, chunk]);
-      const at = head.indexOf(SEPARATOR, from);
-      if (at < 0) return;
-      headDone = true;
-      const rest = head.subarray(at + 2);
-      head = head.subarray(0, at + 1);
-      if (rest.length > 0) takePatch(rest);
-    });
-    const stderr: Buffer[] = [];
-    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      if (code !== 0) {
-        reject(new InternalError(`git diff ${parent} ${commit} failed in ${cwd}: ${Buffer.concat(stderr).toString('utf8').trim() || `exit ${String(code)}`}`, { cwd, parent, commit }));
-        return;
-      }
-      const fields = splitNul(head.toString('utf8'));
-      const raw: RawEntry[] = [];
-      let i = 0;
-      for (; i + 1 < fields.length && fields[i]?.startsWith(':') === true; i += 2) {
-        const [, newMode = '', oldSha = '', newSha = ''] = (fields[i] ?? '').slice(1).split(' ');
-        raw.push({ newMode, oldSha, newSha, path: fields[i + 1] ?? '' });
-      }
-      resolve({ raw, numstat: fields.slice(i), patch: over ? undefined : Buffer.concat(kept), patchBytes });
-    });
-  });
+  // One byte over the limit is enough to know the patch is over it.
+  const { stdout, stdoutBytes, headBytes } = await gitCapped(args, { cwd }, SEPARATOR, Number.isFinite(keepBytes) ? keepBytes + 1 : undefined);
+  // Without the separator there is no patch: all of it is records.
+  const headEnd = headBytes < 0 ? stdout.length : headBytes - 1;
+  const fields = splitNul(stdout.subarray(0, headEnd).toString('utf8'));
+  const raw: RawEntry[] = [];
+  let i = 0;
+  for (; i + 1 < fields.length && fields[i]?.startsWith(':') === true; i += 2) {
+    const [, newMode = '', oldSha = '', newSha = ''] = (fields[i] ?? '').slice(1).split(' ');
+    raw.push({ newMode, oldSha, newSha, path: fields[i + 1] ?? '' });
+  }
+  const patchBytes = headBytes < 0 ? 0 : stdoutBytes - headBytes;
+  const patch = patchBytes > keepBytes ? undefined : stdout.subarray(headBytes < 0 ? stdout.length : headBytes);
+  return { raw, numstat: fields.slice(i), patch, patchBytes };
 }
 
 async function blobText(cwd: string, sha: string): Promise<string> {
