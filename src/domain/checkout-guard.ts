@@ -40,7 +40,8 @@ export interface CheckoutGuard {
    */
   clean(worktree: string, commit: string, protectedFrom?: { commit: string; globs: readonly string[] }, options?: { alreadyClean?: boolean }): Promise<CheckoutRecord>;
   record(worktree: string, commit: string): Promise<CheckoutRecord>;
-  restore(worktree: string, record: CheckoutRecord): Promise<CheckoutRestore>;
+  /** `indexTrusted`: HEAD and index are as ratchet left them at the record (EvalPlace.trusted). */
+  restore(worktree: string, record: CheckoutRecord, options?: { indexTrusted?: boolean }): Promise<CheckoutRestore>;
   /**
    * The worktree as `record` has it (setup's outputs unchanged, or `ok: false`), moved to
    * `commit` with those outputs kept: tracked files at `commit`, protected paths from
@@ -88,6 +89,11 @@ export interface EvalPlace {
    * outputs over to the new commit (setup.inputs) or cleans them, and checks they are clean.
    */
   carried: ReadonlySet<string>;
+  /**
+   * Worktrees in which every command so far ran in the sandbox, where the git data is
+   * read-only: their HEAD and index are as ratchet left them, so a restore need not put them back.
+   */
+  trusted: ReadonlySet<string>;
   /**
    * The stage is done with the worktrees: they may be reused, or removed once none holds them.
    * `unsandboxed`: a command of the stage ran outside the sandbox, so it could have written the

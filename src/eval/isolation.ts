@@ -29,6 +29,8 @@ export interface LocatedRequest extends EvaluationRequest {
   fresh: ReadonlySet<string>;
   /** Worktrees handed over uncleaned from an earlier experiment (EvalPlace.carried). */
   carried: ReadonlySet<string>;
+  /** Worktrees whose HEAD and index only ratchet wrote (EvalPlace.trusted). */
+  trusted: ReadonlySet<string>;
   /**
    * Set when a command of this stage ran outside the sandbox, or a worktree could not be made
    * clean: its worktrees are not pooled (git/eval-checkouts.ts).
@@ -118,7 +120,7 @@ export async function restoreCheckout(
     if ((request.spec.setup ?? '').trim() !== '') await note(`the ${checkout.side} worktree was not set up by this worker: setting it up first`);
     return undefined;
   }
-  const restored = await guard.restore(checkout.worktree, known);
+  const restored = await guard.restore(checkout.worktree, known, { indexTrusted: request.trusted.has(checkout.worktree) });
   if (!restored.ok) {
     const some = restored.setupChanged.slice(0, 3).join(', ');
     await note(`setup's outputs in the ${checkout.side} worktree changed (${some}${restored.setupChanged.length > 3 ? ', …' : ''}): setting it up again`);

@@ -347,7 +347,7 @@ export function createStageExecutor(runner: CommandRunner, guard: CheckoutGuard,
     const { place } = opened;
     const ran: { unsandboxed: boolean; unfit?: boolean } = { unsandboxed: false };
     try {
-      return await run({ ...request, gitDir: place.gitDir, worktree: place.candidate, parentWorktree: place.parent, logDir, ran, fresh: place.fresh, carried: place.carried, benchSlot }, stage, signal);
+      return await run({ ...request, gitDir: place.gitDir, worktree: place.candidate, parentWorktree: place.parent, logDir, ran, fresh: place.fresh, carried: place.carried, trusted: place.trusted, benchSlot }, stage, signal);
     } finally {
       place.release(ran);
     }

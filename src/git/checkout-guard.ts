@@ -80,8 +80,8 @@ export class GitCheckoutGuard implements CheckoutGuard {
     for (const old of [...this.tracked.keys()].slice(0, Math.max(0, this.tracked.size - KEEP_TRACKED))) this.tracked.delete(old);
   }
 
-  async restore(worktree: string, record: CheckoutRecord): ReturnType<CheckoutGuard['restore']> {
-    const outcome = await restoreSetupState(worktree, record);
+  async restore(worktree: string, record: CheckoutRecord, options: { indexTrusted?: boolean } = {}): ReturnType<CheckoutGuard['restore']> {
+    const outcome = await restoreSetupState(worktree, record, options);
     return outcome.ok ? { ok: true, record: outcome.state, restored: outcome.restored, removed: outcome.removed } : outcome;
   }
 

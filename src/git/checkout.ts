@@ -95,9 +95,10 @@ export async function recordCleanState(worktree: string, commit: string, restore
 }
 
 /** Put the worktree back to `state`: what a stage added goes, what it changed of the commit comes back. */
-export async function restoreSetupState(worktree: string, state: SetupState): Promise<RestoreOutcome> {
-  // The reset writes the index only (in the admin folder, out of the walk): side by side.
-  const [, now] = await Promise.all([resetHeadAndIndex(worktree, state.commit), readTreeState(worktree)]);
+export async function restoreSetupState(worktree: string, state: SetupState, options: { indexTrusted?: boolean } = {}): Promise<RestoreOutcome> {
+  // The reset writes the index only (in the admin folder, out of the walk): side by side. A
+  // trusted index and HEAD no command could have written: they are still at the record's commit.
+  const [, now] = await Promise.all([options.indexTrusted === true ? undefined : resetHeadAndIndex(worktree, state.commit), readTreeState(worktree)]);
   const changes = diffTreeStates(state.tree, now);
   const folders = trackedFolders(state.tracked);
   const fromCommit = (path: string): boolean => (state.tracked.has(path) && !state.setupTouched.has(path)) || folders.has(path);

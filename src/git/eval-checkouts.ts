@@ -100,11 +100,13 @@ export class WorkerCheckouts implements EvalCheckouts {
       // Fresh (or carried) for the first stage that gets it only.
       const fresh = new Set(held.filter((e) => e.fresh).map((e) => e.path));
       const carried = new Set(held.filter((e) => e.carried).map((e) => e.path));
+      // Untainted so far: every command in them ran sandboxed, so their HEAD and index are ratchet's.
+      const trusted = new Set(held.filter((e) => !e.tainted).map((e) => e.path));
       for (const entry of held) {
         entry.fresh = false;
         entry.carried = false;
       }
-      return { ok: true, place: { gitDir: repo.gitDir, candidate: candidate.path, parent: parent?.path, fresh, carried, release } };
+      return { ok: true, place: { gitDir: repo.gitDir, candidate: candidate.path, parent: parent?.path, fresh, carried, trusted, release } };
     } catch (error) {
       release({ unsandboxed: false }); // nothing ran in them
       throw error;

@@ -10,7 +10,7 @@ export function fixedCheckouts(folders: { gitDir: string; candidate: string; par
     open: (request) =>
       Promise.resolve({
         ok: true,
-        place: { gitDir: folders.gitDir, candidate: folders.candidate, parent: request.parentCommit === undefined ? undefined : folders.parent, fresh: new Set(), carried: new Set(), release: () => undefined },
+        place: { gitDir: folders.gitDir, candidate: folders.candidate, parent: request.parentCommit === undefined ? undefined : folders.parent, fresh: new Set(), carried: new Set(), trusted: new Set(), release: () => undefined },
       }),
     close: () => Promise.resolve(),
   };

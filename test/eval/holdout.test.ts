@@ -156,6 +156,7 @@ describe('what each sandbox shows of the holdout (bubblewrap)', () => {
     ran: { unsandboxed: false },
     fresh: new Set(),
     carried: new Set(),
+    trusted: new Set(),
     spec: runSpec(),
     baseCommit: git(repo.path, 'rev-parse', 'HEAD'),
     gitDir: join(repo.path, '.git'),

@@ -173,3 +173,38 @@ describe("setup's record after the clean", () => {
     }
   });
 });
+
+describe('restore of a trusted worktree', () => {
+  it("puts back what a stage did as the full restore does, without a git process for HEAD or the index", async () => {
+    const r = await repo();
+    const commit = await r.commit({ 'src/x.js': 'x\n' });
+    const guard = new GitCheckoutGuard();
+    const trusted = await r.pooled(commit);
+    const full = await r.pooled(commit);
+    const records = await Promise.all([trusted, full].map((wt) => guard.clean(wt, commit, { commit: r.base, globs: GLOBS }, { alreadyClean: true })));
+    // What a stage leaves: an edit of a tracked file, a new file, a removed one.
+    for (const wt of [trusted, full]) {
+      await writeTree(wt, { 'src/x.js': 'changed\n', 'notes.txt': 'left\n' });
+      git(wt, 'rm', '-q', '--cached', '--', 'src/x.js');
+    }
+    const spawns = await countGitSpawns();
+    try {
+      // The trusted one's index is left as it is: no command of a sandboxed stage could write it.
+      git(trusted, 'reset', '-q');
+      await spawns.take();
+      const a = await guard.restore(trusted, records[0]!, { indexTrusted: true });
+      const used = await spawns.take();
+      const b = await guard.restore(full, records[1]!);
+      expect(a).toMatchObject({ ok: true, removed: ['notes.txt'], restored: ['src/x.js'] });
+      expect(b).toMatchObject({ ok: true, removed: ['notes.txt'], restored: ['src/x.js'] });
+      expect(used.filter((args) => /^(update-ref|ls-files|reset)\b/.test(args))).toEqual([]);
+      expect((await spawns.take()).filter((args) => /^(update-ref|ls-files|reset)\b/.test(args)).length).toBeGreaterThan(0);
+    } finally {
+      await spawns.stop();
+    }
+    for (const wt of [trusted, full]) {
+      expect(await readFile(join(wt, 'src/x.js'), 'utf8')).toBe('x\n');
+      expect(git(wt, 'status', '--porcelain', '--untracked-files=all')).toBe('');
+    }
+  });
+});
