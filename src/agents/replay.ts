@@ -4,8 +4,8 @@
  * does not apply is a `rejected` experiment, not an error.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { execa } from 'execa';
+import { basename, join, resolve } from 'node:path';
+import { git } from '../git/exec.js';
 import { UserError } from '../domain/errors.js';
 import type { AgentState, ProposalContext, ProposalOutcome, Proposer } from '../domain/proposal.js';
 
@@ -97,12 +97,8 @@ export class ReplayProposer implements Proposer {
     const agentState = replayState(index);
     const text = await readFile(path, 'utf8');
     const description = describePatch(path, text);
-    const result = await execa('git', ['apply', '--whitespace=nowarn', path], {
-      cwd: context.worktree,
-      reject: false,
-      cancelSignal: signal,
-      env: { GIT_TERMINAL_PROMPT: '0', GIT_CEILING_DIRECTORIES: dirname(context.worktree) },
-    });
+    // Through ratchet's own git (git/exec.ts): no fork of this process per patch.
+    const result = await git(['apply', '--whitespace=nowarn', path], { cwd: context.worktree, allowFailure: true });
     if (signal.aborted) return { kind: 'failed', verdict: 'crash', reason: 'interrupted' };
     if (result.exitCode !== 0) {
       const firstLine = (result.stderr || result.stdout).split('\n').find((l) => l.trim() !== '') ?? `exit ${result.exitCode}`;
