@@ -8,7 +8,8 @@
  * The folder is 0700: its logs may hold what a command printed, and its events are what `show`
  * and `pick` trust, so no other user of the machine may read or append to them.
  */
-import { appendFile, chmod, mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
+import { appendFileSync } from 'node:fs';
+import { chmod, mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UserError } from '../domain/errors.js';
 import type { ExperimentId } from '../domain/words.js';
@@ -59,6 +60,8 @@ export class RunStore implements Store {
   private state: RunState;
   private writing: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<(event: RunEvent, state: RunState) => void>();
+  /** Experiment folders made by this store. */
+  private readonly made = new Set<string>();
 
   private constructor(
     dir: string,
@@ -129,7 +132,9 @@ export class RunStore implements Store {
     // Redacted as text, then read back: the state holds exactly what the file does.
     const full = JSON.parse(line) as RunEvent;
     const done = this.writing.then(async () => {
-      await appendFile(join(this.dir, 'events.jsonl'), `${line}\n`);
+      // Synchronous: a promise's open, write and close per event was the orchestrator's largest
+      // share of CPU with many workers; one small write blocks for microseconds.
+      appendFileSync(join(this.dir, 'events.jsonl'), `${line}\n`);
       this.state = applyEvent(this.state, full);
       // Rows come from finished experiments only; no other event changes the file.
       if (full.type === 'experiment_finished') await this.writeResultsTsv();
@@ -149,7 +154,12 @@ export class RunStore implements Store {
 
   async ensureExperimentDir(exp: ExperimentId): Promise<string> {
     const dir = this.experimentDir(exp);
-    await mkdir(dir, { recursive: true });
+    // Asked for several times per experiment: made once (a mkdir each time was a share of the
+    // orchestrator's CPU with many workers).
+    if (!this.made.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.made.add(dir);
+    }
     return dir;
   }
 
