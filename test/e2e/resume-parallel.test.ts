@@ -32,7 +32,10 @@ describe('a run killed outright with three candidates in flight, and resumed', (
       'b.txt': '10\n',
       // A change that adds src/sN sleeps long enough to be killed in its bench while SLOW is 1 (the first session).
       'bench.sh': `#!/bin/sh\nif [ "$SLOW" = 1 ] && ls src/s* >/dev/null 2>&1; then echo started; sh -c 'sleep 88; : ${marker}'; fi\necho "METRIC score=$(( $(cat a.txt) + $(cat b.txt) ))"\n`,
-      'ratchet.yaml': `objective: lower\nsandbox: none\neditable: ["a.txt", "b.txt", "src/**"]\nprotected: ["bench.sh"]\nenv: [SLOW]\nbench: { run: sh bench.sh, timeout: 5m, metric: { name: score, goal: minimize } }\nagent: { kind: replay, parallel: 3 }\n`,
+      // The slow changes wait in their checks first, so the fast one's bench is always queued
+      // (and kept) before theirs: which of three candidates in flight gets the bench first is
+      // otherwise a race.
+      'ratchet.yaml': `objective: lower\nsandbox: none\neditable: ["a.txt", "b.txt", "src/**"]\nprotected: ["bench.sh"]\nenv: [SLOW]\nchecks: [{ name: settle, run: 'if [ "$SLOW" = 1 ] && ls src/s* >/dev/null 2>&1; then sleep 2; fi' }]\nbench: { run: sh bench.sh, timeout: 5m, metric: { name: score, goal: minimize } }\nagent: { kind: replay, parallel: 3 }\n`,
     });
     work = await tempDir();
     await writePatches(join(work.path, 'patches'), {
