@@ -11,7 +11,7 @@ import type { CheckoutRecord } from '../domain/checkout-guard.js';
 import type { SandboxMount, SandboxRequest } from '../domain/command-runner.js';
 import type { StageKind } from '../domain/evaluation.js';
 import type { LocatedRequest } from './isolation.js';
-import { globRoots, matchesAny } from '../plan/path-policy.js';
+import { globRoots, matchesAny, underRoots } from '../plan/path-policy.js';
 import { setupOutputs } from '../plan/setup-reuse.js';
 import { setupInputs } from '../domain/spec.js';
 
@@ -33,10 +33,6 @@ function whollyProtected(tree: ReadonlyMap<string, string>, isProtected: (path: 
     }
   }
   return [...counts].filter(([, c]) => c.all > 0 && c.all === c.guarded).map(([folder]) => folder);
-}
-
-function isWithin(path: string, roots: readonly string[]): boolean {
-  return roots.some((root) => path === root || path.startsWith(`${root}/`));
 }
 
 /**
@@ -71,11 +67,11 @@ export function protectedMounts(worktree: string, whole: ReadonlyMap<string, str
   // Only at or under the globs' roots can anything be protected: on a large worktree most of it
   // is not, and matching every path took longer than the sandbox's start.
   const roots = globRoots(globs);
-  const tree = roots === undefined ? whole : new Map([...whole].filter(([path]) => isWithin(path, roots)));
+  const tree = roots === undefined ? whole : new Map([...whole].filter(([path]) => underRoots(path, roots)));
   const folders = wholeFolders
     ? [
         ...[...tree].filter(([path, stamp]) => stamp.startsWith('d:') && PROBES.every((probe) => isProtected(`${path}/${probe}`))).map(([path]) => path),
-        ...whollyProtected(tree, isProtected).filter((folder) => roots === undefined || isWithin(folder, roots)),
+        ...whollyProtected(tree, isProtected).filter((folder) => roots === undefined || underRoots(folder, roots)),
         ...(roots === undefined ? [] : protectedAncestors(whole, tree, roots, isProtected)),
       ]
     : [];

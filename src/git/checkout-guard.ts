@@ -29,8 +29,9 @@ export class GitCheckoutGuard implements CheckoutGuard {
   private readonly tracked = new Map<string, ReadonlySet<string>>();
 
   async clean(worktree: string, commit: string, protectedFrom?: ProtectedFrom, options: { alreadyClean?: boolean } = {}): Promise<CheckoutRecord> {
-    const record = options.alreadyClean === true ? await this.cleanFresh(worktree, commit, protectedFrom) : await this.cleanFully(worktree, commit, protectedFrom);
-    await this.remember(worktree, commit, record.tracked);
+    const repo = await commonDir(worktree);
+    const record = options.alreadyClean === true ? await this.cleanFresh(worktree, repo, commit, protectedFrom) : await this.cleanFully(worktree, commit, protectedFrom);
+    this.remember(repo, commit, record.tracked);
     return record;
   }
 
@@ -48,16 +49,16 @@ export class GitCheckoutGuard implements CheckoutGuard {
    * (which the record needs anyway) finds them, where a look at the worktree took three git
    * processes more.
    */
-  private async cleanFresh(worktree: string, commit: string, protectedFrom: ProtectedFrom | undefined): Promise<CheckoutRecord> {
+  private async cleanFresh(worktree: string, repo: string, commit: string, protectedFrom: ProtectedFrom | undefined): Promise<CheckoutRecord> {
     const from = protectedFrom !== undefined && protectedFrom.commit !== commit && protectedFrom.globs.length > 0 ? protectedFrom : undefined;
-    const [listing, base] = await Promise.all([listTree(worktree, commit), from === undefined ? undefined : this.baseEntries(worktree, from)]);
+    const [listing, base] = await Promise.all([listTree(worktree, commit), from === undefined ? undefined : this.baseEntries(worktree, repo, from)]);
     const restored = from === undefined || base === undefined ? [] : protectedDifferences(protectedEntries(listing, from.globs), base);
     if (from !== undefined && base !== undefined && restored.length > 0) await putBack(worktree, from.commit, restored, base);
     return recordCleanState(worktree, commit, restored, new Set(listing.keys()));
   }
 
-  private async baseEntries(worktree: string, from: ProtectedFrom): Promise<TreeListing> {
-    const key = [await commitKey(worktree, from.commit), ...from.globs].join('\0');
+  private baseEntries(worktree: string, repo: string, from: ProtectedFrom): Promise<TreeListing> {
+    const key = [repo, from.commit, ...from.globs].join('\0');
     let entries = this.bases.get(key);
     if (entries === undefined) {
       entries = listTree(worktree, from.commit).then((listing) => protectedEntries(listing, from.globs));
@@ -69,11 +70,11 @@ export class GitCheckoutGuard implements CheckoutGuard {
   }
 
   async record(worktree: string, commit: string): Promise<CheckoutRecord> {
-    return recordSetupState(worktree, commit, this.tracked.get(await commitKey(worktree, commit)));
+    return recordSetupState(worktree, commit, this.tracked.get(commitKey(await commonDir(worktree), commit)));
   }
 
-  private async remember(worktree: string, commit: string, tracked: ReadonlySet<string>): Promise<void> {
-    const key = await commitKey(worktree, commit);
+  private remember(repo: string, commit: string, tracked: ReadonlySet<string>): void {
+    const key = commitKey(repo, commit);
     this.tracked.delete(key);
     this.tracked.set(key, tracked);
     // The candidate's and the parent's of the experiments under way; a large repository's file list is megabytes.
@@ -127,6 +128,11 @@ export class GitCheckoutGuard implements CheckoutGuard {
   }
 }
 
+/** A commit of a repository: what is known of its tree holds for every worktree of it. */
+function commitKey(repo: string, commit: string): string {
+  return `${repo}\0${commit}`;
+}
+
 /** The repository a linked worktree belongs to (its admin folder's `commondir`), read without git; the worktree itself when that cannot be read. */
 async function commonDir(worktree: string): Promise<string> {
   const link = await linkTarget(worktree);
@@ -134,9 +140,4 @@ async function commonDir(worktree: string): Promise<string> {
   const admin = resolve(worktree, link);
   const common = await readFile(join(admin, 'commondir'), 'utf8').catch(() => undefined);
   return common === undefined ? worktree : resolve(admin, common.trim());
-}
-
-/** A commit of the worktree's repository: what is known of its tree holds for every worktree of it. */
-async function commitKey(worktree: string, commit: string): Promise<string> {
-  return `${await commonDir(worktree)}\0${commit}`;
 }

@@ -38,9 +38,14 @@ function trackedFolders(tracked: ReadonlySet<string>): Set<string> {
   return folders;
 }
 
+/** HEAD detached at `commit`, files and index untouched (a branch checked out there stays where it is). */
+export async function pointHead(worktree: string, commit: string): Promise<void> {
+  await git(['update-ref', '--no-deref', 'HEAD', commit], { cwd: worktree });
+}
+
 /** HEAD at `commit`, no flag hiding a file in the index. */
 async function resetHead(worktree: string, commit: string): Promise<void> {
-  await git(['update-ref', '--no-deref', 'HEAD', commit], { cwd: worktree });
+  await pointHead(worktree, commit);
   await clearHidingFlags(worktree, ['**']);
 }
 
@@ -66,7 +71,7 @@ export interface CleanCheckoutOptions {
 export async function cleanCheckout(worktree: string, commit: string, options: CleanCheckoutOptions = {}): Promise<void> {
   // A detached HEAD (as ratchet leaves it) the hard reset moves itself, a spawn less; one on a
   // branch is detached first, or the reset would move the branch.
-  if (!(await headDetached(worktree))) await git(['update-ref', '--no-deref', 'HEAD', commit], { cwd: worktree });
+  if (!(await headDetached(worktree))) await pointHead(worktree, commit);
   if (options.indexTrusted !== true) await clearHidingFlags(worktree, ['**']);
   await git(['reset', '--quiet', '--hard', commit], { cwd: worktree });
   // -ff: nested repositories too; -x: ignored files (build output, an agent's node_modules).

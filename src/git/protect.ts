@@ -5,7 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git, LITERAL_PATHSPECS, splitNul } from './exec.js';
-import { globRoots, matchesAny } from '../plan/path-policy.js';
+import { globRoots, matchesAny, underRoots } from '../plan/path-policy.js';
 
 /**
  * Index entries flagged assume-unchanged (lowercase tag) or skip-worktree (`S`) hide their
@@ -100,7 +100,7 @@ export async function listTree(worktree: string, commit: string): Promise<TreeLi
 /** The entries of `listing` that `globs` match, looked for only under their roots (as `diffPaths` looks). Pure. */
 export function protectedEntries(listing: TreeListing, globs: readonly string[]): Map<string, string> {
   const roots = globRoots(globs);
-  const under = (path: string): boolean => roots === undefined || roots.some((root) => path === root || path.startsWith(`${root}/`));
+  const under = (path: string): boolean => roots === undefined || underRoots(path, roots);
   const entries = new Map<string, string>();
   if (globs.length === 0) return entries;
   for (const [path, entry] of listing) if (under(path) && matchesAny(path, globs)) entries.set(path, entry);

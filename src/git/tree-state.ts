@@ -5,6 +5,7 @@
  */
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { underRoots } from '../plan/path-policy.js';
 
 /** Path (relative, `/`-separated) → stamp. The worktree's own `.git` link is left out. */
 export type TreeState = ReadonlyMap<string, string>;
@@ -96,7 +97,7 @@ export async function readTreeStateAt(root: string, paths: readonly string[]): P
 export function treeStateAt(state: TreeState, paths: readonly string[]): Map<string, string> {
   const part = new Map<string, string>();
   for (const [path, stamp] of state) {
-    if (paths.some((root) => path === root || path.startsWith(`${root}/`))) part.set(path, stamp);
+    if (underRoots(path, paths)) part.set(path, stamp);
   }
   return part;
 }

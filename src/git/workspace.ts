@@ -15,7 +15,7 @@ import { git, LITERAL_PATHSPECS, RATCHET_IDENTITY } from './exec.js';
 import { withRepoLock, type RepoLockOptions } from './lock.js';
 import { describeCommit } from './patch.js';
 import { reapplyCommit } from './reapply.js';
-import { headDetached, worktreeLinkOk } from './checkout.js';
+import { headDetached, pointHead, worktreeLinkOk } from './checkout.js';
 import { poolable, POOL_NAME, resetPooled, WorktreePool } from './pool.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { undoCheckoutChanges } from './user-checkout.js';
@@ -220,7 +220,7 @@ export class GitWorkspace implements Workspace {
       if (detached) {
         await git(['reset', '--quiet', '--no-refresh', parent, '--'], { cwd });
       } else {
-        await git(['update-ref', '--no-deref', 'HEAD', parent], { cwd });
+        await pointHead(cwd, parent);
         await git(['reset', '--quiet', '--no-refresh'], { cwd });
       }
     }

@@ -62,6 +62,11 @@ export function globRoots(globs: readonly string[]): string[] | undefined {
   return [...roots].sort();
 }
 
+/** Whether `path` is one of `roots` or lies under one (roots as `globRoots` gives them). */
+export function underRoots(path: string, roots: readonly string[]): boolean {
+  return roots.some((root) => path === root || path.startsWith(`${root}/`));
+}
+
 /** Whether the agent may change `path` (for the agent's write and edit tools). */
 export function isEditable(path: string, policy: PathPolicy): boolean {
   if (matchesAny(path, policy.protected)) return false;
