@@ -14,6 +14,14 @@ export interface CheckoutRecord {
   readonly tracked: ReadonlySet<string>;
   /** Tracked files setup changed or removed. */
   readonly setupTouched: ReadonlySet<string>;
+  /**
+   * Set on the record of a clean checkout that no setup command changed since: nothing but the
+   * commit and the base's protected paths is there to keep. `tree` then holds only the entries
+   * at or under `scope` (the top folders of the protected globs' roots: all that the protected-path
+   * checks and the sandbox's mounts look at), and a later stage gets the worktree made clean again
+   * instead of put back from the record. On a large repository, a walk of every file less per stage.
+   */
+  readonly clean?: { readonly scope: readonly string[]; readonly protectedFrom: { readonly commit: string; readonly globs: readonly string[] } };
 }
 
 export type CheckoutRestore =

@@ -38,7 +38,7 @@ export class GitCheckoutGuard implements CheckoutGuard {
   private async cleanFully(worktree: string, commit: string, protectedFrom: ProtectedFrom | undefined): Promise<CheckoutRecord> {
     await cleanCheckout(worktree, commit);
     const restored = protectedFrom !== undefined && protectedFrom.commit !== commit ? await restorePaths(worktree, protectedFrom.commit, protectedFrom.globs) : [];
-    return recordCleanState(worktree, commit, restored);
+    return recordCleanState(worktree, commit, restored, undefined, protectedFrom);
   }
 
   /**
@@ -54,7 +54,7 @@ export class GitCheckoutGuard implements CheckoutGuard {
     const [listing, base] = await Promise.all([listTree(worktree, commit), from === undefined ? undefined : this.baseEntries(worktree, repo, from)]);
     const restored = from === undefined || base === undefined ? [] : protectedDifferences(protectedEntries(listing, from.globs), base);
     if (from !== undefined && base !== undefined && restored.length > 0) await putBack(worktree, from.commit, restored, base);
-    return recordCleanState(worktree, commit, restored, new Set(listing.keys()));
+    return recordCleanState(worktree, commit, restored, new Set(listing.keys()), protectedFrom);
   }
 
   private baseEntries(worktree: string, repo: string, from: ProtectedFrom): Promise<TreeListing> {
@@ -82,6 +82,14 @@ export class GitCheckoutGuard implements CheckoutGuard {
   }
 
   async restore(worktree: string, record: CheckoutRecord, options: { indexTrusted?: boolean } = {}): ReturnType<CheckoutGuard['restore']> {
+    if (record.clean !== undefined) {
+      // No setup output to keep: the worktree made clean again as for the stage before, where a
+      // put-back from the record would need a walk of every file first. After the reset and the
+      // clean, the worktree is exactly at the commit with an index only ratchet wrote.
+      await cleanCheckout(worktree, record.commit, options);
+      const again = await this.cleanFresh(worktree, await commonDir(worktree), record.commit, record.clean.protectedFrom);
+      return { ok: true, record: again, restored: [], removed: [] };
+    }
     const outcome = await restoreSetupState(worktree, record, options);
     return outcome.ok ? { ok: true, record: outcome.state, restored: outcome.restored, removed: outcome.removed } : outcome;
   }

@@ -13,8 +13,8 @@ import { dirname, join } from 'node:path';
 import type { CheckoutRecord } from '../domain/checkout-guard.js';
 import { clearHidingFlags, restorePaths } from './protect.js';
 import { git, LITERAL_PATHSPECS, splitNul } from './exec.js';
-import { matchesAny } from '../plan/path-policy.js';
-import { diffTreeStates, readTreeState, stampPath, topmost, type TreeChanges } from './tree-state.js';
+import { globTops, matchesAny } from '../plan/path-policy.js';
+import { diffTreeStates, readTreeState, readTreeStateAt, stampPath, topmost, type TreeChanges } from './tree-state.js';
 
 /** The worktree as setup left it, for one commit (the port's CheckoutRecord). */
 export type SetupState = CheckoutRecord;
@@ -94,9 +94,19 @@ export async function recordSetupState(worktree: string, commit: string, known?:
  * those of `restored` the commit has, so no diff of the whole worktree is needed. `known`: the
  * commit's files, when the caller has listed them already.
  */
-export async function recordCleanState(worktree: string, commit: string, restored: readonly string[], known?: ReadonlySet<string>): Promise<SetupState> {
-  const [tree, tracked] = await Promise.all([readTreeState(worktree), known ?? trackedFiles(worktree, commit)]);
-  return { commit, tree, tracked, setupTouched: new Set(restored.filter((path) => tracked.has(path))) };
+export async function recordCleanState(
+  worktree: string,
+  commit: string,
+  restored: readonly string[],
+  known?: ReadonlySet<string>,
+  /** The base's protected paths, made so: the record then holds the worktree under their top folders alone (CheckoutRecord.clean). */
+  protectedFrom?: { commit: string; globs: readonly string[] },
+): Promise<SetupState> {
+  const scope = protectedFrom === undefined ? undefined : globTops(protectedFrom.globs);
+  const [part, tracked] = await Promise.all([scope === undefined ? undefined : readTreeStateAt(worktree, scope), known ?? trackedFiles(worktree, commit)]);
+  const setupTouched = new Set(restored.filter((path) => tracked.has(path)));
+  if (part === undefined) return { commit, tree: await readTreeState(worktree), tracked, setupTouched };
+  return { commit, tree: part, tracked, setupTouched, clean: { scope: scope!, protectedFrom: protectedFrom! } };
 }
 
 /** Put the worktree back to `state`: what a stage added goes, what it changed of the commit comes back. */

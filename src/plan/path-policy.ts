@@ -62,6 +62,16 @@ export function globRoots(globs: readonly string[]): string[] | undefined {
   return [...roots].sort();
 }
 
+/**
+ * The top-level entries under which `globs` can match anything (the first part of each root), or
+ * undefined when one of them can match anywhere. Where a protected path can be, and every folder
+ * above one, is under these: what a look at the protected paths alone has to walk. Sorted.
+ */
+export function globTops(globs: readonly string[]): string[] | undefined {
+  const roots = globRoots(globs);
+  return roots === undefined ? undefined : [...new Set(roots.map((root) => root.split('/')[0]!))].sort();
+}
+
 /** Whether `path` is one of `roots` or lies under one (roots as `globRoots` gives them). */
 export function underRoots(path: string, roots: readonly string[]): boolean {
   return roots.some((root) => path === root || path.startsWith(`${root}/`));

@@ -181,7 +181,9 @@ describe('restore of a trusted worktree', () => {
     const guard = new GitCheckoutGuard();
     const trusted = await r.pooled(commit);
     const full = await r.pooled(commit);
-    const records = await Promise.all([trusted, full].map((wt) => guard.clean(wt, commit, { commit: r.base, globs: GLOBS }, { alreadyClean: true })));
+    // Records as setup leaves them (a clean checkout's record is restored by cleaning again, below).
+    await Promise.all([trusted, full].map((wt) => guard.clean(wt, commit, { commit: r.base, globs: GLOBS }, { alreadyClean: true })));
+    const records = await Promise.all([trusted, full].map((wt) => guard.record(wt, commit)));
     // What a stage leaves: an edit of a tracked file, a new file, a removed one.
     for (const wt of [trusted, full]) {
       await writeTree(wt, { 'src/x.js': 'changed\n', 'notes.txt': 'left\n' });
@@ -206,5 +208,48 @@ describe('restore of a trusted worktree', () => {
       expect(await readFile(join(wt, 'src/x.js'), 'utf8')).toBe('x\n');
       expect(git(wt, 'status', '--porcelain', '--untracked-files=all')).toBe('');
     }
+  });
+});
+
+describe('restore of a clean checkout', () => {
+  it('records the protected globs\' top folders alone, and the same stamps there as the full walk', async () => {
+    const r = await repo();
+    const commit = await r.commit({ 'src/x.js': 'x\n', 'test/sort.test.js': 'changed\n' });
+    const worktree = await r.pooled(commit);
+    const record = await new GitCheckoutGuard().clean(worktree, commit, { commit: r.base, globs: GLOBS }, { alreadyClean: true });
+    expect(record.clean?.scope).toEqual(['README.md', 'bench', 'test']);
+    expect([...record.tree.keys()].every((path) => ['README.md', 'bench', 'test'].some((top) => path === top || path.startsWith(`${top}/`)))).toBe(true);
+    expect(record.tree.get('test/sort.test.js')).toBe((await readTreeState(worktree)).get('test/sort.test.js'));
+  });
+
+  it('walks everything when a protected glob can match anywhere', async () => {
+    const r = await repo();
+    const commit = await r.commit({ 'src/x.js': 'x\n' });
+    const worktree = await r.pooled(commit);
+    const record = await new GitCheckoutGuard().clean(worktree, commit, { commit: r.base, globs: ['**/*.md'] }, { alreadyClean: true });
+    expect(record.clean).toBeUndefined();
+    expect(new Set(record.tree.keys())).toEqual(new Set((await readTreeState(worktree)).keys()));
+  });
+
+  it.each([true, false])('leaves nothing of a stage and the base protected paths in place (index trusted: %s)', async (trusted) => {
+    const r = await repo();
+    const commit = await r.commit({ 'src/x.js': 'x\n', 'test/sort.test.js': 'the candidate\'s own test\n' });
+    const guard = new GitCheckoutGuard();
+    const worktree = await r.pooled(commit);
+    const record = await guard.clean(worktree, commit, { commit: r.base, globs: GLOBS }, { alreadyClean: true });
+    const protectedBefore = await readFile(join(worktree, 'test/sort.test.js'), 'utf8');
+    // What a stage leaves: a tracked file changed and one removed, a new file, an ignored build
+    // folder, a nested repository, and a protected file rewritten.
+    await writeTree(worktree, { 'src/x.js': 'changed\n', 'notes.txt': 'left\n', 'node_modules/m/index.js': 'm\n', 'nested/f.txt': 'f\n', 'test/sort.test.js': 'forged\n' });
+    git(join(worktree, 'nested'), 'init', '-q');
+    git(worktree, 'rm', '-q', '--cached', '--', 'src/x.js');
+    const restored = await guard.restore(worktree, record, { indexTrusted: trusted });
+    expect(restored.ok).toBe(true);
+    expect(await readFile(join(worktree, 'src/x.js'), 'utf8')).toBe('x\n');
+    expect(await readFile(join(worktree, 'test/sort.test.js'), 'utf8')).toBe(protectedBefore);
+    // Only the protected path differs from the commit (it is the base's), as after the first clean.
+    expect(git(worktree, 'status', '--porcelain', '--untracked-files=all', '--ignored')).toBe('M test/sort.test.js') // trimmed: ' M', changed in the worktree only;
+    expect(restored.ok && restored.record.clean?.scope).toEqual(record.clean?.scope);
+    expect(restored.ok && [...restored.record.setupTouched]).toEqual([...record.setupTouched]);
   });
 });
