@@ -31,9 +31,18 @@ const ADMIN_ENTRIES = new Set(['HEAD', 'ORIG_HEAD', 'commondir', 'gitdir', 'inde
  */
 const DEFAULT_CAPACITY = 4;
 
+/** An idle worktree being moved, or moved, to a commit before any experiment asked for it. */
+export interface Ahead {
+  commit: string;
+  /** True once it is there and clean; false when it could not be made so (it is replaced). */
+  done: Promise<boolean>;
+}
+
 export class WorktreePool {
   private readonly idle: string[] = [];
   private readonly leased = new Set<string>();
+  /** Idle worktrees moved ahead of time (GitWorkspace.moveAhead), by path. */
+  private readonly ahead = new Map<string, Ahead>();
   /** The most worktrees leased at once. */
   private peak = 0;
   private next = 1;
@@ -43,9 +52,32 @@ export class WorktreePool {
     private readonly capacity = DEFAULT_CAPACITY,
   ) {}
 
-  /** An idle worktree, taken out of the pool; undefined when there is none. */
-  take(): string | undefined {
-    return this.idle.pop();
+  /**
+   * An idle worktree, taken out of the pool, preferring one moved ahead to `commit`; undefined
+   * when there is none. `ahead`: its move ahead of time, to be awaited before it is moved again.
+   */
+  take(commit?: string): { path: string; ahead: Ahead | undefined } | undefined {
+    const at = this.idle.findIndex((path) => commit !== undefined && this.ahead.get(path)?.commit === commit);
+    const [path] = at >= 0 ? this.idle.splice(at, 1) : this.idle.splice(-1, 1);
+    if (path === undefined) return undefined;
+    const ahead = this.ahead.get(path);
+    this.ahead.delete(path);
+    return { path, ahead };
+  }
+
+  /** The idle worktree `path` is being moved to `ahead.commit`; ignored when it is not idle. */
+  movingAhead(path: string, ahead: Ahead): void {
+    if (this.idle.includes(path)) this.ahead.set(path, ahead);
+  }
+
+  /** Whether an idle worktree is moved ahead to `commit`, or on its way there. */
+  hasAhead(commit: string): boolean {
+    return [...this.ahead.values()].some((ahead) => ahead.commit === commit);
+  }
+
+  /** The moves ahead under way (or done) of the idle worktrees. */
+  aheadMoves(): Promise<boolean>[] {
+    return [...this.ahead.values()].map((ahead) => ahead.done);
   }
 
   /** The path for a new pooled worktree; `taken` says whether a path is in use on disk. */
@@ -81,9 +113,11 @@ export class WorktreePool {
     return true;
   }
 
-  /** Every idle worktree, out of the pool: the caller removes them (the run is over). */
-  drain(): string[] {
-    return this.idle.splice(0);
+  /** Every idle worktree, out of the pool, with the moves ahead still under way: the caller awaits those, then removes them (the run is over). */
+  drain(): { paths: string[]; moving: Promise<boolean>[] } {
+    const moving = [...this.ahead.values()].map((ahead) => ahead.done);
+    this.ahead.clear();
+    return { paths: this.idle.splice(0), moving };
   }
 }
 

@@ -16,7 +16,7 @@ import { withRepoLock, type RepoLockOptions } from './lock.js';
 import { describeCommit } from './patch.js';
 import { reapplyCommit } from './reapply.js';
 import { headDetached, pointHead, worktreeLinkOk } from './checkout.js';
-import { poolable, POOL_NAME, resetPooled, WorktreePool } from './pool.js';
+import { type Ahead, poolable, POOL_NAME, resetPooled, WorktreePool } from './pool.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { undoCheckoutChanges } from './user-checkout.js';
 import type { RepoSnapshot } from '../domain/workspace.js';
@@ -55,6 +55,12 @@ export class GitWorkspace implements Workspace {
   private readonly pointed = new Map<string, string>();
   /** Commit → tree, for the commits whose tree this workspace has seen (emptiness of a change is a tree compare). */
   private readonly trees = new Map<string, string>();
+  /** Pooled worktrees leased to a confined experiment: moved ahead when they come back (leaseFrom). */
+  private readonly trustedLeases = new Set<string>();
+  /** The commit the last confined experiment asked for, where idle worktrees are moved ahead to; none after an unconfined one. */
+  private aheadTo: string | undefined;
+  /** A worktree being made to be moved ahead (leaseFrom): one at a time. */
+  private making: Promise<void> | undefined;
 
   private constructor(
     readonly repo: string,
@@ -128,36 +134,90 @@ export class GitWorkspace implements Workspace {
     let moved: Promise<boolean> | undefined;
     const reused = await this.locked(async () => {
       await this.refuseCheckedOut(ref);
-      const idle = pool.take();
+      const idle = pool.take(commit);
       // The move writes the worktree alone and the ref the repository alone: side by side.
-      if (idle !== undefined) moved = this.movePooled(idle, commit, indexTrusted);
+      if (idle !== undefined) moved = this.moveTaken(idle, commit, indexTrusted);
       try {
-        await this.pointRef(ref, commit, idle === undefined ? 'pool' : basename(idle));
+        await this.pointRef(ref, commit, idle === undefined ? 'pool' : basename(idle.path));
       } catch (error) {
         if (idle !== undefined) {
           await moved;
-          pool.adopt(idle);
+          pool.adopt(idle.path);
         }
         throw error;
       }
-      return idle;
+      return idle?.path;
     });
     if (reused !== undefined) {
       if (await moved) {
-        pool.lease(reused);
+        this.leaseFrom(pool, reused, commit, indexTrusted);
         return { path: reused, ref };
       }
       // Broken or dirty beyond repair: a new worktree in its place.
       await this.removeWorktree(reused).catch(() => undefined);
     }
+    const path = await this.newPooled(pool, commit);
+    this.leaseFrom(pool, path, commit, indexTrusted);
+    return { path, ref };
+  }
+
+  private async newPooled(pool: WorktreePool, commit: string): Promise<string> {
     const path = await this.locked(async () => {
       const fresh = await pool.freshPath(exists);
       await git(['worktree', 'add', '--quiet', '--no-checkout', '--detach', fresh, commit], { cwd: this.repo });
       return fresh;
     });
     await this.checkOut(path);
+    return path;
+  }
+
+  /** A taken worktree at `commit`: moved there ahead of time, or now (once a move ahead to another commit has ended). */
+  private async moveTaken(idle: { path: string; ahead: Ahead | undefined }, commit: string, indexTrusted: boolean): Promise<boolean> {
+    const there = await idle.ahead?.done;
+    if (there === true && idle.ahead?.commit === commit && indexTrusted) return true;
+    return this.movePooled(idle.path, commit, indexTrusted);
+  }
+
+  /**
+   * Leases a worktree to an experiment. For a confined agent (a trusted index: every command in
+   * the agent's worktrees runs in the sandbox), the next experiment's worktree is made ready now,
+   * while this one's proposal and evaluation run: an idle worktree (a new one when none is idle)
+   * is moved ahead to the commit asked for, which the next experiment most often asks for again
+   * (the best does not move without a keep). Its move then leaves the experiment's critical path.
+   */
+  private leaseFrom(pool: WorktreePool, path: string, commit: string, indexTrusted: boolean): void {
     pool.lease(path);
-    return { path, ref };
+    if (!indexTrusted) {
+      this.aheadTo = undefined;
+      return;
+    }
+    this.trustedLeases.add(path);
+    this.aheadTo = commit;
+    if (pool.hasAhead(commit)) return;
+    const idle = pool.take();
+    if (idle !== undefined) {
+      pool.adopt(idle.path);
+      this.moveAhead(pool, idle.path, idle.ahead);
+      return;
+    }
+    if (this.making !== undefined) return;
+    // No idle worktree: one more, made aside. It joins the pool already at the commit.
+    this.making = this.newPooled(pool, commit)
+      .then((fresh) => {
+        if (!pool.adopt(fresh)) return this.deleteWorktree(fresh);
+        pool.movingAhead(fresh, { commit, done: Promise.resolve(true) });
+        return undefined;
+      })
+      .catch(() => undefined)
+      .finally(() => (this.making = undefined));
+  }
+
+  /** Moves the idle worktree `path` to the commit the last confined experiment asked for, in the background. */
+  private moveAhead(pool: WorktreePool, path: string, before: Ahead | undefined): void {
+    const commit = this.aheadTo;
+    if (commit === undefined || this.pool === undefined) return;
+    const done = (before?.done ?? Promise.resolve(true)).then(() => this.movePooled(path, commit, true));
+    pool.movingAhead(path, { commit, done });
   }
 
   /** Whether an idle pooled worktree is fit and now at `commit` (false: it must be replaced). */
@@ -324,15 +384,31 @@ export class GitWorkspace implements Workspace {
     return refs;
   }
 
-  /** With the pool, a worktree it handed out goes back to it (it is reset when handed out again). */
+  /**
+   * With the pool, a worktree it handed out goes back to it (it is reset when handed out again);
+   * one a confined experiment had is moved ahead to the commit the next one will likely ask for.
+   */
   async removeWorktree(path: string): Promise<void> {
-    if (this.pool?.release(path) === true) return;
+    const trusted = this.trustedLeases.delete(path);
+    if (this.pool?.release(path) === true) {
+      if (trusted) this.moveAhead(this.pool, path, undefined);
+      return;
+    }
     await this.deleteWorktree(path);
+  }
+
+  /** Once the worktrees being made or moved ahead in the background are ready (or failed). */
+  async settled(): Promise<void> {
+    await this.making;
+    await Promise.allSettled(this.pool?.aheadMoves() ?? []);
   }
 
   /** Removes every idle pooled worktree: the end of a session. */
   async drainPool(): Promise<void> {
-    for (const path of this.pool?.drain() ?? []) await this.deleteWorktree(path).catch(() => undefined);
+    await this.making;
+    const { paths, moving } = this.pool?.drain() ?? { paths: [], moving: [] };
+    await Promise.allSettled(moving);
+    for (const path of paths) await this.deleteWorktree(path).catch(() => undefined);
   }
 
   private async deleteWorktree(path: string): Promise<void> {

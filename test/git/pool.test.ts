@@ -7,6 +7,7 @@ import { GitCheckoutGuard } from '../../src/git/checkout-guard.js';
 import { GitWorkspace } from '../../src/git/workspace.js';
 import { git } from '../helpers/gitdir.js';
 import { experimentRef, target, type Target } from './fixtures/repo.js';
+import { countGitSpawns } from './fixtures/git-spawns.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -239,5 +240,80 @@ describe('the worktree pool', () => {
     expect(existsSync(wt.path)).toBe(false);
     expect(listedWorktrees(t.repo)).toEqual([basename(t.repo)]);
     expect(await t.pooled.readRef(wt.ref)).toBe(t.head);
+  });
+});
+
+describe('worktrees moved ahead for a confined agent', () => {
+  const trusted = { indexTrusted: true };
+
+  it('hands the next experiment at the same commit a worktree made ready meanwhile, with no reset and nothing the last candidate left', async () => {
+    const t = await setUp();
+    const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001', ...trusted });
+    await mkdir(join(first.path, 'node_modules/pkg'), { recursive: true });
+    await writeFile(join(first.path, 'node_modules/pkg/index.js'), 'leak\n');
+    await writeFile(join(first.path, 'notes.txt'), 'leak\n');
+    await writeFile(join(first.path, 'src/sort.js'), 'leak\n');
+    await t.pooled.removeWorktree(first.path);
+    await t.pooled.settled();
+    const spawns = await countGitSpawns();
+    try {
+      const second = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: t.head, name: 'e0002', ...trusted });
+      const third = await t.pooled.createWorktree({ ref: experimentRef('run1', 3), commit: t.head, name: 'e0003', ...trusted });
+      expect((await spawns.take()).filter((args) => /^(reset|clean|worktree add)\b/.test(args))).toEqual([]);
+      // Both idle worktrees served: the one made aside and the last experiment's, cleaned.
+      expect(new Set([second.path, third.path]).size).toBe(2);
+      expect([second.path, third.path]).toContain(first.path);
+      for (const wt of [second, third]) {
+        expect(git(wt.path, 'rev-parse', 'HEAD')).toBe(t.head);
+        expect(git(wt.path, 'status', '--porcelain', '--ignored', '--untracked-files=all')).toBe('');
+      }
+    } finally {
+      await spawns.stop();
+    }
+  });
+
+  it('moves a worktree made ready for a commit no longer asked for to the one asked for', async () => {
+    const t = await setUp();
+    const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001', ...trusted });
+    await writeFile(join(first.path, 'notes.txt'), 'leak\n');
+    await t.pooled.removeWorktree(first.path);
+    const next = writeAndCommit(t.repo, 'README.md', '# moved on\n');
+    // Asked for before the moves ahead (to the old commit) have ended.
+    const [second, third] = await Promise.all([
+      t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: next, name: 'e0002', ...trusted }),
+      t.pooled.createWorktree({ ref: experimentRef('run1', 3), commit: next, name: 'e0003', ...trusted }),
+    ]);
+    for (const wt of [second, third]) {
+      expect(git(wt.path, 'rev-parse', 'HEAD')).toBe(next);
+      expect(await readFile(join(wt.path, 'README.md'), 'utf8')).toBe('# moved on\n');
+      expect(git(wt.path, 'status', '--porcelain', '--ignored', '--untracked-files=all')).toBe('');
+    }
+    await t.pooled.settled();
+  });
+
+  it('moves nothing ahead for an agent that is not confined: its worktree is reset when handed out', async () => {
+    const t = await setUp();
+    const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001' });
+    await writeFile(join(first.path, 'notes.txt'), 'leak\n');
+    await t.pooled.removeWorktree(first.path);
+    await t.pooled.settled();
+    expect(listedWorktrees(t.repo)).toHaveLength(2);
+    const spawns = await countGitSpawns();
+    try {
+      const second = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: t.head, name: 'e0002' });
+      expect(second.path).toBe(first.path);
+      expect((await spawns.take()).filter((args) => /^reset\b/.test(args)).length).toBeGreaterThan(0);
+      expect(existsSync(join(second.path, 'notes.txt'))).toBe(false);
+    } finally {
+      await spawns.stop();
+    }
+  });
+
+  it('removes the worktrees made ahead when the session drains the pool', async () => {
+    const t = await setUp();
+    const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001', ...trusted });
+    await t.pooled.removeWorktree(first.path);
+    await t.pooled.drainPool();
+    expect(listedWorktrees(t.repo)).toHaveLength(1);
   });
 });

@@ -9,7 +9,7 @@ describe('WorktreePool', () => {
     for (const path of paths) pool.lease(path);
     // Five in flight at once (agent.parallel: 5): all five come back for the next five experiments.
     expect(paths.map((path) => pool.release(path))).toEqual([true, true, true, true, true]);
-    expect(pool.drain()).toHaveLength(5);
+    expect(pool.drain().paths).toHaveLength(5);
   });
 
   it('keeps no more than its capacity when fewer were in use, and never one it did not lease', () => {
@@ -20,5 +20,22 @@ describe('WorktreePool', () => {
     pool.lease('/root/pool-2');
     pool.lease('/root/pool-3');
     expect([pool.release('/root/pool-2'), pool.release('/root/pool-3')]).toEqual([true, false]);
+  });
+
+  it('hands out an idle worktree moved ahead to the commit asked for first, with its move, and forgets the move once taken', async () => {
+    const pool = new WorktreePool('/root', 4);
+    for (const path of ['/root/pool-1', '/root/pool-2', '/root/pool-3']) {
+      pool.lease(path);
+      pool.release(path);
+    }
+    const ahead = { commit: 'c1', done: Promise.resolve(true) };
+    pool.movingAhead('/root/pool-1', ahead);
+    pool.movingAhead('/root/pool-9', { commit: 'c1', done: Promise.resolve(true) }); // not idle: ignored
+    expect(pool.hasAhead('c1')).toBe(true);
+    expect(pool.take('c1')).toEqual({ path: '/root/pool-1', ahead });
+    expect(pool.hasAhead('c1')).toBe(false);
+    // Nothing moved ahead to c2: the most recently released.
+    expect(pool.take('c2')).toEqual({ path: '/root/pool-3', ahead: undefined });
+    expect(pool.drain()).toEqual({ paths: ['/root/pool-2'], moving: [] });
   });
 });
