@@ -12,10 +12,11 @@
  * is done waits for the next one to be proposed and committed unless another is ready, so with
  * one candidate per slot the slots idle for the orchestration of every experiment.
  *
- *   npx tsx bench/throughput.ts [--workers 1,2,4,8,16] [--per-worker 8] [--in-flight 2] [--in-process]
+ *   npx tsx bench/throughput.ts [--workers 1,2,4,8,16] [--per-worker 8] [--in-flight 2] [--in-process] [--out throughput]
  *
- * Counted from the first candidate's start (after the baseline) to the last verdict. Writes
- * bench/results/throughput.json and bench/results/throughput.md.
+ * Counted from the first candidate's start (after the baseline) to the last verdict, with the
+ * fixed costs at the start and the end beside it (`ramps`). Writes bench/results/throughput.json
+ * and .md (or <out>.*).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -99,6 +100,44 @@ interface Row {
   verdicts: Record<string, number>;
   /** Median seconds of each phase of an experiment: where the time that is not the bench goes. */
   phases: Record<Phase, number>;
+  /** The run's fixed costs and its rate between them (`ramps`). */
+  ramp: Ramp;
+}
+
+/**
+ * What the whole-run figure holds beside the rate itself: how long a worker waited for its first
+ * bench (32 candidates proposed and committed, and each worker's first worktree made, on two
+ * cores at once), how long it idled at the end (a fixed count of experiments does not split
+ * evenly), and the share of each worker's time between its first bench's start and its last
+ * bench's end that its benches ran (the rate a run of hours keeps).
+ */
+interface Ramp {
+  firstBenchS: number;
+  idleAtEndS: number;
+  steadyRatio: number;
+}
+
+/** Per worker, from the bench stages' ends and durations (their starts are the ends less the durations). */
+function ramps(events: readonly RunEvent[], from: number, to: number): Ramp {
+  const byWorker = new Map<string, { start: number; end: number }[]>();
+  for (const e of events) {
+    if (e.type !== 'stage_finished' || e.stage !== 'bench' || e.exp === 'e0000' || e.worker === undefined) continue;
+    const end = Date.parse(e.t) / 1000;
+    byWorker.set(e.worker, [...(byWorker.get(e.worker) ?? []), { start: end - e.durationS, end }]);
+  }
+  const firsts: number[] = [];
+  const idles: number[] = [];
+  let benching = 0;
+  let spanned = 0;
+  for (const benches of byWorker.values()) {
+    const start = Math.min(...benches.map((b) => b.start));
+    const end = Math.max(...benches.map((b) => b.end));
+    firsts.push(start - from / 1000);
+    idles.push(to / 1000 - end);
+    benching += benches.length * BENCH_S;
+    spanned += end - start;
+  }
+  return { firstBenchS: median(firsts), idleAtEndS: median(idles), steadyRatio: spanned === 0 ? 0 : benching / spanned };
 }
 
 const PHASES = ['worktree and proposal', 'commit', 'to the bench', 'bench', 'record'] as const;
@@ -211,7 +250,8 @@ async function measure(root: string, url: string, workers: number, perWorker: nu
   const verdicts: Record<string, number> = {};
   for (const e of finished) if (e.type === 'experiment_finished') verdicts[e.verdict] = (verdicts[e.verdict] ?? 0) + 1;
   const names = new Set(events.flatMap((e) => (e.type === 'stage_finished' && e.stage === 'bench' && e.worker !== undefined ? [e.worker] : [])));
-  return { workers, experiments: finished.length, elapsedS, perHour, idealPerHour, ratio: perHour / idealPerHour, workersSeen: names.size, verdicts, phases: phases(events) };
+  const ramp = ramps(events, Date.parse(first.t), Date.parse(last.t));
+  return { workers, experiments: finished.length, elapsedS, perHour, idealPerHour, ratio: perHour / idealPerHour, workersSeen: names.size, verdicts, phases: phases(events), ramp };
 }
 
 function uptime(): string {
@@ -263,7 +303,8 @@ async function main(): Promise<void> {
   };
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'throughput.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const out = option('out', 'throughput');
+  await writeFile(join(dir, `${out}.json`), `${JSON.stringify(result, null, 2)}\n`);
   const md = [
     '# Throughput: experiments per hour against the ideal',
     '',
@@ -272,6 +313,12 @@ async function main(): Promise<void> {
     '| workers | experiments | seconds | per hour | ideal per hour | of ideal | workers that ran a bench |',
     '|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.workers} | ${r.experiments} | ${r.elapsedS.toFixed(1)} | ${r.perHour.toFixed(0)} | ${r.idealPerHour} | ${(r.ratio * 100).toFixed(1)}% | ${r.workersSeen} |`),
+    '',
+    'The fixed costs in that figure, and the rate between them: the first bench\'s start after the clock and the idle time at the end (medians over the workers), and the share of each worker\'s time from its first bench\'s start to its last bench\'s end that it spent in the bench\'s 2 s (the rate a longer run tends to):',
+    '',
+    '| workers | first bench starts (s) | idle at the end (s) | between them, of ideal |',
+    '|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.workers} | ${r.ramp.firstBenchS.toFixed(2)} | ${r.ramp.idleAtEndS.toFixed(2)} | ${(r.ramp.steadyRatio * 100).toFixed(1)}% |`),
     '',
     'Where an experiment\'s time goes (median seconds per phase):',
     '',
@@ -286,7 +333,7 @@ async function main(): Promise<void> {
     `After: \`${after}\``,
     '',
   ].join('\n');
-  await writeFile(join(dir, 'throughput.md'), md);
+  await writeFile(join(dir, `${out}.md`), md);
   process.stdout.write(md);
 }
 
