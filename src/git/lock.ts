@@ -1,8 +1,15 @@
 /**
- * One lock per repository for git metadata operations (worktree add/remove/prune, ref updates).
- * Concurrent `git worktree add` on one repository fails most of the time, so these are
+ * Two locks per repository for git metadata operations: one for worktrees (add, remove, prune,
+ * and a worker's fetch into its own clone), one for ratchet's ref updates. Concurrent `git
+ * worktree add` on one repository fails most of the time (a prune removes the admin folder of a
+ * worktree being added), and two updates of one ref fail rather than wait, so each kind is
  * serialised: in-process by a promise chain keyed by the common git dir, across processes by a
  * lock directory in that git dir (proper-lockfile: atomic mkdir, mtime refresh, stale takeover).
+ *
+ * They are two because the two kinds do not touch each other's files (a detached worktree's add
+ * writes its own admin folder and its own HEAD, never a shared ref), and with one lock a commit's
+ * ref update waited behind every worktree being made: at the start of a run with many candidates
+ * and workers, behind all of them. A holder of both takes the worktrees lock first.
  */
 import { rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -23,9 +30,11 @@ const DEFAULT_TIMEOUT_MS = 180_000;
 const MIN_RETRY_MS = 10;
 const MAX_RETRY_MS = 100;
 
+export type LockScope = 'worktrees' | 'refs';
+
 /** The lock directory of a repository, beside ratchet's other files in the common git dir. */
-export function lockPath(gitCommonDir: string): string {
-  return join(gitCommonDir, 'ratchet', 'repo.lock');
+export function lockPath(gitCommonDir: string, scope: LockScope = 'worktrees'): string {
+  return join(gitCommonDir, 'ratchet', scope === 'worktrees' ? 'repo.lock' : 'refs.lock');
 }
 
 /**
@@ -48,13 +57,23 @@ function holding(path: string): void {
 const tails = new Map<string, Promise<void>>();
 
 /**
- * Runs `fn` holding the repository's lock. Not re-entrant: `fn` must not take the same lock.
- * `gitCommonDir` is `git rev-parse --git-common-dir`, so every worktree of a repository shares it.
+ * Runs `fn` holding the repository's worktrees lock. Not re-entrant: `fn` must not take the same
+ * lock. `gitCommonDir` is `git rev-parse --git-common-dir`, so every worktree of a repository shares it.
  */
-export async function withRepoLock<T>(gitCommonDir: string, fn: () => Promise<T>, options: RepoLockOptions = {}): Promise<T> {
+export function withRepoLock<T>(gitCommonDir: string, fn: () => Promise<T>, options: RepoLockOptions = {}): Promise<T> {
+  return withLock(gitCommonDir, 'worktrees', fn, options);
+}
+
+/** Runs `fn` holding the repository's refs lock (ratchet's ref updates). Not re-entrant either. */
+export function withRefLock<T>(gitCommonDir: string, fn: () => Promise<T>, options: RepoLockOptions = {}): Promise<T> {
+  return withLock(gitCommonDir, 'refs', fn, options);
+}
+
+async function withLock<T>(gitCommonDir: string, scope: LockScope, fn: () => Promise<T>, options: RepoLockOptions): Promise<T> {
   // Keyed synchronously so holders queue in call order. Two spellings of one folder make two
   // queues, which the file lock still keeps apart; GitWorkspace passes the real path.
-  const key = resolve(gitCommonDir);
+  const dir = resolve(gitCommonDir);
+  const key = `${scope}\0${dir}`;
   const previous = tails.get(key) ?? Promise.resolve();
   let done!: () => void;
   const current = new Promise<void>((resolve) => (done = resolve));
@@ -62,22 +81,24 @@ export async function withRepoLock<T>(gitCommonDir: string, fn: () => Promise<T>
   tails.set(key, tail);
   try {
     await previous;
-    return await withFileLock(key, fn, options);
+    return await withFileLock(dir, scope, fn, options);
   } finally {
     done();
     if (tails.get(key) === tail) tails.delete(key);
   }
 }
 
-async function withFileLock<T>(gitCommonDir: string, fn: () => Promise<T>, options: RepoLockOptions): Promise<T> {
-  const path = lockPath(gitCommonDir);
+async function withFileLock<T>(gitCommonDir: string, scope: LockScope, fn: () => Promise<T>, options: RepoLockOptions): Promise<T> {
+  const path = lockPath(gitCommonDir, scope);
   const staleMs = options.staleMs ?? DEFAULT_STALE_MS;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   await mkdir(join(gitCommonDir, 'ratchet'), { recursive: true });
   let compromised: Error | undefined;
   let release: () => Promise<void>;
   try {
-    release = await lockfile.lock(gitCommonDir, {
+    // The lock directory names the resource too: proper-lockfile keeps its locks by resource,
+    // and the two locks of one repository must not be taken for one.
+    release = await lockfile.lock(path, {
       lockfilePath: path,
       realpath: false,
       stale: staleMs,

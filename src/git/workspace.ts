@@ -12,7 +12,7 @@ import { InternalError, UserError } from '../domain/errors.js';
 import type { CandidateCommit, CommitOptions, Reapplied, Workspace, Worktree } from '../domain/workspace.js';
 import { listChangedPaths } from './changes.js';
 import { git, LITERAL_PATHSPECS, RATCHET_IDENTITY } from './exec.js';
-import { withRepoLock, type RepoLockOptions } from './lock.js';
+import { withRefLock, withRepoLock, type RepoLockOptions } from './lock.js';
 import { describeCommit } from './patch.js';
 import { reapplyCommit } from './reapply.js';
 import { headDetached, pointHead, worktreeLinkOk } from './checkout.js';
@@ -120,7 +120,7 @@ export class GitWorkspace implements Workspace {
     await mkdir(this.worktreeRoot, { recursive: true });
     if (this.pool !== undefined) return this.fromPool(this.pool, ref, commit, options.indexTrusted === true);
     const path = join(this.worktreeRoot, name);
-    await this.locked(async () => {
+    await this.lockedBoth(async () => {
       if (await exists(path)) throw new InternalError(`worktree ${path} already exists (reconcile the run first)`, { path });
       await this.refuseCheckedOut(ref);
       await this.addAndPoint(path, ref, commit, name);
@@ -132,7 +132,7 @@ export class GitWorkspace implements Workspace {
   /** A pooled worktree moved to `commit` (or, when none is idle or the idle one is unfit, a new one). */
   private async fromPool(pool: WorktreePool, ref: string, commit: string, indexTrusted: boolean): Promise<Worktree> {
     let moved: Promise<boolean> | undefined;
-    const reused = await this.locked(async () => {
+    const reused = await this.refsLocked(async () => {
       await this.refuseCheckedOut(ref);
       const idle = pool.take(commit);
       // The move writes the worktree alone and the ref the repository alone: side by side.
@@ -302,7 +302,7 @@ export class GitWorkspace implements Workspace {
     // The diff reads objects alone: it runs beside the ref update, and is dropped if that fails.
     const described = describeCommit(cwd, parent, commit, options.maxPatchBytes === undefined ? {} : { maxPatchBytes: options.maxPatchBytes });
     described.catch(() => undefined);
-    const moved = await this.locked(() =>
+    const moved = await this.refsLocked(() =>
       git(['update-ref', '--stdin', '-m', 'ratchet: commit'], {
         cwd,
         input: `option no-deref\nupdate HEAD ${commit} ${parent}\nupdate ${worktree.ref} ${commit} ${parent}\n`,
@@ -352,12 +352,12 @@ export class GitWorkspace implements Workspace {
   reapply(worktree: Worktree, commit: string, onto: string, options: { maxPatchBytes?: number } = {}): Promise<Reapplied> {
     // The re-apply moves the ref itself.
     this.pointed.delete(worktree.ref);
-    return reapplyCommit(worktree, commit, onto, (fn) => this.locked(fn), options);
+    return reapplyCommit(worktree, commit, onto, (fn) => this.refsLocked(fn), options);
   }
 
   async updateRef(ref: string, commit: string, expected?: string): Promise<void> {
     checkRefName(ref);
-    await this.locked(async () => {
+    await this.refsLocked(async () => {
       await this.refuseCheckedOut(ref);
       const args = ['update-ref', '-m', 'ratchet: update', ref, commit, ...(expected === undefined ? [] : [expected])];
       const result = await git(args, { cwd: this.repo, allowFailure: true });
@@ -479,8 +479,19 @@ export class GitWorkspace implements Workspace {
     return [...undone, ...files.map((file) => `wrote ${file} in your checkout`)];
   }
 
+  /** Worktrees made, removed or pruned (lock.ts). */
   private locked<T>(fn: () => Promise<T>): Promise<T> {
     return withRepoLock(this.gitDir, fn, this.lockOptions);
+  }
+
+  /** Refs moved, and what they are checked against first (a branch checked out somewhere). */
+  private refsLocked<T>(fn: () => Promise<T>): Promise<T> {
+    return withRefLock(this.gitDir, fn, this.lockOptions);
+  }
+
+  /** A worktree made and its ref pointed as one step: the worktrees lock, then the refs lock (always in that order). */
+  private lockedBoth<T>(fn: () => Promise<T>): Promise<T> {
+    return this.locked(() => this.refsLocked(fn));
   }
 
   private async commitOf(rev: string): Promise<string> {

@@ -85,7 +85,7 @@ describe('processes killed under a run', () => {
     const result = await cli.done;
     expect(result.code).toBe(130);
     // Exiting mid-cleanup must not leave the repository lock behind: the next session would wait 30 s for it.
-    expect(existsSync(join(target.path, '.git', 'ratchet', 'repo.lock'))).toBe(false);
+    for (const lock of ['repo.lock', 'refs.lock']) expect(existsSync(join(target.path, '.git', 'ratchet', lock))).toBe(false);
     await waitFor(() => processes(new RegExp(`${marker}|redis-server.*${folder}`)).length === 0, 5_000, 'no process left').catch(() => undefined);
     expect(processes(new RegExp(`${marker}|redis-server.*${folder}`))).toEqual([]);
 

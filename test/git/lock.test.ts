@@ -2,7 +2,7 @@ import { mkdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/domain/errors.js';
-import { lockPath, withRepoLock } from '../../src/git/lock.js';
+import { lockPath, withRefLock, withRepoLock } from '../../src/git/lock.js';
 import { tempDir } from '../helpers/gitdir.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -68,5 +68,34 @@ describe('withRepoLock', () => {
     const attempt = withRepoLock(gitDir, () => Promise.resolve(), { timeoutMs: 300 });
     await expect(attempt).rejects.toBeInstanceOf(UserError);
     await expect(attempt).rejects.toThrow(join('ratchet', 'repo.lock'));
+  });
+
+  it('keeps the refs lock apart from the worktrees lock: a ref update does not wait for a worktree being made', async () => {
+    const gitDir = await fakeGitDir();
+    const events: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const worktree = withRepoLock(gitDir, async () => {
+      events.push('worktrees taken');
+      await held;
+      events.push('worktrees released');
+    });
+    await sleep(20);
+    await withRefLock(gitDir, async () => {
+      events.push('refs taken');
+      expect((await stat(lockPath(gitDir, 'refs'))).isDirectory()).toBe(true);
+    });
+    release();
+    await worktree;
+    expect(events).toEqual(['worktrees taken', 'refs taken', 'worktrees released']);
+    expect(lockPath(gitDir, 'refs')).toBe(join(gitDir, 'ratchet', 'refs.lock'));
+  });
+
+  it('serialises the holders of the refs lock among themselves, across a file lock of its own', async () => {
+    const gitDir = await fakeGitDir();
+    await mkdir(lockPath(gitDir, 'refs'), { recursive: true });
+    // Another process holds the refs lock: a ref update gives up, a worktree's add does not wait for it.
+    await expect(withRefLock(gitDir, () => Promise.resolve(), { timeoutMs: 300 })).rejects.toThrow(join('ratchet', 'refs.lock'));
+    await expect(withRepoLock(gitDir, () => Promise.resolve('made'), { timeoutMs: 300 })).resolves.toBe('made');
   });
 });

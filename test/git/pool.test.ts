@@ -16,8 +16,13 @@ afterEach(async () => {
 
 async function setUp(): Promise<Target & { pooled: GitWorkspace }> {
   const t = await target();
-  cleanups.push(t.cleanup);
-  return { ...t, pooled: await GitWorkspace.open(t.repo, { runId: 'run1', pool: true }) };
+  const pooled = await GitWorkspace.open(t.repo, { runId: 'run1', pool: true });
+  // Worktrees moved ahead in the background are done before their repository goes.
+  cleanups.push(async () => {
+    await pooled.settled();
+    await t.cleanup();
+  });
+  return { ...t, pooled };
 }
 
 /** A second commit on main, so the pool has somewhere to move a worktree to. */
@@ -67,6 +72,7 @@ describe('the worktree pool', () => {
     const t = await setUp();
     const trusted = { indexTrusted: true };
     const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001', ...trusted });
+    await t.pooled.settled(); // the worktree made aside is idle before this one comes back
     await writeFile(join(first.path, 'src/sort.js'), 'first\n');
     await writeFile(join(first.path, 'notes.txt'), 'new file\n');
     const one = await t.pooled.commitAll(first, 'one', trusted);
@@ -106,6 +112,8 @@ describe('the worktree pool', () => {
   it('with a trusted index, moves a worktree to the next experiment with nothing left of the last, unchecked by a status', async () => {
     const t = await setUp();
     const first = await t.pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001', indexTrusted: true });
+    // The worktree made aside meanwhile (moved ahead) is idle first: the one given back is handed out next.
+    await t.pooled.settled();
     await mkdir(join(first.path, 'node_modules/pkg'), { recursive: true });
     await writeFile(join(first.path, 'node_modules/pkg/index.js'), 'leak\n');
     await writeFile(join(first.path, 'notes.txt'), 'leak\n');
