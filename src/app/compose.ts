@@ -3,6 +3,7 @@
  * the checkout guard, the stage executor a worker runs, the proposer. Every command a candidate
  * can influence goes through the runner made here.
  */
+import { tmpdir } from 'node:os';
 import { createProposer } from '../agents/factory.js';
 import { UserError } from '../domain/errors.js';
 import type { CommandRunner } from '../domain/command-runner.js';
@@ -13,6 +14,7 @@ import { benchPlan } from '../plan/bench-plan.js';
 import { createStageExecutor, type StageExecutor } from '../eval/stages.js';
 import { GitCheckoutGuard } from '../git/checkout-guard.js';
 import { WorkerCheckouts } from '../git/eval-checkouts.js';
+import { git } from '../git/exec.js';
 import { remoteClones } from '../git/remote.js';
 import type { EvalCheckouts } from '../domain/checkout-guard.js';
 import { ExecaCommandRunner } from '../proc/run-command.js';
@@ -54,6 +56,16 @@ export function createWorkerCheckouts(workdir: string): EvalCheckouts {
 }
 
 /** The stage executor every worker runs: in-process in `ratchet run`, or in `ratchet worker`. */
+/**
+ * A worker process made ready before it says it serves: the sandbox probed, git's helper
+ * process started, so its first job pays for neither (with many workers starting at once on few
+ * cores, the first jobs were most of a run's start). Says whether commands will be sandboxed.
+ */
+export async function readyWorkerProcess(): Promise<{ sandboxed: true } | { sandboxed: false; reason: string }> {
+  const [probe] = await Promise.all([probeBwrap(), git(['--version'], { cwd: tmpdir() }).catch(() => undefined)]);
+  return probe.ok ? { sandboxed: true } : { sandboxed: false, reason: probe.reason };
+}
+
 export function createWorkerExecutor(runner: CommandRunner, checkouts: EvalCheckouts): StageExecutor {
   return createStageExecutor(runner, new GitCheckoutGuard(), checkouts, {
     // The runner resolves `sandbox: auto` with the same probe, once per process.

@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/gitdir.js';
-import { runCli, spawnCli } from '../helpers/cli.js';
+import { runCli, spawnCli, waitFor } from '../helpers/cli.js';
 import { testRedisSocket } from '../helpers/redis.js';
 import { makeTarget, replaceLinePatch, writePatches } from '../helpers/target.js';
 
@@ -30,7 +32,25 @@ describe('ratchet worker in its own process', () => {
     const stopped = await worker.done;
     expect(stopped.code, stopped.stderr).toBe(0);
     expect(stopped.stderr).toContain('serving every registered run');
+    // Said at start: bubblewrap works on these machines (CI installs it).
+    expect(stopped.stderr).toMatch(/serving .*, commands in bubblewrap; Ctrl-C to stop/);
   }, 120_000);
+
+  it('says at start when this machine has no sandbox, and what that means for a run', async () => {
+    const work = await tempDir();
+    cleanups.push(work.cleanup);
+    // A PATH with git and no bubblewrap.
+    await mkdir(join(work.path, 'bin'));
+    await symlink(execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim(), join(work.path, 'bin', 'git'));
+    const worker = spawnCli(['worker', '--redis', `redis+unix://${testRedisSocket()}`, '--workdir', join(work.path, 'w')], { env: { PATH: join(work.path, 'bin') } });
+    try {
+      await waitFor(() => worker.output().includes('Ctrl-C to stop'), 30_000, 'the worker to serve');
+    } finally {
+      worker.child.kill('SIGTERM');
+    }
+    const stopped = await worker.done;
+    expect(stopped.stderr).toContain('no sandbox here (bwrap is not installed): a run with sandbox: auto runs its commands unsandboxed on this worker');
+  }, 60_000);
 
   it('refuses to start on a shared Redis without RATCHET_KEY, and so does a run, naming the fix', async () => {
     const work = await tempDir();

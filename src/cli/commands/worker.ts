@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createRunner, createWorkerCheckouts, createWorkerExecutor, processRedactor } from '../../app/compose.js';
+import { createRunner, createWorkerCheckouts, createWorkerExecutor, processRedactor, readyWorkerProcess } from '../../app/compose.js';
 import { resolveJobKey } from '../../app/job-key.js';
 import { UserError } from '../../domain/errors.js';
 import { describeRedis, parseRedisUrl, redisUrlFrom } from '../../queue/connection.js';
@@ -31,6 +31,7 @@ export function registerWorker(program: Command): void {
       const interrupt = interruptOnSignals();
       const workdir = resolve(o.workdir ?? defaultWorkdir());
       const checkouts = createWorkerCheckouts(workdir);
+      const sandbox = await readyWorkerProcess();
       const worker = await startWorker({
         connection,
         key,
@@ -45,7 +46,8 @@ export function registerWorker(program: Command): void {
       });
       // describeRedis, not the URL: the URL may carry the password.
       const slots = `${o.benchSlots} bench slot${o.benchSlots === 1 ? '' : 's'}`;
-      err(`ratchet worker${o.name === undefined ? '' : ` ${o.name}`}: serving ${o.run ?? 'every registered run'} on ${describeRedis(connection)} with ${slots}, in ${workdir}; Ctrl-C to stop`);
+      const sandboxed = sandbox.sandboxed ? 'commands in bubblewrap' : `no sandbox here (${sandbox.reason}): a run with sandbox: auto runs its commands unsandboxed on this worker`;
+      err(`ratchet worker${o.name === undefined ? '' : ` ${o.name}`}: serving ${o.run ?? 'every registered run'} on ${describeRedis(connection)} with ${slots}, in ${workdir}, ${sandboxed}; Ctrl-C to stop`);
       await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
       await worker.close();
       await checkouts.close();
