@@ -11,6 +11,7 @@
 import { appendFileSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { z } from 'zod';
 import { UserError } from '../domain/errors.js';
 import type { ExperimentId } from '../domain/words.js';
 import type { Spec } from '../domain/spec.js';
@@ -184,12 +185,40 @@ export async function readRunInfo(dir: string): Promise<RunInfo> {
   } catch {
     throw new UserError(`no run at ${dir} (run.json is missing)`, { hint: 'list runs with: ratchet ls' });
   }
-  const info = JSON.parse(text) as RunInfo;
-  if (info.schema !== RUN_JSON_VERSION) {
-    throw new UserError(`${join(dir, 'run.json')} has schema ${String(info.schema)}; this ratchet reads ${RUN_JSON_VERSION}`);
+  const file = join(dir, 'run.json');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UserError(`${file} is not valid JSON (${(error as Error).message})`, { hint: RUN_JSON_HINT, fields: { file } });
   }
-  return info;
+  const schema = (parsed as { schema?: unknown } | null)?.schema;
+  if (schema !== RUN_JSON_VERSION) {
+    throw new UserError(`${file} has schema ${String(schema)}; this ratchet reads ${RUN_JSON_VERSION}`);
+  }
+  const checked = runInfoSchema.safeParse(parsed);
+  if (!checked.success) {
+    // Every problem at once, each with where it is.
+    const problems = checked.error.issues.map((issue) => `${issue.path.join('.') || '(top)'}: ${issue.message}`);
+    throw new UserError(`${file} is damaged: ${problems.join('; ')}`, { hint: RUN_JSON_HINT, fields: { file, problems } });
+  }
+  return parsed as RunInfo;
 }
+
+const RUN_JSON_HINT = 'run.json is written by ratchet when the run starts; restore it from a backup, or start a new run (the events and experiments beside it are untouched)';
+
+/** What readers of run.json rely on; the spec in it was validated when the run started. */
+const runInfoSchema = z.object({
+  runId: z.string().min(1),
+  target: z.string().min(1),
+  base: z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'not a commit id'),
+  baseRef: z.string(),
+  createdAt: z.string(),
+  spec: z.looseObject({ bench: z.looseObject({ run: z.string(), metric: z.looseObject({ name: z.string(), goal: z.enum(['minimize', 'maximize']) }) }) }),
+  objective: z.string(),
+  specSource: z.string(),
+  versions: z.looseObject({ ratchet: z.string(), node: z.string() }),
+});
 
 export async function readRunEvents(dir: string): Promise<RunEvent[]> {
   let text: string;
