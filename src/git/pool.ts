@@ -36,6 +36,15 @@ export interface Ahead {
   commit: string;
   /** True once it is there and clean; false when it could not be made so (it is replaced). */
   done: Promise<boolean>;
+  /** False while the move is under way (absent: not known, taken as ended). */
+  settled?: boolean;
+}
+
+/** An `Ahead` that notes when its move has ended. */
+export function aheadMove(commit: string, done: Promise<boolean>): Ahead {
+  const ahead: Ahead = { commit, done, settled: false };
+  void done.finally(() => (ahead.settled = true)).catch(() => undefined);
+  return ahead;
 }
 
 export class WorktreePool {
@@ -53,11 +62,15 @@ export class WorktreePool {
   ) {}
 
   /**
-   * An idle worktree, taken out of the pool, preferring one moved ahead to `commit`; undefined
-   * when there is none. `ahead`: its move ahead of time, to be awaited before it is moved again.
+   * An idle worktree, taken out of the pool; undefined when there is none. One moved ahead to
+   * `commit` first; else one with no move under way (a move to a commit no longer asked for, as
+   * after a keep, would be waited for and then undone); else the most recently given back.
+   * `ahead`: its move ahead of time, to be awaited before it is moved again.
    */
   take(commit?: string): { path: string; ahead: Ahead | undefined } | undefined {
-    const at = this.idle.findIndex((path) => commit !== undefined && this.ahead.get(path)?.commit === commit);
+    const lastWhere = (fits: (path: string) => boolean): number => this.idle.findLastIndex(fits);
+    let at = commit === undefined ? -1 : lastWhere((path) => this.ahead.get(path)?.commit === commit);
+    if (at < 0) at = lastWhere((path) => this.ahead.get(path)?.settled !== false);
     const [path] = at >= 0 ? this.idle.splice(at, 1) : this.idle.splice(-1, 1);
     if (path === undefined) return undefined;
     const ahead = this.ahead.get(path);

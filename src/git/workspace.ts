@@ -16,7 +16,7 @@ import { withRefLock, withRepoLock, type RepoLockOptions } from './lock.js';
 import { describeCommit } from './patch.js';
 import { reapplyCommit } from './reapply.js';
 import { headDetached, pointHead, worktreeLinkOk } from './checkout.js';
-import { type Ahead, poolable, POOL_NAME, resetPooled, WorktreePool } from './pool.js';
+import { type Ahead, aheadMove, poolable, POOL_NAME, resetPooled, WorktreePool } from './pool.js';
 import { snapshotRepo, undoRepoChanges } from './repo-guard.js';
 import { undoCheckoutChanges } from './user-checkout.js';
 import type { RepoSnapshot } from '../domain/workspace.js';
@@ -205,7 +205,7 @@ export class GitWorkspace implements Workspace {
     this.making = this.newPooled(pool, commit)
       .then((fresh) => {
         if (!pool.adopt(fresh)) return this.deleteWorktree(fresh);
-        pool.movingAhead(fresh, { commit, done: Promise.resolve(true) });
+        pool.movingAhead(fresh, aheadMove(commit, Promise.resolve(true)));
         return undefined;
       })
       .catch(() => undefined)
@@ -217,7 +217,7 @@ export class GitWorkspace implements Workspace {
     const commit = this.aheadTo;
     if (commit === undefined || this.pool === undefined) return;
     const done = (before?.done ?? Promise.resolve(true)).then(() => this.movePooled(path, commit, true));
-    pool.movingAhead(path, { commit, done });
+    pool.movingAhead(path, aheadMove(commit, done));
   }
 
   /** Whether an idle pooled worktree is fit and now at `commit` (false: it must be replaced). */

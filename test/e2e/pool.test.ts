@@ -48,8 +48,9 @@ describe('a run on pooled worktrees', () => {
     const proposed = events.filter((e): e is Extract<RunEvent, { type: 'proposed' }> => e.type === 'proposed' && e.exp !== 'e0000');
     const said = proposed.map((e) => /^lower the score \((\w+) in (.+)\)$/.exec(e.description)?.slice(1));
     expect(said.map((s) => s?.[0])).toEqual(['clean', 'clean', 'clean']);
-    // One worktree served every candidate, so each found the previous one's folder.
-    expect(new Set(said.map((s) => s?.[1])).size).toBe(1);
+    // Worktrees were reused (the confined agent's next one is made ready ahead, so two take
+    // turns): a candidate found an earlier one's folder, and found it clean.
+    expect(new Set(said.map((s) => s?.[1])).size).toBeLessThan(said.length);
     expect(said[0]?.[1]).toMatch(/\/pool-1$/);
   });
 

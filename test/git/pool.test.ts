@@ -79,6 +79,7 @@ describe('the worktree pool', () => {
     expect(one).toMatchObject({ files: ['notes.txt', 'src/sort.js'] });
     expect(git(t.repo, 'rev-parse', `${one!.commit}^`)).toBe(t.head);
     await t.pooled.removeWorktree(first.path);
+    await t.pooled.settled(); // no move under way: the worktree given back last is handed out next
 
     // The same worktree, moved to the first candidate: an edit of another file is all the next one holds.
     const second = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: one!.commit, name: 'e0002', ...trusted });
@@ -122,6 +123,7 @@ describe('the worktree pool', () => {
     await mkdir(join(first.path, 'vendor/lib'), { recursive: true });
     git(join(first.path, 'vendor/lib'), 'init', '-q');
     await t.pooled.removeWorktree(first.path);
+    await t.pooled.settled();
     const next = writeAndCommit(t.repo, 'README.md', '# moved on\n');
     const second = await t.pooled.createWorktree({ ref: experimentRef('run1', 2), commit: next, name: 'e0002', indexTrusted: true });
     expect(second.path).toBe(first.path);

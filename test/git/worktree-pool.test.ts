@@ -1,6 +1,6 @@
 /** The pool's bookkeeping (git/pool.ts WorktreePool): which worktrees come back into it. Pure. */
 import { describe, expect, it } from 'vitest';
-import { WorktreePool } from '../../src/git/pool.js';
+import { aheadMove, WorktreePool } from '../../src/git/pool.js';
 
 describe('WorktreePool', () => {
   it('keeps as many idle worktrees as were ever in use at once, beyond its capacity', () => {
@@ -37,5 +37,24 @@ describe('WorktreePool', () => {
     // Nothing moved ahead to c2: the most recently released.
     expect(pool.take('c2')).toEqual({ path: '/root/pool-3', ahead: undefined });
     expect(pool.drain()).toEqual({ paths: ['/root/pool-2'], moving: [] });
+  });
+
+  it('hands out an idle worktree with no move under way before one moving to a commit no longer asked for', async () => {
+    const pool = new WorktreePool('/root', 4);
+    for (const path of ['/root/pool-1', '/root/pool-2']) {
+      pool.lease(path);
+      pool.release(path);
+    }
+    let finish!: (ok: boolean) => void;
+    const stale = aheadMove('old-best', new Promise<boolean>((resolve) => (finish = resolve)));
+    const ended = aheadMove('old-best', Promise.resolve(true));
+    pool.movingAhead('/root/pool-1', ended);
+    pool.movingAhead('/root/pool-2', stale);
+    await ended.done;
+    await Promise.resolve();
+    // After a keep: the best moved on; the most recent worktree is still on its way to the old one.
+    expect(pool.take('new-best')).toEqual({ path: '/root/pool-1', ahead: ended });
+    expect(pool.take('new-best')).toEqual({ path: '/root/pool-2', ahead: stale });
+    finish(true);
   });
 });
