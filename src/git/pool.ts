@@ -62,15 +62,17 @@ export class WorktreePool {
   ) {}
 
   /**
-   * An idle worktree, taken out of the pool; undefined when there is none. One moved ahead to
-   * `commit` first; else one with no move under way (a move to a commit no longer asked for, as
-   * after a keep, would be waited for and then undone); else the most recently given back.
-   * `ahead`: its move ahead of time, to be awaited before it is moved again.
+   * An idle worktree, taken out of the pool; undefined when there is none. In this order: one
+   * moved ahead to `commit`; one on its way there; one with no move under way (a move to a
+   * commit no longer asked for, as after a keep, would be waited for and then undone); the most
+   * recently given back. `ahead`: its move ahead of time, to be awaited before it is moved again.
    */
   take(commit?: string): { path: string; ahead: Ahead | undefined } | undefined {
-    const lastWhere = (fits: (path: string) => boolean): number => this.idle.findLastIndex(fits);
-    let at = commit === undefined ? -1 : lastWhere((path) => this.ahead.get(path)?.commit === commit);
-    if (at < 0) at = lastWhere((path) => this.ahead.get(path)?.settled !== false);
+    const ended = (path: string): boolean => this.ahead.get(path)?.settled !== false;
+    const toCommit = (path: string): boolean => commit !== undefined && this.ahead.get(path)?.commit === commit;
+    const fits = [(path: string) => toCommit(path) && ended(path), toCommit, ended];
+    let at = -1;
+    for (const fit of fits) if (at < 0) at = this.idle.findLastIndex(fit);
     const [path] = at >= 0 ? this.idle.splice(at, 1) : this.idle.splice(-1, 1);
     if (path === undefined) return undefined;
     const ahead = this.ahead.get(path);

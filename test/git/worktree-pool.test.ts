@@ -57,4 +57,20 @@ describe('WorktreePool', () => {
     expect(pool.take('new-best')).toEqual({ path: '/root/pool-2', ahead: stale });
     finish(true);
   });
+
+  it('hands out a worktree already at the commit asked for before one still on its way there', async () => {
+    const pool = new WorktreePool('/root', 4);
+    for (const path of ['/root/pool-1', '/root/pool-2']) {
+      pool.lease(path);
+      pool.release(path);
+    }
+    const ready = aheadMove('best', Promise.resolve(true));
+    const moving = aheadMove('best', new Promise<boolean>(() => undefined));
+    pool.movingAhead('/root/pool-1', ready);
+    pool.movingAhead('/root/pool-2', moving);
+    await ready.done;
+    await Promise.resolve();
+    expect(pool.take('best')).toEqual({ path: '/root/pool-1', ahead: ready });
+    expect(pool.take('best')).toEqual({ path: '/root/pool-2', ahead: moving });
+  });
 });
