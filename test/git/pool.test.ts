@@ -255,6 +255,16 @@ describe('the worktree pool', () => {
 
 describe('worktrees moved ahead for a confined agent', () => {
   const trusted = { indexTrusted: true };
+  // These small worktrees move in a few milliseconds, below the cost where moves are made ahead.
+  const setUp = async (): Promise<Target & { pooled: GitWorkspace }> => {
+    const t = await target();
+    const pooled = await GitWorkspace.open(t.repo, { runId: 'run1', pool: true, moveAheadFromMs: 0 });
+    cleanups.push(async () => {
+      await pooled.settled();
+      await t.cleanup();
+    });
+    return { ...t, pooled };
+  };
 
   it('hands the next experiment at the same commit a worktree made ready meanwhile, with no reset and nothing the last candidate left', async () => {
     const t = await setUp();
@@ -325,5 +335,26 @@ describe('worktrees moved ahead for a confined agent', () => {
     await t.pooled.removeWorktree(first.path);
     await t.pooled.drainPool();
     expect(listedWorktrees(t.repo)).toHaveLength(1);
+  });
+
+  it('makes no move ahead where a move costs less than the threshold: the worktree given back is moved when handed out', async () => {
+    const t = await target();
+    const pooled = await GitWorkspace.open(t.repo, { runId: 'run1', pool: true, moveAheadFromMs: 60_000 });
+    cleanups.push(async () => {
+      await pooled.settled();
+      await t.cleanup();
+    });
+    const first = await pooled.createWorktree({ ref: experimentRef('run1', 1), commit: t.head, name: 'e0001', ...trusted });
+    await pooled.removeWorktree(first.path);
+    await pooled.settled();
+    expect(listedWorktrees(t.repo)).toHaveLength(2); // none made aside
+    const spawns = await countGitSpawns();
+    try {
+      const second = await pooled.createWorktree({ ref: experimentRef('run1', 2), commit: t.head, name: 'e0002', ...trusted });
+      expect(second.path).toBe(first.path);
+      expect((await spawns.take()).filter((args) => /^reset\b/.test(args)).length).toBeGreaterThan(0);
+    } finally {
+      await spawns.stop();
+    }
   });
 });
