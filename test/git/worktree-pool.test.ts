@@ -22,7 +22,7 @@ describe('WorktreePool', () => {
     expect([pool.release('/root/pool-2'), pool.release('/root/pool-3')]).toEqual([true, false]);
   });
 
-  it('hands out an idle worktree moved ahead to the commit asked for first, with its move, and forgets the move once taken', async () => {
+  it('hands out an idle worktree moved ahead to the commit asked for first, with its move, and forgets the move once taken', () => {
     const pool = new WorktreePool('/root', 4);
     for (const path of ['/root/pool-1', '/root/pool-2', '/root/pool-3']) {
       pool.lease(path);
