@@ -55,7 +55,6 @@ export function createWorkerCheckouts(workdir: string): EvalCheckouts {
   return new WorkerCheckouts({ remotes: remoteClones(workdir) });
 }
 
-/** The stage executor every worker runs: in-process in `ratchet run`, or in `ratchet worker`. */
 /**
  * A worker process made ready before it says it serves: the sandbox probed, git's helper
  * process started, so its first job pays for neither (with many workers starting at once on few
@@ -66,6 +65,7 @@ export async function readyWorkerProcess(): Promise<{ sandboxed: true } | { sand
   return probe.ok ? { sandboxed: true } : { sandboxed: false, reason: probe.reason };
 }
 
+/** The stage executor every worker runs: in-process in `ratchet run`, or in `ratchet worker`. */
 export function createWorkerExecutor(runner: CommandRunner, checkouts: EvalCheckouts): StageExecutor {
   return createStageExecutor(runner, new GitCheckoutGuard(), checkouts, {
     // The runner resolves `sandbox: auto` with the same probe, once per process.

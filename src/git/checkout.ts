@@ -105,8 +105,9 @@ export async function recordCleanState(
   const scope = protectedFrom === undefined ? undefined : globTops(protectedFrom.globs);
   const [part, tracked] = await Promise.all([scope === undefined ? undefined : readTreeStateAt(worktree, scope), known ?? trackedFiles(worktree, commit)]);
   const setupTouched = new Set(restored.filter((path) => tracked.has(path)));
-  if (part === undefined) return { commit, tree: await readTreeState(worktree), tracked, setupTouched };
-  return { commit, tree: part, tracked, setupTouched, clean: { scope: scope!, protectedFrom: protectedFrom! } };
+  // A glob that can match anywhere, or a link on the way to a top folder: the whole worktree.
+  if (part === undefined || scope === undefined || protectedFrom === undefined) return { commit, tree: await readTreeState(worktree), tracked, setupTouched };
+  return { commit, tree: part, tracked, setupTouched, clean: { scope, protectedFrom } };
 }
 
 /** Put the worktree back to `state`: what a stage added goes, what it changed of the commit comes back. */

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import type { EvalCheckouts, OpenedPlace, PlaceUse } from '../domain/checkout-guard.js';
 import type { CommitSource, EvaluationRequest } from '../domain/evaluation.js';
 import { throwIfAborted } from '../domain/errors.js';
+import { FULL_COMMIT_ID } from '../domain/refs.js';
 import { git } from './exec.js';
 import { withRepoLock } from './lock.js';
 import { poolable, relinkPooled, resetPooled } from './pool.js';
@@ -308,9 +309,6 @@ export async function missingCommits(gitDir: string, commits: readonly string[])
   return unique.filter((commit) => missing.has(commit));
 }
 
-/** A full object id, in the form git names its loose object file by. */
-const OBJECT_ID = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
-
 /** A commit object's header is short: this much of its compressed file holds it (else git is asked). */
 const HEADER_BYTES = 1024;
 
@@ -319,7 +317,8 @@ const HEADER_BYTES = 1024;
  * header. False says nothing (packed, in an alternate, unreadable): git is asked then.
  */
 async function isLooseCommit(gitDir: string, commit: string): Promise<boolean> {
-  if (!OBJECT_ID.test(commit)) return false;
+  // A full id, the form git names its loose object file by.
+  if (!FULL_COMMIT_ID.test(commit)) return false;
   let file: FileHandle | undefined;
   try {
     file = await open(join(gitDir, 'objects', commit.slice(0, 2), commit.slice(2)), 'r');

@@ -80,6 +80,12 @@ export class WorktreePool {
     return { path, ahead };
   }
 
+  /** The most recently given back idle worktree, left in the pool, with its move ahead if any. */
+  lastIdle(): { path: string; ahead: Ahead | undefined } | undefined {
+    const path = this.idle.at(-1);
+    return path === undefined ? undefined : { path, ahead: this.ahead.get(path) };
+  }
+
   /** The idle worktree `path` is being moved to `ahead.commit`; ignored when it is not idle. */
   movingAhead(path: string, ahead: Ahead): void {
     if (this.idle.includes(path)) this.ahead.set(path, ahead);
@@ -130,7 +136,7 @@ export class WorktreePool {
 
   /** Every idle worktree, out of the pool, with the moves ahead still under way: the caller awaits those, then removes them (the run is over). */
   drain(): { paths: string[]; moving: Promise<boolean>[] } {
-    const moving = [...this.ahead.values()].map((ahead) => ahead.done);
+    const moving = this.aheadMoves();
     this.ahead.clear();
     return { paths: this.idle.splice(0), moving };
   }

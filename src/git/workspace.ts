@@ -202,9 +202,8 @@ export class GitWorkspace implements Workspace {
     this.trustedLeases.add(path);
     this.aheadTo = commit;
     if (!this.movesAhead || pool.hasAhead(commit)) return;
-    const idle = pool.take();
+    const idle = pool.lastIdle();
     if (idle !== undefined) {
-      pool.adopt(idle.path);
       this.moveAhead(pool, idle.path, idle.ahead);
       return;
     }
@@ -223,7 +222,7 @@ export class GitWorkspace implements Workspace {
   /** Moves the idle worktree `path` to the commit the last confined experiment asked for, in the background. */
   private moveAhead(pool: WorktreePool, path: string, before: Ahead | undefined): void {
     const commit = this.aheadTo;
-    if (commit === undefined || this.pool === undefined) return;
+    if (commit === undefined) return;
     const done = (before?.done ?? Promise.resolve(true)).then(() => this.movePooled(path, commit, true));
     pool.movingAhead(path, aheadMove(commit, done));
   }

@@ -13,6 +13,7 @@ import { chmod, mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../domain/errors.js';
+import { FULL_COMMIT_ID } from '../domain/refs.js';
 import type { ExperimentId } from '../domain/words.js';
 import type { Spec } from '../domain/spec.js';
 import type { Calibration } from '../domain/run-state.js';
@@ -211,7 +212,7 @@ const RUN_JSON_HINT = 'run.json is written by ratchet when the run starts; resto
 const runInfoSchema = z.object({
   runId: z.string().min(1),
   target: z.string().min(1),
-  base: z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'not a commit id'),
+  base: z.string().regex(FULL_COMMIT_ID, 'not a commit id'),
   baseRef: z.string(),
   createdAt: z.string(),
   spec: z.looseObject({ bench: z.looseObject({ run: z.string(), metric: z.looseObject({ name: z.string(), goal: z.enum(['minimize', 'maximize']) }) }) }),

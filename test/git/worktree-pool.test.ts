@@ -2,6 +2,16 @@
 import { describe, expect, it } from 'vitest';
 import { aheadMove, WorktreePool } from '../../src/git/pool.js';
 
+/** A pool whose idle worktrees are `paths`, given back in that order. */
+function poolWithIdle(paths: readonly string[]): WorktreePool {
+  const pool = new WorktreePool('/root', 4);
+  for (const path of paths) {
+    pool.lease(path);
+    pool.release(path);
+  }
+  return pool;
+}
+
 describe('WorktreePool', () => {
   it('keeps as many idle worktrees as were ever in use at once, beyond its capacity', () => {
     const pool = new WorktreePool('/root', 2);
@@ -23,11 +33,7 @@ describe('WorktreePool', () => {
   });
 
   it('hands out an idle worktree moved ahead to the commit asked for first, with its move, and forgets the move once taken', () => {
-    const pool = new WorktreePool('/root', 4);
-    for (const path of ['/root/pool-1', '/root/pool-2', '/root/pool-3']) {
-      pool.lease(path);
-      pool.release(path);
-    }
+    const pool = poolWithIdle(['/root/pool-1', '/root/pool-2', '/root/pool-3']);
     const ahead = { commit: 'c1', done: Promise.resolve(true) };
     pool.movingAhead('/root/pool-1', ahead);
     pool.movingAhead('/root/pool-9', { commit: 'c1', done: Promise.resolve(true) }); // not idle: ignored
@@ -40,11 +46,7 @@ describe('WorktreePool', () => {
   });
 
   it('hands out an idle worktree with no move under way before one moving to a commit no longer asked for', async () => {
-    const pool = new WorktreePool('/root', 4);
-    for (const path of ['/root/pool-1', '/root/pool-2']) {
-      pool.lease(path);
-      pool.release(path);
-    }
+    const pool = poolWithIdle(['/root/pool-1', '/root/pool-2']);
     let finish!: (ok: boolean) => void;
     const stale = aheadMove('old-best', new Promise<boolean>((resolve) => (finish = resolve)));
     const ended = aheadMove('old-best', Promise.resolve(true));
@@ -59,11 +61,7 @@ describe('WorktreePool', () => {
   });
 
   it('hands out a worktree already at the commit asked for before one still on its way there', async () => {
-    const pool = new WorktreePool('/root', 4);
-    for (const path of ['/root/pool-1', '/root/pool-2']) {
-      pool.lease(path);
-      pool.release(path);
-    }
+    const pool = poolWithIdle(['/root/pool-1', '/root/pool-2']);
     const ready = aheadMove('best', Promise.resolve(true));
     const moving = aheadMove('best', new Promise<boolean>(() => undefined));
     pool.movingAhead('/root/pool-1', ready);
