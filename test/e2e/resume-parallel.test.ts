@@ -27,17 +27,19 @@ describe('a run killed outright with three candidates in flight, and resumed', (
   const read = async (): Promise<RunEvent[]> => parseEvents(await readFile(join(runFolder, 'events.jsonl'), 'utf8').catch(() => '')).events;
 
   beforeAll(async () => {
+    work = await tempDir();
+    // Written by the fast candidate's bench (a.txt at 8) when it starts.
+    const fastBenched = join(work.path, 'fast-benched');
     target = await makeTarget({
       'a.txt': '10\n',
       'b.txt': '10\n',
       // A change that adds src/sN sleeps long enough to be killed in its bench while SLOW is 1 (the first session).
-      'bench.sh': `#!/bin/sh\nif [ "$SLOW" = 1 ] && ls src/s* >/dev/null 2>&1; then echo started; sh -c 'sleep 88; : ${marker}'; fi\necho "METRIC score=$(( $(cat a.txt) + $(cat b.txt) ))"\n`,
-      // The slow changes wait in their checks first, so the fast one's bench is always queued
-      // (and kept) before theirs: which of three candidates in flight gets the bench first is
-      // otherwise a race.
-      'ratchet.yaml': `objective: lower\nsandbox: none\neditable: ["a.txt", "b.txt", "src/**"]\nprotected: ["bench.sh"]\nenv: [SLOW]\nchecks: [{ name: settle, run: 'if [ "$SLOW" = 1 ] && ls src/s* >/dev/null 2>&1; then sleep 2; fi' }]\nbench: { run: sh bench.sh, timeout: 5m, metric: { name: score, goal: minimize } }\nagent: { kind: replay, parallel: 3 }\n`,
+      'bench.sh': `#!/bin/sh\nif [ "$(cat a.txt)" = 8 ]; then : > ${fastBenched}; fi\nif [ "$SLOW" = 1 ] && ls src/s* >/dev/null 2>&1; then echo started; sh -c 'sleep 88; : ${marker}'; fi\necho "METRIC score=$(( $(cat a.txt) + $(cat b.txt) ))"\n`,
+      // The slow changes wait in their checks until the fast one's bench has started, so it is
+      // kept before theirs: which of three candidates in flight gets the bench first is otherwise
+      // a race (a fixed wait of 2 s lost it under the load of the whole suite).
+      'ratchet.yaml': `objective: lower\nsandbox: none\neditable: ["a.txt", "b.txt", "src/**"]\nprotected: ["bench.sh"]\nenv: [SLOW]\nchecks: [{ name: settle, run: 'if [ "$SLOW" = 1 ] && ls src/s* >/dev/null 2>&1; then i=0; while [ ! -e ${fastBenched} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; fi' }]\nbench: { run: sh bench.sh, timeout: 5m, metric: { name: score, goal: minimize } }\nagent: { kind: replay, parallel: 3 }\n`,
     });
-    work = await tempDir();
     await writePatches(join(work.path, 'patches'), {
       '01-a.patch': replaceLinePatch('a.txt', '10', '8', DESCRIPTIONS[0]),
       '02-slow.patch': createFilePatch('src/s2', 'x', DESCRIPTIONS[1]),
