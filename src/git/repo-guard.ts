@@ -9,6 +9,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { RepoSnapshot } from '../domain/workspace.js';
 import { git } from './exec.js';
+import { withRepoLock } from './lock.js';
 import { snapshotCheckout } from './user-checkout.js';
 
 /** Refs ratchet's runs own (every run's, not just this one's: runs may share a repository). */
@@ -40,10 +41,21 @@ async function watchedFiles(gitDir: string): Promise<string[]> {
 
 /** With `checkout`, the user's checkout's files too (user-checkout.ts). */
 export async function snapshotRepo(gitDir: string, options: { checkout?: boolean } = {}): Promise<RepoSnapshot> {
-  const [refs, names, checkout] = await Promise.all([refsOf(gitDir), watchedFiles(gitDir), options.checkout === true ? snapshotCheckout(gitDir) : undefined]);
-  const files = new Map<string, string | undefined>();
-  await Promise.all(names.map(async (name) => files.set(name, await readFile(join(gitDir, name), 'latin1').catch(() => undefined))));
+  const [refs, files, checkout] = await Promise.all([refsOf(gitDir), withRepoLock(gitDir, () => readWatched(gitDir)), options.checkout === true ? snapshotCheckout(gitDir) : undefined]);
   return { refs, files, checkout };
+}
+
+/**
+ * The watched files' contents, under the worktrees lock: a worktree ratchet is adding has an
+ * admin folder before its `gitdir` says it is ratchet's (and one it removes loses it first), so
+ * read meanwhile it looked like a checkout of the user's that appeared or vanished, a violation
+ * charged to whichever candidate's stage was being watched.
+ */
+async function readWatched(gitDir: string): Promise<Map<string, string | undefined>> {
+  const files = new Map<string, string | undefined>();
+  const names = await watchedFiles(gitDir);
+  await Promise.all(names.map(async (name) => files.set(name, await readFile(join(gitDir, name), 'latin1').catch(() => undefined))));
+  return files;
 }
 
 /** What changed from `before` to `after`, one phrase each (`moved refs/heads/main`). Pure. */
