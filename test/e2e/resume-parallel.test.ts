@@ -65,7 +65,11 @@ describe('a run killed outright with three candidates in flight, and resumed', (
       },
       90_000,
       'three candidates in flight',
-    );
+    ).catch(async (error: unknown) => {
+      // What the run did instead, for whoever reads the failure.
+      const seen = (await read()).map((e) => `${e.t.slice(11, 23)} ${e.type} ${'exp' in e ? e.exp : ''} ${'stage' in e ? e.stage : ''} ${'verdict' in e ? e.verdict : ''}`);
+      throw new Error(`${(error as Error).message}; the run's events:\n${seen.join('\n')}\n${cli.output().slice(-2000)}`);
+    });
     await waitFor(() => processes(marker).length > 0, 30_000, 'a slow bench running');
     cli.child.kill('SIGKILL');
     await cli.done;
@@ -89,7 +93,8 @@ describe('a run killed outright with three candidates in flight, and resumed', (
     const rows = parseResultsTsv(await readFile(join(runFolder, 'results.tsv'), 'utf8'));
     const candidates = rows.filter((r) => r.experiment !== 'e0000');
     // None lost, none twice: every patch has exactly one verdict.
-    expect(candidates.map((r) => r.description).sort()).toEqual([...DESCRIPTIONS].sort());
+    const verdicts = events.flatMap((e) => (e.type === 'experiment_finished' ? [`${e.exp} ${e.verdict}: ${e.description} (${e.reason})`] : []));
+    expect(candidates.map((r) => r.description).sort(), verdicts.join('\n')).toEqual([...DESCRIPTIONS].sort());
     const recorded = rows.map((r) => r.experiment);
     for (const exp of cancelled) expect(recorded).not.toContain(exp);
   });
